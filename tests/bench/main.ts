@@ -1,0 +1,47 @@
+/**
+ * `deno task bench`: runs every benchmark suite and prints its figures. Speeds are reported beside a
+ * reference measured in the same run (Linux or Deno's kernel-socket path), because the machines are shared
+ * and noisy; compare ratios, not absolute numbers across runs.
+ *
+ * Usage: deno task bench [suite ...]   (suites: wire ping tcp nic http vm; default: all)
+ *
+ * @module
+ */
+
+type Bench = () => Promise<Record<string, number | string>>;
+
+const suites: Record<string, () => Promise<Bench>> = {
+  wire: async () => (await import("./wire_bench.ts")).benchWire,
+  ping: async () => (await import("./ping_bench.ts")).benchPing,
+  tcp: async () => (await import("./tcp_bench.ts")).benchTcp,
+  nic: async () => (await import("./nic_bench.ts")).benchNic,
+  http: async () => (await import("./http_bench.ts")).benchHttp,
+  vm: async () => (await import("./vm_bench.ts")).benchVm,
+};
+
+const chosen = Deno.args.length > 0 ? Deno.args : Object.keys(suites);
+let failures = 0;
+for (const name of chosen) {
+  const load = suites[name];
+  if (!load) {
+    console.error(`Unknown benchmark suite '${name}': expected one of ${Object.keys(suites).join(", ")}`);
+    Deno.exit(2);
+  }
+  console.log(`\n## ${name}`);
+  try {
+    const figures = await (await load())();
+    for (const [key, value] of Object.entries(figures)) {
+      const shown = typeof value === "number" ? formatNumber(value) : value;
+      console.log(`${key.padEnd(48)} ${shown}`);
+    }
+  } catch (error) {
+    failures++;
+    console.log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+if (failures > 0) Deno.exit(1);
+
+function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return value.toLocaleString("en-US", { maximumSignificantDigits: 4 });
+}
