@@ -1,0 +1,134 @@
+/**
+ * The Internet checksum (RFC 1071) and its helpers. The sum is byte-order independent (RFC 1071 §2(B)),
+ * so the bulk of a buffer is summed as native 32-bit words, two 16-bit halves per word, and the result is
+ * byte-swapped once at the end. That needs 4-byte alignment of `bytes.byteOffset + offset`; the unaligned
+ * head and tail are summed bytewise.
+ *
+ * @module
+ */
+
+/** Below this many bytes the word path's setup costs more than it saves. */
+const WORD_PATH_MIN = 32;
+
+/** True on little-endian hosts (every platform Deno ships for, but the code does not assume it). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// One Uint32Array per ArrayBuffer, created once: NIC rings reuse a few big buffers, so after warm-up the
+// hot path allocates nothing. The last buffer is checked first because consecutive calls usually share it.
+let lastBuffer: ArrayBufferLike | undefined;
+let lastWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array<ArrayBufferLike>>();
+
+function wordsOf(
+  buffer: ArrayBufferLike,
+  endByte: number,
+): Uint32Array<ArrayBufferLike> | undefined {
+  if (buffer === lastBuffer && lastWords.length * 4 >= endByte) return lastWords;
+  let words = wordViews.get(buffer);
+  if (words === undefined || words.length * 4 < endByte) {
+    // A resizable buffer may have grown since the view was made; a detached one has no bytes.
+    if (buffer.byteLength < endByte) return undefined;
+    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordViews.set(buffer, words);
+  }
+  lastBuffer = buffer;
+  lastWords = words;
+  return words;
+}
+
+/** Folds any non-negative integer sum to 16 bits with end-around carry (0 stays 0, else 1..0xffff). */
+export function foldSum(sum: number): number {
+  return sum === 0 ? 0 : ((sum - 1) % 0xffff) + 1;
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | (x >>> 8);
+}
+
+/** Big-endian 16-bit words from `start`, a final odd byte taken as the high byte (RFC 1071 padding). */
+function sumBytes(bytes: Uint8Array, start: number, end: number): number {
+  let sum = 0;
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (bytes[i] << 8) | bytes[i + 1];
+  if (i < end) sum += bytes[i] << 8;
+  return sum;
+}
+
+/**
+ * The ones'-complement sum of `bytes[offset..offset+length)` plus `initial`, folded to 16 bits but not
+ * complemented. Partial sums add up (then fold) when each region starts at an even distance from the
+ * start of the checksummed data.
+ */
+export function onesSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
+  if (length < WORD_PATH_MIN) return foldSum(initial + sumBytes(bytes, offset, offset + length));
+  const absolute = bytes.byteOffset + offset;
+  const head = (4 - (absolute & 3)) & 3;
+  const firstWord = (absolute + head) >>> 2;
+  const wordCount = (length - head) >>> 2;
+  const words = wordsOf(bytes.buffer, (firstWord + wordCount) * 4);
+  if (words === undefined) return foldSum(initial + sumBytes(bytes, offset, offset + length));
+
+  let sum = 0;
+  const endWord = firstWord + wordCount;
+  let w = firstWord;
+  // Two accumulators give the CPU two independent add chains.
+  let other = 0;
+  for (; w + 1 < endWord; w += 2) {
+    const a = words[w];
+    const b = words[w + 1];
+    sum += (a & 0xffff) + (a >>> 16);
+    other += (b & 0xffff) + (b >>> 16);
+  }
+  if (w < endWord) {
+    const a = words[w];
+    sum += (a & 0xffff) + (a >>> 16);
+  }
+  // On a little-endian host the word sum is the byte-swapped big-endian sum of data starting at `head`;
+  // data starting at an odd position is itself byte-swapped relative to the region (RFC 1071 §2(B)).
+  let middle = foldSum(sum + other);
+  if (LITTLE_ENDIAN === ((head & 1) === 0)) middle = swap16(middle);
+
+  const tailStart = offset + head + wordCount * 4;
+  let tail = foldSum(sumBytes(bytes, tailStart, offset + length));
+  if (head & 1) tail = swap16(tail);
+
+  return foldSum(initial + sumBytes(bytes, offset, offset + head) + middle + tail);
+}
+
+/** The RFC 1071 checksum of `bytes[offset..offset+length)`: the complemented 16-bit sum (0 when valid). */
+export function internetChecksum(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  initial = 0,
+): number {
+  return ~onesSum(bytes, offset, length, initial) & 0xffff;
+}
+
+/** The folded sum of the IPv4 pseudo-header (RFC 793 §3.1, RFC 768) for a TCP/UDP checksum. */
+export function pseudoHeaderSum(
+  src: number,
+  dst: number,
+  protocol: number,
+  length: number,
+): number {
+  return foldSum(
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length,
+  );
+}
+
+/**
+ * The checksum after one 16-bit word of the covered data changes from `oldWord` to `newWord`, without
+ * summing the data again (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')).
+ */
+export function updateChecksum16(oldChecksum: number, oldWord: number, newWord: number): number {
+  const sum = (~oldChecksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+  return ~foldSum(sum) & 0xffff;
+}
+
+/** `updateChecksum16` for a 32-bit field (an IPv4 address in a pseudo-header, for NAT-style rewrites). */
+export function updateChecksum32(oldChecksum: number, oldValue: number, newValue: number): number {
+  const sum = (~oldChecksum & 0xffff) + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) +
+    (newValue >>> 16) + (newValue & 0xffff);
+  return ~foldSum(sum) & 0xffff;
+}
