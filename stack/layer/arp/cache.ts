@@ -1,0 +1,279 @@
+/**
+ * The ARP neighbour cache: IPv4 → MAC entries with expiry, incomplete entries that hold a bounded queue of
+ * datagrams waiting for resolution, and request retries with exponential back-off. Every bound has a
+ * counter that says when it bit. It never reads a clock: callers pass `now`.
+ *
+ * @module
+ */
+
+/** Limits and timings of the cache. */
+export interface ArpCacheOptions {
+  /** How long a resolved entry is trusted (ms, default 60 000). */
+  entryTtlMs?: number;
+  /** Most entries, complete or not (default 512). */
+  maxEntries?: number;
+  /** Most datagrams queued behind one unresolved address (default 8). */
+  pendingPerEntry?: number;
+  /** Most bytes queued behind all unresolved addresses (default 256 KiB). */
+  pendingBytes?: number;
+  /** Delay before the first retry of a request; doubled on each retry (ms, default 1000). */
+  retryMs?: number;
+  /** Retries after the first request before giving up (default 3). */
+  maxRetries?: number;
+}
+
+/** Counters of the cache. */
+export interface ArpCacheStats {
+  [counter: string]: number;
+  /** Entries created or refreshed from the wire. */
+  learned: number;
+  /** Complete entries evicted to make room. */
+  evicted: number;
+  /** Lookups that found an entry past its lifetime. */
+  expired: number;
+  /** New addresses refused because every entry was busy resolving. */
+  dropCacheFull: number;
+  /** Datagrams refused because an entry's queue or the byte budget was full. */
+  dropPendingFull: number;
+  /** Datagrams dropped because their address never resolved. */
+  dropUnresolved: number;
+  /** Requests sent again after no reply. */
+  retries: number;
+  /** Replies ignored because nobody asked (poisoning resistance). */
+  ignoredUnsolicited: number;
+  /** Learned MACs that differed from a trusted entry and were not applied. */
+  conflicts: number;
+}
+
+/** What `enqueue` did with a datagram. */
+export type EnqueueResult = "queued" | "request" | "full";
+
+interface Entry<T> {
+  ip: number;
+  /** -1 while incomplete. */
+  mac: number;
+  expiresAt: number;
+  retries: number;
+  nextRetryAt: number;
+  pending: T[];
+  pendingBytes: number;
+}
+
+/** An IPv4 → MAC cache; `T` is a queued datagram. */
+export class ArpCache<T extends { readonly size: number }> {
+  /** Counters. */
+  readonly stats: ArpCacheStats = {
+    learned: 0,
+    evicted: 0,
+    expired: 0,
+    dropCacheFull: 0,
+    dropPendingFull: 0,
+    dropUnresolved: 0,
+    retries: 0,
+    ignoredUnsolicited: 0,
+    conflicts: 0,
+  };
+  #entries = new Map<number, Entry<T>>();
+  #ttl: number;
+  #max: number;
+  #perEntry: number;
+  #maxPendingBytes: number;
+  #pendingBytes = 0;
+  #retryMs: number;
+  #maxRetries: number;
+
+  /** Creates an empty cache. */
+  constructor(options: ArpCacheOptions = {}) {
+    this.#ttl = options.entryTtlMs ?? 60_000;
+    this.#max = Math.max(1, options.maxEntries ?? 512);
+    this.#perEntry = Math.max(0, options.pendingPerEntry ?? 8);
+    this.#maxPendingBytes = options.pendingBytes ?? 256 * 1024;
+    this.#retryMs = options.retryMs ?? 1000;
+    this.#maxRetries = options.maxRetries ?? 3;
+  }
+
+  /** Number of entries, complete or not. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Bytes queued behind unresolved addresses. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** The MAC of `ip` if it is resolved and fresh, else undefined. */
+  lookup(ip: number, now: number): number | undefined {
+    const entry = this.#entries.get(ip);
+    if (entry === undefined || entry.mac < 0) return undefined;
+    if (now >= entry.expiresAt) {
+      this.stats.expired++;
+      this.#entries.delete(ip);
+      return undefined;
+    }
+    return entry.mac;
+  }
+
+  /** True while a request for `ip` is outstanding. */
+  isResolving(ip: number): boolean {
+    const entry = this.#entries.get(ip);
+    return entry !== undefined && entry.mac < 0;
+  }
+
+  /**
+   * Queues `item` until `ip` resolves. Returns "request" when the caller must send the first ARP request
+   * now, "queued" when one is already outstanding, and "full" when a bound refused it (counted).
+   */
+  enqueue(ip: number, item: T, now: number): EnqueueResult {
+    let entry = this.#entries.get(ip);
+    if (entry !== undefined && entry.mac >= 0) {
+      // A stale complete entry: resolve it again, as if it were new.
+      this.#entries.delete(ip);
+      entry = undefined;
+    }
+    let fresh = false;
+    if (entry === undefined) {
+      if (!this.#makeRoom(now)) {
+        this.stats.dropCacheFull++;
+        return "full";
+      }
+      entry = {
+        ip,
+        mac: -1,
+        expiresAt: Infinity,
+        retries: 0,
+        nextRetryAt: now + this.#retryMs,
+        pending: [],
+        pendingBytes: 0,
+      };
+      this.#entries.set(ip, entry);
+      fresh = true;
+    }
+    if (
+      entry.pending.length >= this.#perEntry ||
+      this.#pendingBytes + item.size > this.#maxPendingBytes
+    ) {
+      this.stats.dropPendingFull++;
+      return fresh ? "request" : "full";
+    }
+    entry.pending.push(item);
+    entry.pendingBytes += item.size;
+    this.#pendingBytes += item.size;
+    return fresh ? "request" : "queued";
+  }
+
+  /**
+   * Records `ip` at `mac` from the wire. An outstanding entry is completed and a trusted one refreshed
+   * only when the MAC agrees: a fresh entry is never overwritten with another MAC, which keeps an attacker
+   * from redirecting traffic (ARP poisoning). A missing entry is created only when `mayCreate` (a request
+   * addressed to us, RFC 826 "merge"), never from an unsolicited reply. Returns the datagrams that were
+   * waiting, or undefined.
+   */
+  learn(ip: number, mac: number, now: number, mayCreate: boolean): T[] | undefined {
+    const entry = this.#entries.get(ip);
+    if (entry === undefined) {
+      if (!mayCreate) {
+        this.stats.ignoredUnsolicited++;
+        return undefined;
+      }
+      if (!this.#makeRoom(now)) {
+        this.stats.dropCacheFull++;
+        return undefined;
+      }
+      this.#entries.set(ip, {
+        ip,
+        mac,
+        expiresAt: now + this.#ttl,
+        retries: 0,
+        nextRetryAt: Infinity,
+        pending: [],
+        pendingBytes: 0,
+      });
+      this.stats.learned++;
+      return undefined;
+    }
+    if (entry.mac >= 0) {
+      if (entry.mac !== mac && now < entry.expiresAt) {
+        this.stats.conflicts++;
+        return undefined;
+      }
+      entry.mac = mac;
+      entry.expiresAt = now + this.#ttl;
+      this.stats.learned++;
+      return undefined;
+    }
+    // An outstanding request: any answer for it is the one we asked for.
+    entry.mac = mac;
+    entry.expiresAt = now + this.#ttl;
+    entry.nextRetryAt = Infinity;
+    this.stats.learned++;
+    const pending = entry.pending;
+    this.#pendingBytes -= entry.pendingBytes;
+    entry.pending = [];
+    entry.pendingBytes = 0;
+    return pending.length > 0 ? pending : undefined;
+  }
+
+  /**
+   * Runs retries: calls `request(ip)` for each outstanding entry whose retry is due, and gives up on
+   * entries out of retries, passing their queued datagrams to `dropped`. Returns true when it did work.
+   */
+  poll(now: number, request: (ip: number) => void, dropped?: (item: T) => void): boolean {
+    let work = false;
+    for (const entry of this.#entries.values()) {
+      if (entry.mac >= 0 || now < entry.nextRetryAt) continue;
+      work = true;
+      if (entry.retries >= this.#maxRetries) {
+        this.#entries.delete(entry.ip);
+        this.stats.dropUnresolved += entry.pending.length;
+        this.#pendingBytes -= entry.pendingBytes;
+        if (dropped !== undefined) { for (const item of entry.pending) dropped(item); }
+        continue;
+      }
+      entry.retries++;
+      this.stats.retries++;
+      entry.nextRetryAt = now + this.#retryMs * 2 ** entry.retries;
+      request(entry.ip);
+    }
+    return work;
+  }
+
+  /** The next retry deadline, or undefined when nothing is resolving. */
+  pollAt(): number | undefined {
+    let at: number | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.mac < 0 && (at === undefined || entry.nextRetryAt < at)) at = entry.nextRetryAt;
+    }
+    return at;
+  }
+
+  /** Removes every entry and queued datagram. */
+  clear(): void {
+    this.#entries.clear();
+    this.#pendingBytes = 0;
+  }
+
+  /** A snapshot for diagnostics: `[ip, mac or -1, expiresAt]` per entry. */
+  entries(): [number, number, number][] {
+    return [...this.#entries.values()].map((e) => [e.ip, e.mac, e.expiresAt]);
+  }
+
+  /** Frees one slot if the cache is full: expired entries first, then the complete one expiring first. */
+  #makeRoom(now: number): boolean {
+    if (this.#entries.size < this.#max) return true;
+    let victim: Entry<T> | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.mac < 0) continue;
+      if (now >= entry.expiresAt) {
+        this.#entries.delete(entry.ip);
+        this.stats.expired++;
+        return true;
+      }
+      if (victim === undefined || entry.expiresAt < victim.expiresAt) victim = entry;
+    }
+    if (victim === undefined) return false;
+    this.#entries.delete(victim.ip);
+    this.stats.evicted++;
+    return true;
+  }
+}
