@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import { Loopback } from "./nic/memory.ts";
+import { type Pollable, Runtime } from "./runtime.ts";
+
+/** An interface stand-in that records polls and reports work as told. */
+class FakeIface implements Pollable {
+  polls = 0;
+  busyFor = 0;
+  deadline: number | undefined;
+  nic: Loopback;
+  received = 0;
+  constructor(nic: Loopback) {
+    this.nic = nic;
+  }
+  poll(now: number): boolean {
+    this.polls++;
+    const got = this.nic.receive(now, () => this.received++);
+    if (this.busyFor > 0) {
+      this.busyFor--;
+      return true;
+    }
+    return got > 0;
+  }
+  pollAt(): number | undefined {
+    return this.deadline;
+  }
+}
+
+/** Yields to the event loop until `cond` holds, at most `rounds` times. */
+async function until(cond: () => boolean, rounds = 20_000): Promise<boolean> {
+  for (let i = 0; i < rounds && !cond(); i++) {
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return cond();
+}
+
+Deno.test("runtime: idle loop sleeps instead of spinning, and wake() ends the sleep", async () => {
+  const nic = new Loopback();
+  const iface = new FakeIface(nic);
+  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
+  runtime.start();
+  try {
+    assert.ok(await until(() => runtime.stats.sleeps === 1));
+    const polls = iface.polls;
+    // Thousands of event-loop turns later it is still asleep: no busy spinning.
+    await until(() => false, 2000);
+    assert.equal(iface.polls, polls);
+    runtime.wake();
+    assert.ok(await until(() => iface.polls > polls));
+    assert.equal(runtime.stats.wakes, 1);
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+  assert.equal(runtime.running, false);
+});
+
+Deno.test("runtime: a frame arriving on the NIC ends the sleep", async () => {
+  const nic = new Loopback();
+  const iface = new FakeIface(nic);
+  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
+  runtime.start();
+  try {
+    assert.ok(await until(() => runtime.stats.sleeps === 1));
+    assert.equal(nic.send(0, 60, (b, o, l) => b.fill(7, o, o + l)), true);
+    assert.ok(await until(() => iface.received === 1));
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+});
+
+Deno.test("runtime: a busy stack still lets app code run between rounds", async () => {
+  const nic = new Loopback();
+  const iface = new FakeIface(nic);
+  iface.busyFor = 500;
+  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
+  runtime.start();
+  try {
+    let appTurns = 0;
+    assert.ok(await until(() => ++appTurns > 0 && iface.busyFor === 0));
+    assert.ok(appTurns > 10);
+    assert.ok(runtime.stats.busyRounds >= 500);
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+});
+
+Deno.test("runtime: a due deadline makes it poll again without sleeping", async () => {
+  const nic = new Loopback();
+  const iface = new FakeIface(nic);
+  let t = 0;
+  iface.deadline = 5;
+  const runtime = new Runtime([{ iface, nic }], () => t, { maxSleepMs: 3_600_000 });
+  runtime.start();
+  try {
+    // The clock stands at 0, so it sleeps towards the deadline; moving the clock past it and waking polls.
+    assert.ok(await until(() => runtime.stats.sleeps === 1));
+    t = 10;
+    iface.deadline = undefined;
+    runtime.wake();
+    assert.ok(await until(() => runtime.stats.sleeps === 2));
+    assert.ok(iface.polls >= 2);
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+});
+
+Deno.test("runtime: a throwing poll is counted and the loop keeps serving", async () => {
+  const nic = new Loopback();
+  let calls = 0;
+  const iface: Pollable = {
+    poll() {
+      if (++calls === 1) throw new Error("app handler failed");
+      return false;
+    },
+    pollAt: () => undefined,
+  };
+  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
+  runtime.start();
+  try {
+    assert.ok(await until(() => runtime.stats.sleeps === 1));
+    assert.equal(runtime.stats.errors, 1);
+    runtime.wake();
+    assert.ok(await until(() => calls === 2));
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+});
