@@ -1,0 +1,39 @@
+/**
+ * The structural connection and listener types the HTTP server runs on. `Deno.Conn` /
+ * `Deno.Listener` satisfy them, and so do the stack's `TcpConn` / `TcpListener`, so the same server
+ * serves kernel sockets, our own TCP, and in-memory stream pairs in tests.
+ *
+ * @module
+ */
+
+/** The address of one end of a TCP connection, shaped like `Deno.NetAddr`. */
+export interface HttpAddr {
+  /** The IP address as text. */
+  hostname: string;
+  /** The TCP port. */
+  port: number;
+  /** Always "tcp". */
+  transport: "tcp";
+}
+
+/** A byte-stream connection the server reads requests from and writes responses to. */
+export interface HttpConn {
+  /** Incoming bytes; the server owns each chunk it receives (it may keep views into it). */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Outgoing bytes; a write's promise resolves once the sink no longer needs the chunk. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** The peer's address, handed to the handler as `info.remoteAddr`. */
+  readonly remoteAddr: HttpAddr;
+  /** Closes both directions and releases the connection. */
+  close(): void;
+  /** Disables Nagle's algorithm where the transport has one (`Deno.TcpConn`). */
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+/** A source of accepted connections, shaped like `Deno.Listener`. */
+export interface HttpListener extends AsyncIterable<HttpConn> {
+  /** The local address the listener is bound to. */
+  readonly addr: HttpAddr;
+  /** Stops accepting; the async iteration then ends. */
+  close(): void;
+}

@@ -1,0 +1,238 @@
+/**
+ * Buffered reading of one connection's byte stream: request heads, chunk-size lines and body bytes.
+ * Bytes are handed out as views into the chunks the connection delivered; only a head or line that
+ * spans chunks is copied, into a bounded buffer.
+ *
+ * @module
+ */
+
+import { HttpError } from "./error.ts";
+import type { HttpLimits } from "./limits.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = new Uint8Array(0);
+
+/** A region of bytes: `bytes[start, end)`. Valid until the next read from the same reader. */
+export interface ByteRange {
+  /** The buffer holding the region. */
+  bytes: Uint8Array;
+  /** First byte of the region. */
+  start: number;
+  /** One past the last byte of the region. */
+  end: number;
+}
+
+/**
+ * Finds the end of a request head incrementally (RFC 9112 §2.1, §2.2): the first empty line after
+ * a non-empty one. Leading empty lines are skipped, as §2.2 asks servers to tolerate.
+ */
+class HeadScanner {
+  lineStart = 0;
+  sawLine = false;
+
+  reset(): void {
+    this.lineStart = 0;
+    this.sawLine = false;
+  }
+
+  /**
+   * Scans `bytes[from, to)`, where the head starts at `base`. Returns the head's length once its
+   * end is seen, 0 when more bytes are needed, or a negative HTTP status when a limit is broken.
+   */
+  run(bytes: Uint8Array, base: number, from: number, to: number, limits: HttpLimits): number {
+    let i = bytes.indexOf(LF, from);
+    while (i !== -1 && i < to) {
+      const rel = i - base;
+      const lineLength = rel - this.lineStart;
+      if (!this.sawLine && lineLength > limits.maxRequestLineBytes) return -414;
+      if (rel + 1 > limits.maxHeaderBytes) return this.sawLine ? -431 : -414;
+      const empty = lineLength === 0 || (lineLength === 1 && bytes[base + this.lineStart] === CR);
+      if (empty && this.sawLine) return rel + 1;
+      if (!empty) this.sawLine = true;
+      this.lineStart = rel + 1;
+      i = bytes.indexOf(LF, i + 1);
+    }
+    const seen = to - base;
+    if (!this.sawLine && seen - this.lineStart > limits.maxRequestLineBytes) return -414;
+    if (seen > limits.maxHeaderBytes) return this.sawLine ? -431 : -414;
+    return 0;
+  }
+}
+
+/** Reads a connection's bytes for the HTTP parser, interruptible by a timeout. */
+export class ConnReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #chunk: Uint8Array = EMPTY;
+  #pos = 0;
+  #eof = false;
+  #interrupted: Error | undefined;
+  #interrupt: Promise<never>;
+  #reject!: (error: Error) => void;
+  #scan = new HeadScanner();
+  #headBuf: Uint8Array = EMPTY;
+  #lineBuf: Uint8Array = EMPTY;
+  #range: ByteRange = { bytes: EMPTY, start: 0, end: 0 };
+
+  /** Takes the connection's readable stream (locks it). */
+  constructor(readable: ReadableStream<Uint8Array>) {
+    this.#reader = readable.getReader();
+    this.#interrupt = new Promise<never>((_, reject) => (this.#reject = reject));
+    this.#interrupt.catch(() => {});
+  }
+
+  /** True when received bytes are waiting to be parsed. */
+  get hasBuffered(): boolean {
+    return this.#pos < this.#chunk.length;
+  }
+
+  /** True once the peer ended its side of the stream. */
+  get eof(): boolean {
+    return this.#eof && this.#pos >= this.#chunk.length;
+  }
+
+  /** Makes the pending and every later read reject with `error` (a timeout fired). */
+  interrupt(error: Error): void {
+    if (this.#interrupted) return;
+    this.#interrupted = error;
+    this.#reject(error);
+  }
+
+  /** Releases the stream; pending reads end. */
+  cancel(): void {
+    this.#reader.cancel().catch(() => {});
+  }
+
+  async #fill(): Promise<boolean> {
+    while (true) {
+      if (this.#interrupted) throw this.#interrupted;
+      if (this.#eof) return false;
+      const result = await Promise.race([this.#reader.read(), this.#interrupt]);
+      if (result.done) {
+        this.#eof = true;
+        return false;
+      }
+      if (result.value.length > 0) {
+        this.#chunk = result.value;
+        this.#pos = 0;
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Reads one request head. Resolves to its bytes (including the final empty line), to an
+   * `HttpError` when a limit is broken, or to `undefined` when the stream ends before any byte.
+   * `onFirstByte` runs once the head's first byte is available.
+   */
+  async readHead(
+    limits: HttpLimits,
+    onFirstByte: () => void,
+  ): Promise<ByteRange | HttpError | undefined> {
+    if (this.#pos >= this.#chunk.length && !(await this.#fill())) return undefined;
+    onFirstByte();
+    const scan = this.#scan;
+    scan.reset();
+    const chunk = this.#chunk;
+    const start = this.#pos;
+    const found = scan.run(chunk, start, start, chunk.length, limits);
+    if (found > 0) {
+      this.#pos = start + found;
+      return this.#set(chunk, start, start + found);
+    }
+    if (found < 0) return headError(-found);
+    // The head spans chunks: gather it in a buffer no larger than the limit allows.
+    if (this.#headBuf.length < limits.maxHeaderBytes) {
+      this.#headBuf = new Uint8Array(limits.maxHeaderBytes);
+    }
+    const buf = this.#headBuf;
+    let used = chunk.length - start;
+    buf.set(chunk.subarray(start), 0);
+    this.#pos = chunk.length;
+    while (true) {
+      if (!(await this.#fill())) {
+        return new HttpError(400, "Connection ended inside the request head");
+      }
+      const next = this.#chunk;
+      const take = Math.min(next.length, buf.length - used);
+      buf.set(take === next.length ? next : next.subarray(0, take), used);
+      const end = scan.run(buf, 0, used, used + take, limits);
+      if (end > 0) {
+        this.#pos = end - used;
+        return this.#set(buf, 0, end);
+      }
+      if (end < 0) return headError(-end);
+      used += take;
+      this.#pos = take;
+    }
+  }
+
+  /**
+   * Reads one CRLF-terminated line of at most `max` bytes (without the CRLF). A bare LF, a line
+   * that is too long, or the end of the stream is an `HttpError` (400).
+   */
+  async readLine(max: number, what: string): Promise<ByteRange | HttpError> {
+    if (this.#pos >= this.#chunk.length && !(await this.#fill())) {
+      return new HttpError(400, `Connection ended inside the ${what}`);
+    }
+    let chunk = this.#chunk;
+    let start = this.#pos;
+    let lf = chunk.indexOf(LF, start);
+    if (lf !== -1 && lf - start <= max + 1) {
+      this.#pos = lf + 1;
+      return this.#line(chunk, start, lf, what);
+    }
+    if (lf !== -1 || chunk.length - start > max + 1) {
+      return new HttpError(400, `Cannot parse ${what}: longer than ${max} bytes`);
+    }
+    if (this.#lineBuf.length < max + 2) this.#lineBuf = new Uint8Array(max + 2);
+    const buf = this.#lineBuf;
+    let used = chunk.length - start;
+    buf.set(chunk.subarray(start), 0);
+    while (true) {
+      if (!(await this.#fill())) return new HttpError(400, `Connection ended inside the ${what}`);
+      chunk = this.#chunk;
+      start = 0;
+      lf = chunk.indexOf(LF);
+      const take = lf === -1 ? chunk.length : lf + 1;
+      if (used + take > max + 2) {
+        return new HttpError(400, `Cannot parse ${what}: longer than ${max} bytes`);
+      }
+      buf.set(chunk.subarray(0, take), used);
+      used += take;
+      this.#pos = take;
+      if (lf !== -1) return this.#line(buf, 0, used - 1, what);
+    }
+  }
+
+  /** Reads up to `max` bytes as a view into a received chunk, or `undefined` at the end. */
+  async readSome(max: number): Promise<Uint8Array | undefined> {
+    if (this.#pos >= this.#chunk.length && !(await this.#fill())) return undefined;
+    const end = Math.min(this.#chunk.length, this.#pos + max);
+    const out = this.#chunk.subarray(this.#pos, end);
+    this.#pos = end;
+    return out;
+  }
+
+  #line(bytes: Uint8Array, start: number, lf: number, what: string): ByteRange | HttpError {
+    // RFC 9112 §7.1: chunk lines end in CRLF; accepting a bare LF here is a smuggling vector.
+    if (lf === start || bytes[lf - 1] !== CR) {
+      return new HttpError(400, `Cannot parse ${what}: line ends in a bare LF`);
+    }
+    return this.#set(bytes, start, lf - 1);
+  }
+
+  #set(bytes: Uint8Array, start: number, end: number): ByteRange {
+    const range = this.#range;
+    range.bytes = bytes;
+    range.start = start;
+    range.end = end;
+    return range;
+  }
+}
+
+function headError(status: number): HttpError {
+  return status === 414
+    ? new HttpError(414, "Request line is longer than the limit")
+    : new HttpError(431, "Request head is larger than the limit");
+}

@@ -1,0 +1,278 @@
+/**
+ * One HTTP/1.1 connection: reads requests in order, runs the handler for each, writes the
+ * responses in the same order (pipelined requests wait in the read buffer), and enforces the
+ * timeouts through a deadline the server's sweeper checks.
+ *
+ * @module
+ */
+
+import type { HttpAddr, HttpConn } from "./conn.ts";
+import { ConnReader } from "./conn_reader.ts";
+import { HttpError } from "./error.ts";
+import type { HttpLimits } from "./limits.ts";
+import { RequestBody } from "./request_body.ts";
+import { parseRequestHead, type RequestHead } from "./request_head.ts";
+import { ResponseWriter } from "./response_writer.ts";
+
+/** What the handler receives besides the request, like `Deno.ServeHandlerInfo`. */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  remoteAddr: HttpAddr;
+}
+
+/** A request handler, like `Deno.ServeHandler`. */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+/** What a connection needs from its server. */
+export interface ConnectionContext {
+  /** The application's handler. */
+  handler: ServeHandler;
+  /** Turns a handler failure into a response. */
+  onError: (error: unknown) => Response | Promise<Response>;
+  /** The resolved limits. */
+  limits: HttpLimits;
+  /** The current time in milliseconds. */
+  now(): number;
+  /** The `Date` field value for now, or `undefined`. */
+  date(): string | undefined;
+  /** Host used in request URLs when the client sent none (HTTP/1.0). */
+  defaultHost: string;
+}
+
+/** Why a connection's deadline is armed. */
+export type DeadlineKind = "idle" | "header" | "body" | "write";
+
+/** Serves the requests of one connection until it closes. */
+export class HttpConnection {
+  #conn: HttpConn;
+  #ctx: ConnectionContext;
+  #reader: ConnReader;
+  #writer: ResponseWriter;
+  #info: ServeHandlerInfo;
+  #abort = new AbortController();
+  #idle = true;
+  #closing = false;
+  #closed = false;
+  #writes = 0;
+  #bodyWaits = 0;
+  /** The time the current deadline expires (Infinity when none is armed). */
+  deadline = Infinity;
+  /** What the current deadline guards. */
+  deadlineKind: DeadlineKind = "idle";
+  /** Requests answered on this connection. */
+  requests = 0;
+
+  /** Wraps `conn`; call {@linkcode run} to serve it. */
+  constructor(conn: HttpConn, ctx: ConnectionContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#info = { remoteAddr: conn.remoteAddr };
+    this.#reader = new ConnReader(conn.readable);
+    this.#writer = new ResponseWriter(conn.writable, (active) => {
+      this.#writes += active ? 1 : -1;
+      this.#rearm();
+    });
+    try {
+      conn.setNoDelay?.(true);
+    } catch {
+      // Not a TCP connection: nothing to tune.
+    }
+  }
+
+  /** Serves requests until the client leaves, an error closes the connection, or shutdown. */
+  async run(): Promise<void> {
+    try {
+      while (!this.#closing) {
+        if (!(await this.#exchange())) break;
+      }
+    } catch {
+      // Resets, timeouts and write failures end the connection; there is nobody left to tell.
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stops after the in-flight exchange; an idle connection closes at once. */
+  shutdown(): void {
+    this.#closing = true;
+    if (this.#idle) this.close();
+  }
+
+  /** Called by the server's sweeper when `deadline` has passed. */
+  expire(): void {
+    const kind = this.deadlineKind;
+    this.deadline = Infinity;
+    if (kind === "header" || kind === "body") {
+      this.#reader.interrupt(new HttpError(408, `Timed out waiting for the request ${kind}`));
+    } else {
+      this.close();
+    }
+  }
+
+  /** Closes the connection now. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.deadline = Infinity;
+    this.#abort.abort();
+    this.#reader.interrupt(new Error("Connection closed"));
+    this.#writer.release();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or the transport.
+    }
+  }
+
+  #arm(kind: DeadlineKind, ms: number): void {
+    this.deadlineKind = kind;
+    this.deadline = this.#ctx.now() + ms;
+  }
+
+  /** Writes and body reads take precedence over the idle/header deadline while they wait. */
+  #rearm(): void {
+    const limits = this.#ctx.limits;
+    if (this.#writes > 0) this.#arm("write", limits.writeTimeoutMs);
+    else if (this.#bodyWaits > 0) this.#arm("body", limits.bodyTimeoutMs);
+    else this.deadline = Infinity;
+  }
+
+  /** One request and its response; resolves to whether the connection stays open. */
+  async #exchange(): Promise<boolean> {
+    const limits = this.#ctx.limits;
+    this.#idle = true;
+    this.#arm("idle", limits.idleTimeoutMs);
+    let bytes;
+    try {
+      bytes = await this.#reader.readHead(limits, () => {
+        this.#idle = false;
+        this.#arm("header", limits.headersTimeoutMs);
+      });
+    } catch (error) {
+      if (error instanceof HttpError && !this.#idle) bytes = error;
+      else throw error;
+    }
+    if (bytes === undefined) return false;
+    if (bytes instanceof HttpError) return await this.#reject(bytes);
+    const head = parseRequestHead(bytes.bytes, bytes.start, bytes.end, limits);
+    if (head instanceof HttpError) return await this.#reject(head);
+    this.deadline = Infinity;
+    return await this.#respond(head);
+  }
+
+  async #respond(head: RequestHead): Promise<boolean> {
+    const ctx = this.#ctx;
+    const method = head.method;
+    if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
+      // Tunnels and TRACE are not offered (and Fetch forbids them in a Request).
+      return await this.#reject(new HttpError(501, `Method ${method} is not implemented`));
+    }
+    const body = new RequestBody(this.#reader, head.framing, head.contentLength, ctx.limits, {
+      waiting: (active) => {
+        this.#bodyWaits += active ? 1 : -1;
+        this.#rearm();
+      },
+      sendContinue: head.expectContinue ? () => this.#writer.writeContinue() : undefined,
+    });
+    const url = this.#url(head);
+    if (url === undefined) {
+      return await this.#reject(new HttpError(400, "Request target is invalid"));
+    }
+    const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
+    let request: Request;
+    try {
+      request = new Request(url, {
+        method,
+        headers: head.fields,
+        body: hasBody ? body.stream() : null,
+        signal: this.#abort.signal,
+      });
+    } catch (error) {
+      return await this.#reject(
+        new HttpError(400, `Cannot build request: ${(error as Error).message}`),
+      );
+    }
+
+    let response: Response;
+    try {
+      const result = ctx.handler(request, this.#info);
+      response = result instanceof Promise ? await result : result;
+      if (!(response instanceof Response)) throw new TypeError("Handler did not return a Response");
+    } catch (error) {
+      if (body.error) return await this.#reject(body.error);
+      response = await this.#onError(error);
+    }
+    this.requests++;
+
+    const minor = head.minor;
+    const keepAlive = !this.#closing && (minor === 1 ? !head.close : head.keepAlive && !head.close);
+    let open: boolean;
+    try {
+      open = await this.#writer.writeResponse(response, {
+        head: method === "HEAD",
+        minor,
+        keepAlive,
+        date: ctx.date(),
+      });
+    } catch (error) {
+      if (body.error && this.#writer.bodyBytes === 0) return await this.#reject(body.error);
+      throw error;
+    }
+    if (!open || this.#closing) return false;
+    if (!body.done) {
+      // RFC 9110 §10.1.1: if 100 Continue was never sent the client may never send the body, so
+      // waiting to discard it could stall; close instead. Otherwise discard a small remainder.
+      if (body.busy || body.error || (head.expectContinue && !body.started)) return false;
+      try {
+        if (!(await body.drain(ctx.limits.maxDrainBytes))) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async #onError(error: unknown): Promise<Response> {
+    try {
+      const response = await this.#ctx.onError(error);
+      if (response instanceof Response) return response;
+    } catch {
+      // The error handler failed too; fall through to a bare 500.
+    }
+    return new Response("Internal Server Error", { status: 500 });
+  }
+
+  #url(head: RequestHead): string | undefined {
+    const target = head.target;
+    const first = target.charCodeAt(0);
+    if (first === 0x2f) return `http://${head.host || this.#ctx.defaultHost}${target}`;
+    if (target === "*") {
+      return head.method === "OPTIONS"
+        ? `http://${head.host || this.#ctx.defaultHost}/*`
+        : undefined;
+    }
+    // RFC 9112 §3.2.2: absolute-form; the target's authority overrides Host.
+    if (/^https?:\/\/[^/?#]+/i.test(target)) {
+      try {
+        return new URL(target).href;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Answers a malformed or refused request and ends the connection. */
+  async #reject(error: HttpError): Promise<false> {
+    this.#idle = false;
+    try {
+      await this.#writer.writeError(error.status, error.message, this.#ctx.date());
+    } catch {
+      // The client may already be gone.
+    }
+    return false;
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Writing responses to a connection (RFC 9112 §4, §6, §7): the status line and fields, then the
+ * body framed by Content-Length when its size is known, chunked when it streams, or by closing the
+ * connection for HTTP/1.0 clients. Body chunks go to the connection's writer as they are; only
+ * small bodies are copied once, into the head's buffer, so that a response is one write.
+ *
+ * @module
+ */
+
+import { reasonPhrase } from "./error.ts";
+
+/** Bodies up to this size are sent in the same write as the head (one copy, one segment). */
+const COALESCE_BYTES = 8 * 1024;
+const PENDING: unique symbol = Symbol("pending");
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const encoder = new TextEncoder();
+
+/** What the connection knows about the exchange a response answers. */
+export interface ResponseContext {
+  /** The request was HEAD: fields are sent, the body is not (RFC 9110 §9.3.2). */
+  head: boolean;
+  /** The request's minor version (0 for HTTP/1.0). */
+  minor: number;
+  /** Whether the connection may stay open after this response. */
+  keepAlive: boolean;
+  /** The `Date` field value, or `undefined` to send none. */
+  date: string | undefined;
+}
+
+/** Serialises responses onto one connection's writable stream. */
+export class ResponseWriter {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #waiting: (active: boolean) => void;
+  #buf = new Uint8Array(4096);
+  /** Bytes of response body written so far (for tests and stats). */
+  bodyBytes = 0;
+
+  /** Locks `writable`; `waiting(true/false)` brackets every write for the write timeout. */
+  constructor(writable: WritableStream<Uint8Array>, waiting: (active: boolean) => void) {
+    this.#writer = writable.getWriter();
+    this.#waiting = waiting;
+  }
+
+  /** Sends the interim "100 Continue" response (RFC 9110 §15.2.1). */
+  writeContinue(): Promise<void> {
+    return this.#write(CONTINUE);
+  }
+
+  /** Sends a plain-text error response that closes the connection. */
+  async writeError(status: number, message: string, date: string | undefined): Promise<void> {
+    const body = message + "\n";
+    let head =
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain;charset=utf-8\r\n` +
+      `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n`;
+    if (date !== undefined) head += `date: ${date}\r\n`;
+    const n = this.#encodeHead(head + "\r\n" + body, 0);
+    await this.#write(this.#buf.subarray(0, n));
+  }
+
+  /**
+   * Sends `response`. Resolves to whether the connection can carry another exchange: false when
+   * the handler asked to close, or the body's framing could not be completed.
+   */
+  async writeResponse(response: Response, ctx: ResponseContext): Promise<boolean> {
+    const status = response.status;
+    let keepAlive = ctx.keepAlive;
+    let declared = -1;
+    let head = `HTTP/1.1 ${status} ${response.statusText || reasonPhrase(status)}\r\n`;
+    for (const [name, value] of response.headers) {
+      switch (name) {
+        case "connection":
+          if (/(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
+          continue;
+        case "keep-alive":
+        case "transfer-encoding":
+          // Hop-by-hop framing is ours to decide (RFC 9110 §7.6.1).
+          continue;
+        case "content-length":
+          declared = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+          continue;
+      }
+      head += `${name}: ${value}\r\n`;
+    }
+    if (ctx.date !== undefined) head += `date: ${ctx.date}\r\n`;
+
+    const body = response.body;
+    // RFC 9110 §6.4.1: 1xx, 204 and 304 responses never have content; HEAD answers carry none.
+    const bodyless = (status >= 100 && status < 200) || status === 204 || status === 304;
+    if (ctx.head || bodyless || body === null) {
+      if (body !== null) body.cancel().catch(() => {});
+      if (!bodyless) {
+        if (ctx.head && declared >= 0) head += `content-length: ${declared}\r\n`;
+        else if (!ctx.head) head += "content-length: 0\r\n";
+      }
+      if (status === 304 && declared >= 0) head += `content-length: ${declared}\r\n`;
+      await this.#writeHead(head, keepAlive, ctx, undefined);
+      return keepAlive;
+    }
+
+    const reader = body.getReader();
+    try {
+      const first = await reader.read();
+      if (first.done) {
+        await this.#writeHead(head + "content-length: 0\r\n", keepAlive, ctx, undefined);
+        return keepAlive;
+      }
+      // A body that is already complete after one chunk (a string, bytes, a buffered stream)
+      // gets Content-Length; anything still pending streams.
+      const next = reader.read();
+      const peek = await Promise.race<ReadableStreamReadResult<Uint8Array> | typeof PENDING>(
+        [next, PENDING],
+      );
+      if (peek !== PENDING && peek.done) {
+        const chunk = first.value;
+        await this.#writeHead(head + `content-length: ${chunk.length}\r\n`, keepAlive, ctx, chunk);
+        this.bodyBytes += chunk.length;
+        return keepAlive;
+      }
+      if (declared >= 0) {
+        await this.#writeHead(head + `content-length: ${declared}\r\n`, keepAlive, ctx, undefined);
+        return await this.#streamLength(reader, first.value, next, declared) && keepAlive;
+      }
+      if (ctx.minor === 0) {
+        // HTTP/1.0 has no chunked coding: the body ends when the connection does (RFC 9112 §6.3).
+        await this.#writeHead(head, false, ctx, undefined);
+        await this.#streamRaw(reader, first.value, next);
+        return false;
+      }
+      await this.#writeHead(head + "transfer-encoding: chunked\r\n", keepAlive, ctx, undefined);
+      return await this.#streamChunked(reader, first.value, next) && keepAlive;
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** Releases the writer (the connection closes it). */
+  release(): void {
+    try {
+      this.#writer.releaseLock();
+    } catch {
+      // A pending write keeps the lock; the connection is closing anyway.
+    }
+  }
+
+  async #streamLength(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    first: Uint8Array,
+    next: Promise<ReadableStreamReadResult<Uint8Array>>,
+    declared: number,
+  ): Promise<boolean> {
+    let left = declared;
+    let chunk: Uint8Array | undefined = first;
+    while (chunk !== undefined) {
+      if (chunk.length > left) {
+        // The handler sent more than it declared: stop at the boundary and close.
+        if (left > 0) await this.#write(chunk.subarray(0, left));
+        reader.cancel().catch(() => {});
+        return false;
+      }
+      await this.#write(chunk);
+      left -= chunk.length;
+      this.bodyBytes += chunk.length;
+      const result = await next;
+      chunk = result.done ? undefined : result.value;
+      if (chunk !== undefined) next = reader.read();
+    }
+    return left === 0;
+  }
+
+  async #streamRaw(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    first: Uint8Array,
+    next: Promise<ReadableStreamReadResult<Uint8Array>>,
+  ): Promise<void> {
+    let chunk: Uint8Array | undefined = first;
+    while (chunk !== undefined) {
+      await this.#write(chunk);
+      this.bodyBytes += chunk.length;
+      const result = await next;
+      chunk = result.done ? undefined : result.value;
+      if (chunk !== undefined) next = reader.read();
+    }
+  }
+
+  async #streamChunked(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    first: Uint8Array,
+    next: Promise<ReadableStreamReadResult<Uint8Array>>,
+  ): Promise<boolean> {
+    let chunk: Uint8Array | undefined = first;
+    let crlfOwed = false;
+    while (chunk !== undefined) {
+      if (chunk.length > 0) {
+        const prefix = `${crlfOwed ? "\r\n" : ""}${chunk.length.toString(16)}\r\n`;
+        if (chunk.length <= COALESCE_BYTES) {
+          const n = this.#encodeHead(prefix, chunk.length + 2);
+          this.#buf.set(chunk, n);
+          this.#buf[n + chunk.length] = 0x0d;
+          this.#buf[n + chunk.length + 1] = 0x0a;
+          await this.#write(this.#buf.subarray(0, n + chunk.length + 2));
+          crlfOwed = false;
+        } else {
+          await this.#write(this.#buf.subarray(0, this.#encodeHead(prefix, 0)));
+          await this.#write(chunk);
+          crlfOwed = true;
+        }
+        this.bodyBytes += chunk.length;
+      }
+      const result = await next;
+      chunk = result.done ? undefined : result.value;
+      if (chunk !== undefined) next = reader.read();
+    }
+    // RFC 9112 §7.1: the last chunk and an empty trailer section.
+    const tail = `${crlfOwed ? "\r\n" : ""}0\r\n\r\n`;
+    await this.#write(this.#buf.subarray(0, this.#encodeHead(tail, 0)));
+    return true;
+  }
+
+  async #writeHead(
+    head: string,
+    keepAlive: boolean,
+    ctx: ResponseContext,
+    body: Uint8Array | undefined,
+  ): Promise<void> {
+    if (!keepAlive) {
+      if (ctx.minor === 1 || ctx.keepAlive) head += "connection: close\r\n";
+    } else if (ctx.minor === 0) {
+      head += "connection: keep-alive\r\n";
+    }
+    head += "\r\n";
+    if (body !== undefined && body.length <= COALESCE_BYTES) {
+      const n = this.#encodeHead(head, body.length);
+      this.#buf.set(body, n);
+      await this.#write(this.#buf.subarray(0, n + body.length));
+      return;
+    }
+    await this.#write(this.#buf.subarray(0, this.#encodeHead(head, 0)));
+    if (body !== undefined) await this.#write(body);
+  }
+
+  /** Encodes `text` (Latin-1 by construction) at the start of the buffer, leaving `room` after. */
+  #encodeHead(text: string, room: number): number {
+    const need = text.length + room;
+    if (this.#buf.length < need) {
+      this.#buf = new Uint8Array(Math.max(need, this.#buf.length * 2));
+    }
+    const { read, written } = encoder.encodeInto(text, this.#buf);
+    if (read === text.length && written === text.length) return written;
+    // Field values may hold obs-text (0x80–0xFF): write those as single bytes, not UTF-8.
+    for (let k = 0; k < text.length; k++) this.#buf[k] = text.charCodeAt(k);
+    return text.length;
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#waiting(true);
+    try {
+      await this.#writer.write(bytes);
+    } finally {
+      this.#waiting(false);
+    }
+  }
+}
