@@ -1,0 +1,169 @@
+/**
+ * The libc calls the host NIC drivers need, opened once with `Deno.dlopen`, plus errno handling and typed
+ * errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait, because
+ * a nonblocking call costs ~9 µs and reads errno on another thread.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "pointer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "pointer", "usize"], result: "isize" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  sendto: {
+    parameters: ["i32", "pointer", "usize", "i32", "pointer", "u32"],
+    result: "isize",
+  },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+/** The opened libc symbols. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/** Opens libc on first use (needs `--allow-ffi`) and returns its symbols. */
+export function libc(): Libc {
+  if (library === undefined) {
+    try {
+      library = Deno.dlopen("libc.so.6", SYMBOLS);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        throw new NicError("Cannot load libc.so.6: run with --allow-ffi", "EPERM", 1);
+      }
+      throw e;
+    }
+    // errno lives in thread-local storage; every synchronous call runs on this (the main) thread.
+    errnoView = new Deno.UnsafePointerView(library.symbols.__errno_location()!);
+  }
+  return library.symbols;
+}
+
+/** The errno of the last failed synchronous libc call on this thread. */
+export function errno(): number {
+  libc();
+  return errnoView!.getInt32(0);
+}
+
+/** Errno values the drivers act on (Linux x86-64). */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EIO: 5,
+  ENXIO: 6,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  EMSGSIZE: 90,
+  ENOBUFS: 105,
+  ENETDOWN: 100,
+} as const;
+
+const NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
+
+/** The symbolic name of an errno value, such as `EPERM`, or `errno N`. */
+export function errnoName(code: number): string {
+  return NAMES.get(code) ?? `errno ${code}`;
+}
+
+/** The C library's description of an errno value, lower-cased ("permission denied"). */
+export function describeErrno(code: number): string {
+  const p = libc().strerror(code);
+  const text = p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** An error from a host NIC, carrying the errno that caused it. */
+export class NicError extends Error {
+  /** The errno name, such as `EPERM`. */
+  readonly code: string;
+  /** The errno value, or 0 when the error did not come from a system call. */
+  readonly errno: number;
+
+  /** Creates an error with a sentence-case message. */
+  constructor(message: string, code: string, errnoValue: number) {
+    super(message);
+    this.name = "NicError";
+    this.code = code;
+    this.errno = errnoValue;
+  }
+}
+
+/**
+ * Builds the error for a failed call: "`what`: `reason`", with a hint for permission problems.
+ * Call it right after the failing call, before any other libc call can change errno.
+ */
+export function lastError(what: string, code = errno()): NicError {
+  let reason = describeErrno(code);
+  if (code === Errno.EPERM || code === Errno.EACCES) {
+    reason = "permission denied (run as root or grant CAP_NET_ADMIN)";
+  }
+  return new NicError(`${what}: ${reason}`, errnoName(code), code);
+}
+
+/** A NUL-terminated copy of `text`, for `buffer` parameters that take a C string. */
+export function cString(text: string): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** `MAP_FAILED` as `mmap` returns it. */
+export const MAP_FAILED = 0xffffffffffffffffn;
+
+/** Constants of the Linux x86-64 ABI the drivers use. */
+export const Linux = {
+  O_RDWR: 2,
+  O_NONBLOCK: 0x800,
+  O_CLOEXEC: 0x80000,
+  AF_INET: 2,
+  AF_PACKET: 17,
+  SOCK_DGRAM: 2,
+  SOCK_RAW: 3,
+  SOCK_NONBLOCK: 0x800,
+  SOCK_CLOEXEC: 0x80000,
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  MAP_SHARED: 1,
+  MAP_LOCKED: 0x2000,
+  MAP_POPULATE: 0x8000,
+  POLLIN: 1,
+  POLLOUT: 4,
+  POLLERR: 8,
+  POLLHUP: 16,
+  POLLNVAL: 32,
+  MSG_DONTWAIT: 0x40,
+  EFD_NONBLOCK: 0x800,
+  EFD_CLOEXEC: 0x80000,
+  SOL_SOCKET: 1,
+  SO_RCVBUF: 8,
+  SOL_PACKET: 263,
+  ETH_P_ALL: 0x0003,
+} as const;
