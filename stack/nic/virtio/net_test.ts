@@ -10,7 +10,7 @@ import {
 import { HeapDma } from "./dma.ts";
 import { MODEL_DEFAULT_FEATURES, VirtioNetModel, type VirtioNetModelOptions } from "./model.ts";
 import { dmaBytesFor, MAX_MTU, VirtioNet, type VirtioNetOptions } from "./net.ts";
-import { ipv4Frame } from "./test_frames.ts";
+import { ipv4Frame } from "./testing.ts";
 
 /** Memory whose 4 KiB pages sit at shuffled bus frames, so contiguity assumptions fail loudly. */
 function scatteredMemory(seed: number, queueSize = 256): HeapDma {

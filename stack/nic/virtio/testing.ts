@@ -1,5 +1,6 @@
 /**
- * Builds Ethernet/IPv4/UDP/TCP frames for the driver's tests, with correct checksums, from plain values.
+ * Fixtures for the driver's tests: Ethernet/IPv4/UDP/TCP frames with correct checksums, and a PCI config
+ * space shaped like QEMU's virtio-net-pci.
  *
  * @module
  */
@@ -51,4 +52,35 @@ export function ipv4Frame(opts: TestFrame = {}): Uint8Array {
     view.setUint16(field, sum);
   }
   return frame;
+}
+
+/** A config space shaped like QEMU's virtio-net-pci (modern): MSI-X, then five vendor capabilities. */
+export function qemuLikeConfig(): Uint8Array {
+  const config = new Uint8Array(256);
+  const view = new DataView(config.buffer);
+  view.setUint16(0, 0x1af4, true);
+  view.setUint16(2, 0x1041, true);
+  config[0x06] = 0x10;
+  config[0x34] = 0x98;
+  // MSI-X (id 0x11) first, which the parser must skip.
+  config.set([0x11, 0x84, 0x02, 0x00], 0x98);
+  const vendor = (
+    at: number,
+    next: number,
+    type: number,
+    offset: number,
+    length: number,
+    len = 16,
+  ) => {
+    config.set([0x09, next, len, type, 4, 0, 0, 0], at);
+    view.setUint32(at + 8, offset, true);
+    view.setUint32(at + 12, length, true);
+  };
+  vendor(0x84, 0x70, 3, 0x1000, 0x1000); // ISR
+  vendor(0x70, 0x60, 1, 0x0000, 0x1000); // COMMON
+  vendor(0x60, 0x48, 4, 0x2000, 0x1000); // DEVICE
+  vendor(0x48, 0xb0, 2, 0x3000, 0x1000, 20); // NOTIFY with its multiplier
+  view.setUint32(0x48 + 16, 4, true);
+  vendor(0xb0, 0x00, 5, 0, 0, 20); // PCI cfg access, unused
+  return config;
 }
