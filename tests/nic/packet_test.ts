@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { NicError } from "../../stack/nic/ffi/libc.ts";
+import { PacketNic } from "../../stack/nic/packet.ts";
+import {
+  getMac,
+  ipv4,
+  macFromText,
+  macToText,
+  readArp,
+  receiveUntil,
+  writeArp,
+  writeFiller,
+} from "./frames.ts";
+import { Netns, run, stop, uniqueName } from "./netns.ts";
+
+const LINUX_IP = ipv4("10.77.2.1");
+const STACK_IP = ipv4("10.77.2.2");
+const OUR_MAC = 0x02bb00000002;
+
+for (const version of [2, 3] as const) {
+  Deno.test(`PacketNic TPACKET_V${version} exchanges frames with Linux over a veth`, async () => {
+    const ns = await Netns.create();
+    const host = uniqueName("pa");
+    const inner = uniqueName("pb");
+    let nic: PacketNic | undefined;
+    let ping: Deno.ChildProcess | undefined;
+    try {
+      await ns.quiet();
+      await ns.veth(host, inner, "10.77.2.1/24");
+      await run("ip", ["link", "set", host, "mtu", "1400"]);
+      await ns.ip("link", "set", inner, "mtu", "1400");
+      nic = new PacketNic(host, { mac: OUR_MAC, version });
+      assert.equal(nic.name, `packet:${host}`);
+      assert.equal(nic.version, version);
+      assert.equal(nic.mtu, 1400);
+      assert.equal(nic.mac, OUR_MAC);
+      const linuxMac = macFromText(JSON.parse(await ns.ip("-j", "link", "show", inner))[0].address);
+
+      ping = ns.spawn("ping", ["-n", "-c", "3", "-i", "0.3", "-W", "1", "10.77.2.2"]);
+      assert.ok(
+        await receiveUntil(nic, (b, o, l) => {
+          const arp = readArp(b, o, l);
+          return arp !== undefined && arp.op === 1 && arp.dstIp === STACK_IP &&
+            arp.srcMac === linuxMac;
+        }),
+        "no ARP request from Linux",
+      );
+      await stop(ping);
+      ping = undefined;
+
+      assert.ok(
+        nic.send(
+          0,
+          42,
+          (b, o) =>
+            writeArp(b, o, { op: 1, srcMac: OUR_MAC, srcIp: STACK_IP, dstMac: 0, dstIp: LINUX_IP }),
+        ),
+      );
+      nic.flush(0);
+      // The reply is addressed to our MAC, not the interface's: promiscuous mode lets it in.
+      let ownSeen = 0;
+      assert.ok(
+        await receiveUntil(nic, (b, o, l) => {
+          if (getMac(b, o + 6) === OUR_MAC) ownSeen++;
+          const arp = readArp(b, o, l);
+          return arp !== undefined && arp.op === 2 && arp.srcIp === LINUX_IP &&
+            arp.ethDst === OUR_MAC;
+        }),
+        "no ARP reply from Linux",
+      );
+      assert.match(
+        await ns.ip("neigh", "show", "10.77.2.2", "dev", inner),
+        new RegExp(macToText(OUR_MAC)),
+      );
+
+      // A burst larger than the TX ring: the NIC flushes when the ring fills, nothing is lost.
+      const before = await ns.counter(inner, "rx_packets");
+      let sent = 0;
+      for (let i = 0; i < 2000; i++) {
+        if (nic.send(0, i % 2 ? 1414 : 60, (b, o, l) => writeFiller(b, o, l, OUR_MAC, i))) sent++;
+      }
+      nic.flush(0);
+      assert.equal(sent, 2000);
+      let arrived = 0;
+      for (let tries = 0; tries < 50 && arrived < 2000; tries++) {
+        arrived = await ns.counter(inner, "rx_packets") - before;
+      }
+      assert.equal(arrived, 2000);
+      // Our own transmissions never come back on the receive ring.
+      nic.receive(0, (b, o) => {
+        if (getMac(b, o + 6) === OUR_MAC) ownSeen++;
+      });
+      assert.equal(ownSeen, 0);
+      assert.equal(nic.stats.txFrames, 2001);
+      assert.ok(nic.stats.rxFrames >= 2);
+      assert.equal(nic.stats.rxDropped, 0);
+    } finally {
+      if (ping) await stop(ping);
+      nic?.close();
+      await ns.close();
+    }
+  });
+
+  Deno.test(`PacketNic TPACKET_V${version} receives a burst in order`, async () => {
+    const ns = await Netns.create();
+    const host = uniqueName("pa");
+    const inner = uniqueName("pb");
+    let nic: PacketNic | undefined;
+    try {
+      await ns.quiet();
+      await ns.veth(host, inner, "10.77.2.1/24");
+      nic = new PacketNic(host, { version });
+      // Linux sends 300 broadcast frames through a raw socket in the namespace.
+      const py = [
+        "import socket",
+        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+        `s.bind(("${inner}", 0))`,
+        "for i in range(300):",
+        "    s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09' + b'\\x88\\xb5' + i.to_bytes(4, 'big') + bytes(46))",
+      ].join("\n");
+      const r = await ns.exec("python3", ["-c", py]);
+      assert.equal(r.code, 0, r.stderr);
+      const seqs: number[] = [];
+      const handler = (b: Uint8Array, o: number) => {
+        if (getMac(b, o + 6) === 0x020000000009) {
+          seqs.push(new DataView(b.buffer, b.byteOffset).getUint32(o + 14));
+        }
+      };
+      for (let tries = 0; tries < 100 && seqs.length < 300; tries++) {
+        nic.receive(0, handler, 7);
+        if (seqs.length < 300) await nic.wait(50);
+      }
+      assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i));
+    } finally {
+      nic?.close();
+      await ns.close();
+    }
+  });
+}
+
+Deno.test("PacketNic explains an interface that does not exist", () => {
+  assert.throws(() => new PacketNic("nosuchif0"), (e) => {
+    assert.ok(e instanceof NicError);
+    assert.equal(e.message, "Cannot open packet:nosuchif0: interface nosuchif0 does not exist");
+    assert.equal(e.code, "ENODEV");
+    return true;
+  });
+});
+
+Deno.test("PacketNic refuses a frame above the MTU and wakes a wait on close", async () => {
+  const ns = await Netns.create();
+  const host = uniqueName("pa");
+  try {
+    await ns.veth(host, uniqueName("pb"), "10.77.2.1/24");
+    const nic = new PacketNic(host);
+    assert.equal(nic.mtu, 1500);
+    assert.throws(() => nic.send(0, 1515, () => {}), /1515 bytes on packet:pa\w+: the MTU of 1500/);
+    const waiting = nic.wait(60_000);
+    nic.close();
+    await waiting;
+    assert.equal(nic.receive(0, () => {}), 0);
+  } finally {
+    await ns.close();
+  }
+});
