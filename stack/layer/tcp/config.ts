@@ -1,0 +1,92 @@
+/**
+ * Per-connection TCP settings with the defaults Linux uses where a choice exists.
+ *
+ * @module
+ */
+
+import type { CongestionFactory } from "./congestion/controller.ts";
+
+/** Settings of one connection; every field has a default (`resolveTcpConfig`). */
+export interface TcpConfig {
+  /** Receive buffer bytes (the most we advertise). */
+  recvBufferSize: number;
+  /** Send buffer bytes (what `write` may queue). */
+  sendBufferSize: number;
+  /** Most out-of-order holes the receive buffer tracks (bounds reassembly memory). */
+  maxOutOfOrderHoles: number;
+  /** Largest MSS we announce; the path MTU lowers it. */
+  maxMss: number;
+  /** Offer and accept RFC 7323 window scaling. */
+  windowScaling: boolean;
+  /** Offer and accept RFC 7323 timestamps (RTTM and PAWS). */
+  timestamps: boolean;
+  /** Offer and accept RFC 2018 selective acknowledgments. */
+  sack: boolean;
+  /** Disable Nagle's algorithm (RFC 9293 §3.8.6.2.1), like TCP_NODELAY. */
+  noDelay: boolean;
+  /** Longest delay of an ACK (RFC 9293 §3.8.6.3 allows up to 500 ms). */
+  delayedAckMs: number;
+  /** Time spent in TIME-WAIT, 2×MSL (RFC 9293 §3.4.2). */
+  timeWaitMs: number;
+  /** Initial retransmission timeout (RFC 6298 §2.1). */
+  initialRtoMs: number;
+  /** Lower bound of the RTO (Linux uses 200 ms; RFC 6298 says 1 s). */
+  minRtoMs: number;
+  /** Upper bound of the RTO. */
+  maxRtoMs: number;
+  /** SYN retransmissions before `connect` fails with a time-out. */
+  synRetries: number;
+  /** SYN-ACK retransmissions before a half-open connection is dropped. */
+  synAckRetries: number;
+  /** Retransmissions of data before the connection fails with a time-out. */
+  maxRetries: number;
+  /** Send keepalive probes on an idle connection (RFC 9293 §3.8.4). */
+  keepalive: boolean;
+  /** Idle time before the first keepalive probe. */
+  keepaliveIdleMs: number;
+  /** Time between unanswered keepalive probes. */
+  keepaliveIntervalMs: number;
+  /** Unanswered probes before the connection fails with a time-out. */
+  keepaliveProbes: number;
+  /** Congestion control; CUBIC by default, as in Linux. */
+  congestion: CongestionFactory | undefined;
+}
+
+/** The defaults of `TcpConfig`. */
+export const TCP_DEFAULTS: Readonly<TcpConfig> = Object.freeze({
+  recvBufferSize: 256 * 1024,
+  sendBufferSize: 256 * 1024,
+  maxOutOfOrderHoles: 32,
+  maxMss: 65495,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  noDelay: false,
+  delayedAckMs: 40,
+  timeWaitMs: 60_000,
+  initialRtoMs: 1000,
+  minRtoMs: 200,
+  maxRtoMs: 120_000,
+  synRetries: 6,
+  synAckRetries: 5,
+  maxRetries: 15,
+  keepalive: false,
+  keepaliveIdleMs: 7_200_000,
+  keepaliveIntervalMs: 75_000,
+  keepaliveProbes: 9,
+  congestion: undefined,
+});
+
+/** Fills the unset fields of `partial` from `base` (the endpoint's settings or the defaults). */
+export function resolveTcpConfig(
+  partial: Partial<TcpConfig> | undefined,
+  base: Readonly<TcpConfig> = TCP_DEFAULTS,
+): TcpConfig {
+  const config = { ...base };
+  if (partial !== undefined) {
+    for (const [name, value] of Object.entries(partial)) {
+      if (value !== undefined) (config as Record<string, unknown>)[name] = value;
+    }
+  }
+  return config;
+}

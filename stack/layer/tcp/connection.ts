@@ -1,0 +1,1281 @@
+/**
+ * One TCP connection: the transmission control block and its state machine (RFC 9293 §3.10). It never
+ * reads a clock or starts a timer: segments arrive with `now`, `transmit` sends what is due, `onTimer`
+ * runs the retransmission, delayed-ACK, persist, keepalive and TIME-WAIT deadlines, and `deadline` says
+ * when it next needs a poll.
+ *
+ * @module
+ */
+
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "../../wire/seq.ts";
+import { TcpFlags, type TcpRepr } from "../../wire/tcp.ts";
+import type { TcpConfig } from "./config.ts";
+import type { CongestionController } from "./congestion/controller.ts";
+import { cubic } from "./congestion/cubic.ts";
+import type { TcpIpSender } from "./ip.ts";
+import { RecvBuffer } from "./recv_buffer.ts";
+import { RttEstimator } from "./rtt.ts";
+import { SackScoreboard } from "./sack_scoreboard.ts";
+import type { SegmentTx } from "./segment_tx.ts";
+import { SendBuffer } from "./send_buffer.ts";
+import { canReceiveData, isSynchronized, TcpState } from "./state.ts";
+import type { TcpStats } from "./stats.ts";
+
+/** Why a connection ended abnormally. */
+export type TcpCloseReason =
+  | "refused"
+  | "reset"
+  | "timedOut"
+  | "aborted"
+  | "unreachable"
+  | "addressInUse";
+
+/** What a connection needs from its endpoint. */
+export interface TcpHost {
+  /** The shared segment builder. */
+  readonly tx: SegmentTx;
+  /** The endpoint's counters. */
+  readonly stats: TcpStats;
+  /** The connection has something to transmit now. */
+  ready(conn: TcpConnection): void;
+  /** Queues a bare control segment (a RST) that belongs to no connection state. */
+  control(
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    seq: number,
+    ack: number,
+    flags: number,
+  ): void;
+  /** Whether one more challenge ACK fits in the rate limit (RFC 5961 §7). */
+  challengeAllowed(now: number): boolean;
+}
+
+/** Event bits a connection raises for its endpoint to deliver. */
+export const ConnEvent = {
+  /** Data, window space or a state change for the app. */
+  In: 1,
+  /** A passively opened connection reached ESTABLISHED. */
+  Open: 2,
+  /** The connection reached CLOSED and must leave the tables. */
+  Closed: 4,
+} as const;
+
+const DEFAULT_MSS = 536; // RFC 9293 §3.7.1: assumed when the peer sends no MSS option
+const IP_TCP_HEADERS = 40;
+const TS_OPTION = 12;
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: TS.Recent older than 24 days is invalid
+const SEGMENT_BUDGET = 512; // segments one connection may send per poll, to keep polls bounded
+
+/** A TCP connection (the TCB). */
+export class TcpConnection {
+  /** The local IPv4 address (0 until an active open is bound at its first poll). */
+  localAddr: number;
+  /** The local port. */
+  localPort: number;
+  /** The remote IPv4 address. */
+  readonly remoteAddr: number;
+  /** The remote port. */
+  readonly remotePort: number;
+  /** The slot key in the endpoint (-1 while not in its tables). */
+  key = -1;
+  /** The current state. */
+  state: TcpState = TcpState.Closed;
+  /** Opened by a listener (passive open). */
+  passive = false;
+  /** Why the connection ended abnormally, once it has. */
+  error: TcpCloseReason | undefined = undefined;
+  /** The app's receiver of `in` events; the endpoint's handler when unset. */
+  handler: unknown = undefined;
+  /** Free for the app layer above (the socket API keeps its wrapper here). */
+  user: unknown = undefined;
+  /** Pending `ConnEvent` bits (endpoint use). */
+  events = 0;
+  /** Queued in the endpoint's ready list (endpoint use). */
+  queued = false;
+  /** The deadline the endpoint's timer heap holds for this connection (endpoint use). */
+  scheduledAt = Infinity;
+  /** The listener that opened it, until accepted (endpoint use). */
+  listenerPort = -1;
+  /** The listener announced it with an `open` event (endpoint use). */
+  openDelivered = false;
+  /** The app owns it: opened actively, or taken with `listener.accept()`. */
+  accepted = false;
+
+  #host: TcpHost;
+  #cfg: TcpConfig;
+  #send: SendBuffer;
+  #recv: RecvBuffer;
+  #rtt: RttEstimator;
+  #cc: CongestionController;
+  #sack = new SackScoreboard();
+  #sackOut: number[] = [];
+
+  // Send sequence space (RFC 9293 §3.3.1); sndMax is the highest sequence number sent so far.
+  #iss = 0;
+  #sndUna = 0;
+  #sndNxt = 0;
+  #sndMax = 0;
+  #sndWnd = 0;
+  #sndWl1 = 0;
+  #sndWl2 = 0;
+  #maxSndWnd = 0;
+  #sndBufSeq = 0; // the sequence number of the send buffer's first byte
+  #finQueued = false;
+  // Receive sequence space.
+  #irs = 0;
+  #rcvNxt = 0;
+  #rcvAdvRight = 0; // right edge of the window last advertised
+  #pendingRight = 0;
+  #pendingFin: number | undefined = undefined;
+  #finReceived = false;
+  #readShut = false;
+  // Negotiated options.
+  #offerWs = true;
+  #sndWscale = 0;
+  #rcvWscale = 0;
+  #peerMss = DEFAULT_MSS;
+  #ownMss = DEFAULT_MSS;
+  #ipMtu = 1500;
+  #tsOk = false;
+  #tsOffset = 0;
+  #tsRecent = 0;
+  #tsRecentAt = 0;
+  #lastAckSent = 0;
+  #sackOk = false;
+  // RTT timing without timestamps (Karn's rule: never time a retransmitted segment).
+  #rttSeq: number | undefined = undefined;
+  #rttStart = 0;
+  // Loss recovery (RFC 6582 NewReno, RFC 6675 SACK).
+  #dupAcks = 0;
+  #inRecovery = false;
+  #recover = 0;
+  #highRxt = 0;
+  #rexmitHead = false;
+  // Deadlines.
+  #rtoAt = Infinity;
+  #delAckAt = Infinity;
+  #persistAt = Infinity;
+  #persistBackoff = 0;
+  #keepAt = Infinity;
+  #keepProbes = 0;
+  #timeWaitAt = Infinity;
+  #retries = 0;
+  // Pending output.
+  #ackNow = false;
+  #ackPending = 0;
+  #probe = false;
+  #noDelay: boolean;
+
+  /** Creates a closed connection for a four-tuple; the endpoint opens it actively or passively. */
+  constructor(
+    host: TcpHost,
+    config: TcpConfig,
+    localAddr: number,
+    localPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    tsOffset: number,
+  ) {
+    this.#host = host;
+    this.#cfg = config;
+    this.localAddr = localAddr;
+    this.localPort = localPort;
+    this.remoteAddr = remoteAddr;
+    this.remotePort = remotePort;
+    this.#tsOffset = tsOffset >>> 0;
+    this.#noDelay = config.noDelay;
+    this.#send = new SendBuffer(config.sendBufferSize);
+    this.#recv = new RecvBuffer(config.recvBufferSize, config.maxOutOfOrderHoles);
+    this.#rtt = new RttEstimator({
+      initialRtoMs: config.initialRtoMs,
+      minRtoMs: config.minRtoMs,
+      maxRtoMs: config.maxRtoMs,
+    });
+    this.#cc = (config.congestion ?? cubic)(DEFAULT_MSS);
+    let scale = 0;
+    while (scale < 14 && config.recvBufferSize >>> scale > 0xffff) scale++;
+    this.#rcvWscale = config.windowScaling ? scale : 0;
+    this.#offerWs = config.windowScaling;
+  }
+
+  // ---- Opening -------------------------------------------------------------------------------------
+
+  /** Starts an active open (RFC 9293 §3.10.1): SYN-SENT, the SYN goes out on the next poll. */
+  openActive(iss: number): void {
+    this.#setIss(iss);
+    this.state = TcpState.SynSent;
+    this.#host.ready(this);
+  }
+
+  /** Starts a passive open from a listener's SYN (RFC 9293 §3.10.7.2): SYN-RECEIVED. */
+  openPassive(seg: TcpRepr, iss: number, now: number): void {
+    this.passive = true;
+    this.#setIss(iss);
+    this.#negotiate(seg, now, true);
+    this.#irs = seg.seq;
+    this.#rcvNxt = seqAdd(seg.seq, 1);
+    this.#rcvAdvRight = this.#rcvNxt;
+    this.#sndWnd = seg.window; // RFC 7323 §2.2: the window in a SYN is never scaled
+    this.#maxSndWnd = this.#sndWnd;
+    this.#sndWl1 = seg.seq;
+    this.#sndWl2 = iss;
+    this.state = TcpState.SynReceived;
+    this.#host.ready(this);
+  }
+
+  /**
+   * Opens a connection straight into ESTABLISHED from the ACK that returned a valid SYN cookie (RFC 4987
+   * §3.6); the cookie carried only the MSS, so no other option is in use.
+   */
+  openFromCookie(seg: TcpRepr, iss: number, mss: number, now: number): void {
+    this.passive = true;
+    this.#setIss(iss);
+    this.#sndUna = seqAdd(iss, 1);
+    this.#sndNxt = this.#sndUna;
+    this.#sndMax = this.#sndUna;
+    this.#irs = seqAdd(seg.seq, -1);
+    this.#rcvNxt = seg.seq;
+    this.#rcvAdvRight = this.#rcvNxt;
+    this.#peerMss = mss;
+    this.#sndWscale = 0;
+    this.#rcvWscale = 0;
+    this.#offerWs = false;
+    this.#sackOk = false;
+    this.#tsOk = false;
+    this.#sndWnd = seg.window;
+    this.#maxSndWnd = seg.window;
+    this.#sndWl1 = seg.seq;
+    this.#sndWl2 = seg.ack;
+    this.#becomeEstablished(now);
+    this.events |= ConnEvent.Open;
+  }
+
+  #setIss(iss: number): void {
+    this.#iss = iss >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#iss;
+    this.#sndMax = this.#iss;
+    this.#sndBufSeq = seqAdd(this.#iss, 1);
+    this.#recover = this.#iss;
+  }
+
+  /** Adopts the peer's SYN options (RFC 9293 §3.7.1, RFC 7323 §2.2 and §3.2, RFC 2018 §2). */
+  #negotiate(seg: TcpRepr, now: number, passive: boolean): void {
+    this.#peerMss = seg.mss !== undefined && seg.mss > 0 ? seg.mss : DEFAULT_MSS;
+    if (this.#cfg.windowScaling && seg.windowScale !== undefined) {
+      this.#sndWscale = seg.windowScale;
+    } else {
+      this.#sndWscale = 0;
+      this.#rcvWscale = 0;
+      if (passive) this.#offerWs = false;
+    }
+    this.#sackOk = this.#cfg.sack && seg.sackPermitted;
+    this.#tsOk = this.#cfg.timestamps && seg.tsVal !== undefined;
+    if (this.#tsOk) {
+      this.#tsRecent = seg.tsVal!;
+      this.#tsRecentAt = now;
+    }
+  }
+
+  #becomeEstablished(now: number): void {
+    this.state = TcpState.Established;
+    this.#retries = 0;
+    this.#cc = (this.#cfg.congestion ?? cubic)(this.#mss());
+    this.#cc.init(this.#mss(), now);
+    this.#sack.reset(this.#sndUna);
+    this.#armKeepalive(now);
+    this.events |= ConnEvent.In;
+  }
+
+  // ---- Inspection ------------------------------------------------------------------------------------
+
+  /** Bytes ready to `read`. */
+  get readable(): number {
+    return this.#recv.readable;
+  }
+
+  /** Bytes `write` accepts now (0 once the sending side is closed or the connection is not open). */
+  get writable(): number {
+    if (this.#finQueued || !canSend(this.state)) return 0;
+    return this.#send.free;
+  }
+
+  /** Bytes written but not yet acknowledged by the peer. */
+  get unacknowledged(): number {
+    return this.#send.length;
+  }
+
+  /** The peer sent FIN and every byte before it was read: `read` will only ever return 0. */
+  get readClosed(): boolean {
+    return (this.#finReceived || this.state === TcpState.Closed) && this.#recv.readable === 0;
+  }
+
+  /** The peer sent its FIN. */
+  get finReceived(): boolean {
+    return this.#finReceived;
+  }
+
+  /** `closeWrite` or `close` was called. */
+  get writeClosed(): boolean {
+    return this.#finQueued;
+  }
+
+  /** The earliest deadline of any timer, or Infinity. */
+  get deadline(): number {
+    return Math.min(this.#rtoAt, this.#delAckAt, this.#persistAt, this.#keepAt, this.#timeWaitAt);
+  }
+
+  /** Sequence-space and option details, for tests and diagnostics. */
+  get info(): TcpConnectionInfo {
+    return {
+      iss: this.#iss,
+      irs: this.#irs,
+      sndUna: this.#sndUna,
+      sndNxt: this.#sndNxt,
+      sndMax: this.#sndMax,
+      sndWnd: this.#sndWnd,
+      rcvNxt: this.#rcvNxt,
+      rcvWnd: Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt)),
+      sndWscale: this.#sndWscale,
+      rcvWscale: this.#rcvWscale,
+      mss: this.#mss(),
+      sack: this.#sackOk,
+      timestamps: this.#tsOk,
+      cwnd: this.#cc.cwnd,
+      ssthresh: this.#cc.ssthresh,
+      srtt: this.#rtt.srtt,
+      rto: this.#rtt.rto,
+      inRecovery: this.#inRecovery,
+      dupAcks: this.#dupAcks,
+      congestion: this.#cc.name,
+      rtoAt: this.#rtoAt,
+      delayedAckAt: this.#delAckAt,
+      persistAt: this.#persistAt,
+      keepaliveAt: this.#keepAt,
+      timeWaitAt: this.#timeWaitAt,
+    };
+  }
+
+  /** Turns Nagle's algorithm off (true) or on (false), like TCP_NODELAY. */
+  setNoDelay(noDelay: boolean): void {
+    this.#noDelay = noDelay;
+    if (noDelay) this.#host.ready(this);
+  }
+
+  // ---- App calls ------------------------------------------------------------------------------------
+
+  /** Queues bytes to send; returns how many fit in the send buffer. */
+  write(bytes: Uint8Array, offset = 0, length = bytes.length - offset): number {
+    if (this.#finQueued || !canSend(this.state)) return 0;
+    const n = this.#send.write(bytes, offset, length);
+    if (n > 0 && isSynchronized(this.state)) this.#host.ready(this);
+    return n;
+  }
+
+  /** Copies received bytes into `dst`; returns how many (0 when none are ready). */
+  read(dst: Uint8Array, offset = 0, length = dst.length - offset): number {
+    const n = this.#recv.read(dst, offset, length);
+    if (n > 0 && isSynchronized(this.state) && !this.#finReceived) this.#maybeWindowUpdate();
+    return n;
+  }
+
+  /** Shuts the sending side: a FIN follows the queued data (RFC 9293 §3.10.4). */
+  closeWrite(): void {
+    if (this.#finQueued) return;
+    switch (this.state) {
+      case TcpState.SynSent:
+        this.#closeWith(undefined);
+        return;
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.#finQueued = true;
+        this.state = TcpState.FinWait1;
+        break;
+      case TcpState.CloseWait:
+        this.#finQueued = true;
+        this.state = TcpState.LastAck;
+        break;
+      default:
+        return;
+    }
+    this.#host.ready(this);
+  }
+
+  /**
+   * Closes both directions. With unread data this aborts with RST, as Linux does (RFC 2525 §2.17);
+   * otherwise it is `closeWrite`, and data arriving later is acknowledged and dropped.
+   */
+  close(): void {
+    if (this.state === TcpState.Closed) return;
+    if (this.#recv.readable > 0 && isSynchronized(this.state)) {
+      this.abort();
+      return;
+    }
+    this.#readShut = true;
+    this.closeWrite();
+  }
+
+  /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, CLOSED here. */
+  abort(): void {
+    if (this.state === TcpState.Closed) return;
+    if (this.state !== TcpState.SynSent && this.state !== TcpState.TimeWait) {
+      this.#host.control(
+        this.localAddr,
+        this.localPort,
+        this.remoteAddr,
+        this.remotePort,
+        this.#sndNxt,
+        0,
+        TcpFlags.RST,
+      );
+    }
+    this.#closeWith("aborted");
+  }
+
+  #maybeWindowUpdate(): void {
+    // Send a window update once the window can grow by a useful amount (RFC 9293 §3.8.6.2.2).
+    const room = Math.min(this.#recv.window, 0xffff << this.#rcvWscale);
+    const grow = seqSub(seqAdd(this.#rcvNxt, room), this.#rcvAdvRight);
+    const threshold = Math.min(this.#cfg.recvBufferSize >>> 1, 2 * this.#ownMss);
+    if (grow >= threshold) {
+      this.#ackNow = true;
+      this.#host.ready(this);
+    }
+  }
+
+  #closeWith(reason: TcpCloseReason | undefined): void {
+    if (this.state === TcpState.Closed) return;
+    this.state = TcpState.Closed;
+    if (reason !== undefined && this.error === undefined) this.error = reason;
+    this.#rtoAt = Infinity;
+    this.#delAckAt = Infinity;
+    this.#persistAt = Infinity;
+    this.#keepAt = Infinity;
+    this.#timeWaitAt = Infinity;
+    this.#ackNow = false;
+    this.#probe = false;
+    this.events |= ConnEvent.Closed | ConnEvent.In;
+    this.#host.ready(this);
+  }
+
+  // ---- Segment arrival (RFC 9293 §3.10.7) -----------------------------------------------------------
+
+  /** Processes one segment addressed to this connection; `bytes` holds its payload. */
+  segmentArrives(seg: TcpRepr, bytes: Uint8Array, now: number): void {
+    const stats = this.#host.stats;
+    if (this.state === TcpState.SynSent) {
+      this.#synSentArrives(seg, now);
+      return;
+    }
+    if (this.state === TcpState.Closed) return;
+    const flags = seg.flags;
+    const rst = (flags & TcpFlags.RST) !== 0;
+    const syn = (flags & TcpFlags.SYN) !== 0;
+    let fin = (flags & TcpFlags.FIN) !== 0;
+    let seq = seg.seq;
+    let payOff = seg.payloadOffset;
+    let payLen = seg.payloadLength;
+
+    // PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent marks an old duplicate.
+    if (this.#tsOk && seg.tsVal !== undefined && !rst && tsLt(seg.tsVal, this.#tsRecent)) {
+      if (now - this.#tsRecentAt > PAWS_IDLE_MS) {
+        this.#tsRecent = seg.tsVal;
+      } else {
+        stats.dropPaws++;
+        this.#ackNow = true;
+        this.#host.ready(this);
+        return;
+      }
+    }
+
+    // First check: is the sequence number acceptable (RFC 9293 §3.10.7.4)?
+    const rcvWnd = Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt), this.#recv.window);
+    const segLen = payLen + (syn ? 1 : 0) + (fin ? 1 : 0);
+    if (!acceptable(seq, segLen, this.#rcvNxt, rcvWnd)) {
+      if (rcvWnd === 0 && seq === this.#rcvNxt) {
+        // A zero window still takes valid ACKs and RSTs: process the segment without its text.
+        payLen = 0;
+        fin = false;
+      } else {
+        if (!rst) {
+          stats.dropOutOfWindow++;
+          if (this.state === TcpState.TimeWait && fin) this.#enterTimeWait(now);
+          this.#ackNow = true;
+          this.#host.ready(this);
+        }
+        return;
+      }
+    }
+    // Trim to the window: drop what was already received and what lies beyond the right edge.
+    if (seqLt(seq, this.#rcvNxt)) {
+      let drop = seqSub(this.#rcvNxt, seq);
+      if (syn) drop--;
+      if (drop > payLen) {
+        fin = fin && drop === payLen; // a retransmitted FIN alone stays meaningful
+        drop = payLen;
+      }
+      payOff += drop;
+      payLen -= drop;
+      seq = this.#rcvNxt;
+    }
+    const room = Math.max(0, rcvWnd - seqSub(seq, this.#rcvNxt));
+    if (payLen > room) {
+      payLen = room;
+      fin = false;
+    }
+
+    // Second check: RST (RFC 9293 §3.10.7.4, RFC 5961 §3.2: only an exact match resets).
+    if (rst) {
+      if (seq === this.#rcvNxt || seg.seq === this.#rcvNxt) {
+        stats.rstReceived++;
+        this.#resetArrived();
+      } else {
+        this.#challengeAck(now);
+      }
+      return;
+    }
+    // Fourth check: SYN in a synchronized state or SYN-RECEIVED gets a challenge ACK (RFC 5961 §4).
+    if (syn) {
+      this.#challengeAck(now);
+      return;
+    }
+    // Fifth check: the ACK field.
+    if ((flags & TcpFlags.ACK) === 0) {
+      stats.dropNoAck++;
+      return;
+    }
+    if (this.#tsOk && seg.tsVal !== undefined && seqLe(seq, this.#lastAckSent)) {
+      // RFC 7323 §4.3: remember the timestamp of the segment that the next ACK acknowledges.
+      if (!tsLt(seg.tsVal, this.#tsRecent)) {
+        this.#tsRecent = seg.tsVal;
+        this.#tsRecentAt = now;
+      }
+    }
+    if (this.state === TcpState.SynReceived) {
+      if (seqLe(seg.ack, this.#sndUna) || seqGt(seg.ack, this.#sndMax)) {
+        this.#host.control(
+          this.localAddr,
+          this.localPort,
+          this.remoteAddr,
+          this.remotePort,
+          seg.ack,
+          0,
+          TcpFlags.RST,
+        );
+        return;
+      }
+      this.#sndWnd = seg.window << this.#sndWscale;
+      this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = seg.ack;
+      this.#ackSynAck(seg, now);
+      this.#becomeEstablished(now);
+      if (this.passive) this.events |= ConnEvent.Open;
+    }
+    if (!this.#processAck(seg, payLen, now)) return;
+    this.#armKeepalive(now);
+    if ((this.state as TcpState) === TcpState.Closed) return;
+
+    // Seventh: the segment text.
+    if (payLen > 0) {
+      if (canReceiveData(this.state)) this.#receiveText(seq, bytes, payOff, payLen, now);
+      else stats.dropAfterFin++;
+    }
+    // Eighth: FIN.
+    if (fin) {
+      const finSeq = seqAdd(seq, payLen);
+      if (seqGt(finSeq, this.#rcvNxt)) {
+        this.#pendingFin = finSeq;
+        this.#ackNow = true;
+      } else if (finSeq === this.#rcvNxt && !this.#finReceived) {
+        this.#finArrived(now);
+      } else {
+        this.#ackNow = true; // a retransmitted FIN: acknowledge it again
+      }
+    }
+    if (this.#pendingFin === this.#rcvNxt && !this.#finReceived) this.#finArrived(now);
+    if (this.#ackNow) this.#host.ready(this);
+  }
+
+  /** RFC 9293 §3.10.7.3: SYN-SENT. */
+  #synSentArrives(seg: TcpRepr, now: number): void {
+    const flags = seg.flags;
+    const hasAck = (flags & TcpFlags.ACK) !== 0;
+    if (hasAck && (seqLe(seg.ack, this.#iss) || seqGt(seg.ack, this.#sndMax))) {
+      if ((flags & TcpFlags.RST) === 0) {
+        this.#host.control(
+          this.localAddr,
+          this.localPort,
+          this.remoteAddr,
+          this.remotePort,
+          seg.ack,
+          0,
+          TcpFlags.RST,
+        );
+      }
+      return;
+    }
+    if ((flags & TcpFlags.RST) !== 0) {
+      if (hasAck) {
+        this.#host.stats.rstReceived++;
+        this.#closeWith("refused");
+      }
+      return;
+    }
+    if ((flags & TcpFlags.SYN) === 0) return;
+    this.#negotiate(seg, now, false);
+    this.#irs = seg.seq;
+    this.#rcvNxt = seqAdd(seg.seq, 1);
+    this.#rcvAdvRight = this.#rcvNxt;
+    this.#sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+    this.#maxSndWnd = this.#sndWnd;
+    this.#sndWl1 = seg.seq;
+    this.#sndWl2 = seg.ack;
+    if (this.#tsOk) this.#lastAckSent = this.#rcvNxt;
+    if (hasAck) {
+      this.#ackSynAck(seg, now);
+      this.#sndUna = seg.ack;
+      if (seqLt(this.#sndNxt, this.#sndUna)) this.#sndNxt = this.#sndUna;
+      this.#rtoAt = Infinity;
+      this.#becomeEstablished(now);
+      this.#ackNow = true;
+    } else {
+      // Simultaneous open (RFC 9293 §3.5, Figure 8): answer with SYN,ACK from the same ISS.
+      this.state = TcpState.SynReceived;
+      this.#sndNxt = this.#iss;
+    }
+    this.#host.ready(this);
+  }
+
+  /** Takes an RTT sample from the ACK of our SYN, unless the SYN was retransmitted (Karn). */
+  #ackSynAck(seg: TcpRepr, now: number): void {
+    if (this.#tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const rtt = seqSub(this.#tsNow(now), seg.tsEcr);
+      if (rtt >= 0) this.#rtt.sample(rtt);
+    } else if (this.#rttSeq !== undefined && this.#retries === 0) {
+      this.#rtt.sample(now - this.#rttStart);
+    }
+    this.#rttSeq = undefined;
+    this.#retries = 0;
+    this.#rtt.resetBackoff();
+  }
+
+  #resetArrived(): void {
+    switch (this.state) {
+      case TcpState.SynReceived:
+        // A passive open returns to LISTEN, which for us means forgetting it (RFC 9293 §3.10.7.4).
+        this.#closeWith(this.passive ? undefined : "refused");
+        return;
+      case TcpState.Closing:
+      case TcpState.LastAck:
+      case TcpState.TimeWait:
+        this.#closeWith(undefined);
+        return;
+      default:
+        this.#closeWith("reset");
+    }
+  }
+
+  #challengeAck(now: number): void {
+    const stats = this.#host.stats;
+    if (this.#host.challengeAllowed(now)) {
+      stats.challengeAcks++;
+      this.#ackNow = true;
+      this.#host.ready(this);
+    } else {
+      stats.challengeAcksSuppressed++;
+    }
+  }
+
+  /** The fifth check of RFC 9293 §3.10.7.4 with RFC 5961 §5; false drops the segment. */
+  #processAck(seg: TcpRepr, payLen: number, now: number): boolean {
+    const stats = this.#host.stats;
+    const ack = seg.ack;
+    if (seqGt(ack, this.#sndMax)) {
+      stats.dropAckUnsent++;
+      this.#ackNow = true;
+      this.#host.ready(this);
+      return false;
+    }
+    if (seqLt(ack, seqAdd(this.#sndUna, -Math.max(this.#maxSndWnd, 1)))) {
+      // RFC 5961 §5.2: an ACK this far behind is injected, not late.
+      stats.dropAckTooOld++;
+      this.#challengeAck(now);
+      return false;
+    }
+    const window = seg.window << this.#sndWscale;
+    const flightBefore = seqSub(this.#sndMax, this.#sndUna);
+    const isDup = ack === this.#sndUna && payLen === 0 &&
+      (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0 && flightBefore > 0 &&
+      window === this.#sndWnd;
+
+    if (seqGt(ack, this.#sndUna)) this.#newAck(seg, ack, flightBefore, now);
+
+    if (this.#sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
+      this.#sack.update(this.#sndUna, seg.sackBlocks, this.#sndMax);
+    }
+
+    // Window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one that set it.
+    if (
+      seqGe(ack, this.#sndUna) &&
+      (seqLt(this.#sndWl1, seg.seq) || (this.#sndWl1 === seg.seq && seqLe(this.#sndWl2, ack)))
+    ) {
+      const opened = this.#sndWnd === 0 && window > 0;
+      this.#sndWnd = window;
+      this.#sndWl1 = seg.seq;
+      this.#sndWl2 = ack;
+      if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+      if (opened || window > 0) {
+        this.#persistAt = Infinity;
+        this.#persistBackoff = 0;
+      }
+      if (opened) this.#host.ready(this);
+    }
+
+    if (isDup) this.#dupAck(now);
+
+    // State changes that the ACK of our FIN brings.
+    const finAcked = this.#finQueued && seqGt(this.#sndUna, this.#dataEnd());
+    switch (this.state) {
+      case TcpState.FinWait1:
+        if (finAcked) {
+          this.state = TcpState.FinWait2;
+          this.events |= ConnEvent.In;
+        }
+        break;
+      case TcpState.Closing:
+        if (finAcked) this.#enterTimeWait(now);
+        break;
+      case TcpState.LastAck:
+        if (finAcked) {
+          this.#closeWith(undefined);
+          return false;
+        }
+        break;
+      case TcpState.TimeWait:
+        break;
+    }
+    return true;
+  }
+
+  #newAck(seg: TcpRepr, ack: number, flightBefore: number, now: number): void {
+    let acked = seqSub(ack, this.#sndUna);
+    const dataAcked = Math.max(
+      0,
+      Math.min(seqSub(ack, this.#sndBufSeq), this.#send.length),
+    );
+    if (dataAcked > 0) {
+      this.#send.consume(dataAcked);
+      this.#sndBufSeq = seqAdd(this.#sndBufSeq, dataAcked);
+      this.events |= ConnEvent.In;
+    }
+    this.#sndUna = ack;
+    if (seqLt(this.#sndNxt, ack)) this.#sndNxt = ack;
+    if (seqLt(this.#highRxt, ack)) this.#highRxt = ack;
+
+    // RTT measurement (RFC 7323 §4 with timestamps, else one timed segment under Karn's rule).
+    let rttSample: number | undefined = undefined;
+    if (this.#tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const rtt = seqSub(this.#tsNow(now), seg.tsEcr);
+      if (rtt >= 0) rttSample = rtt;
+    } else if (this.#rttSeq !== undefined && seqGt(ack, this.#rttSeq)) {
+      rttSample = now - this.#rttStart;
+      this.#rttSeq = undefined;
+    }
+    if (rttSample !== undefined) this.#rtt.sample(rttSample);
+    this.#rtt.resetBackoff();
+    this.#retries = 0;
+
+    if (this.#inRecovery) {
+      if (seqGe(ack, this.#recover)) {
+        this.#inRecovery = false;
+        this.#cc.onExitRecovery(now);
+      } else {
+        // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too.
+        this.#cc.onRecoveryAck(acked, now);
+        if (!this.#sackOk) this.#rexmitHead = true;
+        this.#host.ready(this);
+      }
+    } else {
+      if (seqLe(ack, this.#iss)) acked = 0;
+      this.#cc.onAck(acked, flightBefore, now, rttSample);
+    }
+    this.#dupAcks = 0;
+    this.#rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
+    if (this.#send.length > 0 || this.#finQueued) this.#host.ready(this);
+  }
+
+  #dupAck(now: number): void {
+    this.#dupAcks++;
+    const mss = this.#mss();
+    if (!this.#inRecovery) {
+      const lost = this.#dupAcks >= 3 ||
+        (this.#sackOk && this.#sack.isLost(this.#sndUna, mss));
+      // RFC 6582 §3.2 step 2: no new recovery for losses from before the last one ended.
+      if (lost && seqGt(this.#sndUna, this.#recover) || lost && this.#recover === this.#iss) {
+        const flight = seqSub(this.#sndMax, this.#sndUna);
+        this.#inRecovery = true;
+        this.#recover = this.#sndMax;
+        this.#highRxt = this.#sndUna;
+        this.#cc.onEnterRecovery(flight, now, this.#sackOk);
+        this.#rexmitHead = true;
+        this.#rttSeq = undefined;
+        this.#host.stats.fastRetransmits++;
+        this.#host.ready(this);
+      }
+    } else {
+      if (!this.#sackOk) this.#cc.onDuplicateAck?.(now); // RFC 6582 §3.2 step 3
+      this.#host.ready(this);
+    }
+  }
+
+  #receiveText(seq: number, bytes: Uint8Array, off: number, len: number, now: number): void {
+    if (this.#readShut) {
+      // After close() nobody reads: acknowledge in-order data and drop it.
+      if (seq === this.#rcvNxt) this.#rcvNxt = seqAdd(this.#rcvNxt, len);
+      this.#ackNow = true;
+      return;
+    }
+    const offset = seqSub(seq, this.#rcvNxt);
+    const hadHoles = this.#recv.outOfOrderBytes > 0;
+    const n = this.#recv.write(offset, bytes, off, len);
+    if (n > 0) {
+      this.#rcvNxt = seqAdd(this.#rcvNxt, n);
+      this.events |= ConnEvent.In;
+    }
+    // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at once out of order, or when a hole fills.
+    if (offset > 0 || hadHoles || this.#recv.outOfOrderBytes > 0) {
+      this.#ackNow = true;
+      if (offset > 0) this.#host.stats.rxOutOfOrder++;
+      return;
+    }
+    this.#ackPending += n;
+    if (this.#ackPending >= 2 * this.#ownMss) this.#ackNow = true;
+    else if (this.#delAckAt === Infinity) this.#delAckAt = now + this.#cfg.delayedAckMs;
+  }
+
+  #finArrived(now: number): void {
+    this.#finReceived = true;
+    this.#pendingFin = undefined;
+    this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+    this.#ackNow = true;
+    this.events |= ConnEvent.In;
+    switch (this.state) {
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.state = TcpState.CloseWait;
+        break;
+      case TcpState.FinWait1:
+        if (this.#finQueued && seqGt(this.#sndUna, this.#dataEnd())) this.#enterTimeWait(now);
+        else this.state = TcpState.Closing; // simultaneous close (RFC 9293 Figure 13)
+        break;
+      case TcpState.FinWait2:
+        this.#enterTimeWait(now);
+        break;
+    }
+  }
+
+  #enterTimeWait(now: number): void {
+    this.state = TcpState.TimeWait;
+    this.#timeWaitAt = now + this.#cfg.timeWaitMs;
+    this.#rtoAt = Infinity;
+    this.#persistAt = Infinity;
+    this.#keepAt = Infinity;
+    this.events |= ConnEvent.In;
+  }
+
+  #armKeepalive(now: number): void {
+    this.#keepProbes = 0;
+    if (this.#cfg.keepalive && isSynchronized(this.state) && this.state !== TcpState.TimeWait) {
+      this.#keepAt = now + this.#cfg.keepaliveIdleMs;
+    }
+  }
+
+  // ---- Timers ---------------------------------------------------------------------------------------
+
+  /** Runs every deadline that is due at `now`. */
+  onTimer(now: number): void {
+    if (this.#timeWaitAt <= now) {
+      this.#closeWith(undefined);
+      return;
+    }
+    if (this.#delAckAt <= now) {
+      this.#delAckAt = Infinity;
+      this.#ackNow = true;
+      this.#host.ready(this);
+    }
+    if (this.#rtoAt <= now) this.#retransmitTimeout(now);
+    if (this.#persistAt <= now) {
+      // RFC 9293 §3.8.6.1: probe the zero window; back off like the RTO but never give up.
+      this.#probe = true;
+      this.#persistBackoff = Math.min(this.#persistBackoff + 1, 16);
+      this.#persistAt = now +
+        Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, this.#cfg.maxRtoMs);
+      this.#host.stats.windowProbes++;
+      this.#host.ready(this);
+    }
+    if (this.#keepAt <= now) {
+      if (this.#keepProbes >= this.#cfg.keepaliveProbes) {
+        this.#closeWith("timedOut");
+        return;
+      }
+      this.#keepProbes++;
+      this.#probe = true;
+      this.#keepAt = now + this.#cfg.keepaliveIntervalMs;
+      this.#host.stats.keepaliveProbes++;
+      this.#host.ready(this);
+    }
+  }
+
+  #retransmitTimeout(now: number): void {
+    if (this.#sndUna === this.#sndMax) {
+      this.#rtoAt = Infinity;
+      return;
+    }
+    this.#retries++;
+    const limit = this.state === TcpState.SynSent
+      ? this.#cfg.synRetries
+      : this.state === TcpState.SynReceived
+      ? this.#cfg.synAckRetries
+      : this.#cfg.maxRetries;
+    if (this.#retries > limit) {
+      this.#host.stats.timeouts++;
+      this.#closeWith(this.passive && this.state === TcpState.SynReceived ? undefined : "timedOut");
+      return;
+    }
+    this.#host.stats.rtoExpired++;
+    this.#rtt.backoff();
+    if (isSynchronized(this.state)) {
+      this.#cc.onRetransmitTimeout(seqSub(this.#sndMax, this.#sndUna), now);
+    }
+    // Go back N: resend from the oldest unacknowledged byte, and start no fast recovery for losses from
+    // before this point (RFC 6582 §3.2 step 1 uses `recover` for that).
+    this.#inRecovery = false;
+    this.#dupAcks = 0;
+    this.#rexmitHead = false;
+    this.#recover = this.#sndMax;
+    this.#sack.reset(this.#sndUna);
+    this.#sndNxt = this.#sndUna;
+    this.#highRxt = this.#sndUna;
+    this.#rttSeq = undefined;
+    this.#rtoAt = now + this.#rtt.rto;
+    this.#host.ready(this);
+  }
+
+  // ---- Transmission ---------------------------------------------------------------------------------
+
+  /** Sends every segment that is due; false when the IP layer had no buffer (retry on a later poll). */
+  transmit(now: number, ip: TcpIpSender): boolean {
+    if (this.state === TcpState.Closed) return true;
+    this.#ipMtu = ip.mtu;
+    if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
+      if (this.#sndNxt === this.#iss) {
+        if (!this.#sendSyn(ip, now)) return false;
+      } else if (this.#ackNow && this.state === TcpState.SynReceived) {
+        if (!this.#sendBare(ip, now, this.#sndNxt)) return false;
+      }
+      this.#ackNow = false;
+      return true;
+    }
+    if (this.state === TcpState.TimeWait) {
+      if (this.#ackNow && !this.#sendBare(ip, now, this.#sndNxt)) return false;
+      return true;
+    }
+    let sentAny = false;
+    for (let budget = SEGMENT_BUDGET; budget > 0; budget--) {
+      const sent = this.#sendNext(ip, now);
+      if (sent < 0) return false;
+      if (sent === 0) break;
+      sentAny = true;
+    }
+    if (this.#probe) {
+      // A zero-window or keepalive probe: an old sequence number that the peer must acknowledge.
+      if (!this.#sendBare(ip, now, seqAdd(this.#sndUna, -1))) return false;
+      this.#probe = false;
+    }
+    if (this.#ackNow && !sentAny) {
+      if (!this.#sendBare(ip, now, this.#sndNxt)) return false;
+    }
+    return true;
+  }
+
+  /** Sends one segment if one is due: 1 when sent, 0 when nothing is due, -1 when the IP layer is busy. */
+  #sendNext(ip: TcpIpSender, now: number): number {
+    const mss = this.#mss();
+    const dataEnd = this.#dataEnd();
+    if (this.#rexmitHead) {
+      this.#rexmitHead = false;
+      const len = Math.min(mss, Math.max(0, seqSub(dataEnd, this.#sndUna)));
+      const fin = this.#finQueued && seqAdd(this.#sndUna, len) === dataEnd;
+      if (len > 0 || fin) {
+        const sent = this.#sendData(ip, now, this.#sndUna, len, fin);
+        if (sent < 0) {
+          this.#rexmitHead = true;
+          return -1;
+        }
+        this.#highRxt = seqMax(this.#highRxt, seqAdd(this.#sndUna, sent + (fin ? 1 : 0)));
+        this.#host.stats.retransmits++;
+        return 1;
+      }
+    }
+    const cwnd = this.#cc.cwnd;
+    let ccRoom: number;
+    if (this.#inRecovery && this.#sackOk) {
+      // RFC 6675 §5: send while the estimate of bytes in the network leaves room in cwnd.
+      const pipe = this.#sack.pipe(this.#sndUna, this.#sndMax, this.#highRxt, mss);
+      ccRoom = cwnd - pipe;
+      if (ccRoom < mss && pipe > 0) return 0;
+      const hole = this.#sack.nextSegmentToRetransmit(
+        this.#sndUna,
+        this.#sndMax,
+        this.#highRxt,
+        mss,
+      );
+      if (hole !== undefined && seqLt(hole, this.#sndNxt)) {
+        const len = Math.min(mss, Math.max(0, seqSub(dataEnd, hole)));
+        const fin = this.#finQueued && seqAdd(hole, len) === dataEnd;
+        if (len > 0 || fin) {
+          const sent = this.#sendData(ip, now, hole, len, fin);
+          if (sent < 0) return -1;
+          this.#highRxt = seqAdd(hole, Math.max(1, sent + (fin ? 1 : 0)));
+          this.#host.stats.retransmits++;
+          return 1;
+        }
+      }
+    } else {
+      ccRoom = cwnd - seqSub(this.#sndNxt, this.#sndUna);
+    }
+    // New data (or data again after a timeout, sndNxt < sndMax).
+    const remaining = Math.max(0, seqSub(dataEnd, this.#sndNxt));
+    const finPending = this.#finQueued && seqLe(this.#sndNxt, dataEnd);
+    if (remaining === 0 && !finPending) return 0;
+    const flight = seqSub(this.#sndNxt, this.#sndUna);
+    const peerRoom = seqSub(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+    let len = Math.min(mss, remaining, peerRoom, ccRoom);
+    if (len < 0) len = 0;
+    if (remaining > 0 && len === 0) {
+      if (peerRoom <= 0 && flight === 0 && this.#persistAt === Infinity) {
+        this.#persistAt = now + this.#rtt.rto;
+      }
+      return 0;
+    }
+    if (len < remaining && len < mss) {
+      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a full segment or half the largest window.
+      if (flight > 0 && len < (this.#maxSndWnd >>> 1)) return 0;
+      if (flight > 0 && ccRoom < peerRoom) return 0;
+    }
+    const retransmitting = seqLt(this.#sndNxt, this.#sndMax);
+    if (
+      len === remaining && len > 0 && len < mss && !this.#noDelay && flight > 0 &&
+      !retransmitting &&
+      !finPending
+    ) {
+      return 0; // Nagle: a small segment waits while data is unacknowledged
+    }
+    const fin = finPending && len === remaining;
+    const seq = this.#sndNxt;
+    const sent = this.#sendData(ip, now, seq, len, fin);
+    if (sent < 0) return -1;
+    const end = seqAdd(seq, sent + (fin && sent === len ? 1 : 0));
+    this.#sndNxt = end;
+    if (retransmitting) this.#host.stats.retransmits++;
+    if (seqGt(end, this.#sndMax)) {
+      this.#sndMax = end;
+      if (!this.#tsOk && this.#rttSeq === undefined && !retransmitting) {
+        this.#rttSeq = seq;
+        this.#rttStart = now;
+      }
+    }
+    if (this.#rtoAt === Infinity) this.#rtoAt = now + this.#rtt.rto;
+    return 1;
+  }
+
+  /** Sends data [seq, seq+len) with an optional FIN; returns the payload length sent, or -1 when busy. */
+  #sendData(ip: TcpIpSender, now: number, seq: number, len: number, fin: boolean): number {
+    const tx = this.#host.tx;
+    let flags = TcpFlags.ACK;
+    const repr = tx.begin(this.localPort, this.remotePort, seq, this.#rcvNxt, flags, 0);
+    this.#addOptions(repr, now);
+    repr.window = this.#windowField();
+    // Options (SACK blocks) may leave less room than the MSS: never exceed the path MTU.
+    const cap = this.#ipMtu - repr.headerLength;
+    if (len > cap) {
+      len = cap;
+      fin = false;
+    }
+    if (len > 0 && seqAdd(seq, len) === this.#dataEnd()) flags |= TcpFlags.PSH;
+    if (fin) flags |= TcpFlags.FIN;
+    repr.flags = flags;
+    const from = seqSub(seq, this.#sndBufSeq);
+    const result = tx.send(ip, this.localAddr, this.remoteAddr, this.#send, from, len);
+    if (result === "busy") return -1;
+    this.#afterSend(now, len > 0);
+    return len;
+  }
+
+  /** Sends a segment without data (an ACK, window update or probe) at `seq`. */
+  #sendBare(ip: TcpIpSender, now: number, seq: number): boolean {
+    const tx = this.#host.tx;
+    const repr = tx.begin(this.localPort, this.remotePort, seq, this.#rcvNxt, TcpFlags.ACK, 0);
+    this.#addOptions(repr, now);
+    repr.window = this.#windowField();
+    const result = tx.send(ip, this.localAddr, this.remoteAddr);
+    if (result === "busy") return false;
+    this.#afterSend(now, false);
+    return true;
+  }
+
+  #sendSyn(ip: TcpIpSender, now: number): boolean {
+    const tx = this.#host.tx;
+    const synAck = this.state === TcpState.SynReceived;
+    this.#ownMss = Math.min(this.#cfg.maxMss, ip.mtu - IP_TCP_HEADERS);
+    const repr = tx.begin(
+      this.localPort,
+      this.remotePort,
+      this.#iss,
+      synAck ? this.#rcvNxt : 0,
+      synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN,
+      Math.min(this.#recv.window, 0xffff),
+    );
+    repr.mss = this.#ownMss;
+    if (this.#offerWs) repr.windowScale = this.#rcvWscale;
+    const sack = synAck ? this.#sackOk : this.#cfg.sack;
+    const ts = synAck ? this.#tsOk : this.#cfg.timestamps;
+    repr.sackPermitted = sack;
+    if (ts) {
+      repr.tsVal = this.#tsNow(now);
+      repr.tsEcr = synAck ? this.#tsRecent : 0;
+    }
+    const result = tx.send(ip, this.localAddr, this.remoteAddr);
+    if (result === "busy") return false;
+    this.#host.stats.txSegments++;
+    if (this.#retries > 0) this.#host.stats.retransmits++;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.#sndMax = this.#sndNxt;
+    if (synAck) {
+      this.#rcvAdvRight = seqAdd(this.#rcvNxt, repr.window);
+      this.#lastAckSent = this.#rcvNxt;
+    }
+    if (this.#retries === 0 && this.#rttSeq === undefined) {
+      this.#rttSeq = this.#iss;
+      this.#rttStart = now;
+    }
+    if (this.#rtoAt === Infinity) this.#rtoAt = now + this.#rtt.rto;
+    return true;
+  }
+
+  #addOptions(repr: TcpRepr, now: number): void {
+    if (this.#tsOk) {
+      repr.tsVal = this.#tsNow(now);
+      repr.tsEcr = this.#tsRecent;
+    }
+    if (this.#sackOk && this.#recv.outOfOrderBytes > 0) {
+      const out = this.#sackOut;
+      out.length = 0;
+      this.#recv.sackBlocks(this.#rcvNxt, out);
+      for (let i = 0; i < out.length; i++) repr.sackBlocks.push(out[i] >>> 0);
+    }
+  }
+
+  /** Records that an ACK of rcvNxt with the pending window went out. */
+  #afterSend(now: number, data: boolean): void {
+    const stats = this.#host.stats;
+    stats.txSegments++;
+    if (data) stats.txDataSegments++;
+    this.#rcvAdvRight = this.#pendingRight;
+    this.#lastAckSent = this.#rcvNxt;
+    this.#ackNow = false;
+    this.#ackPending = 0;
+    this.#delAckAt = Infinity;
+    if (this.#keepAt !== Infinity && this.#keepProbes === 0 && data) {
+      this.#keepAt = now + this.#cfg.keepaliveIdleMs;
+    }
+  }
+
+  /**
+   * The window field to advertise (RFC 7323 §2.3 scaled), with receiver SWS avoidance: the right edge
+   * only moves by at least min(half the buffer, one MSS), and never moves left (RFC 9293 §3.8.6.2.2).
+   */
+  #windowField(): number {
+    const scale = this.#rcvWscale;
+    const free = Math.min(this.#recv.window, 0xffff << scale);
+    let right = seqAdd(this.#rcvNxt, free);
+    const current = seqMax(this.#rcvAdvRight, this.#rcvNxt);
+    const step = Math.min(this.#cfg.recvBufferSize >>> 1, this.#ownMss);
+    if (seqLt(right, current) || seqSub(right, current) < step) right = current;
+    const field = Math.min(seqSub(right, this.#rcvNxt) >>> scale, 0xffff);
+    this.#pendingRight = seqAdd(this.#rcvNxt, field << scale);
+    if (seqLt(this.#pendingRight, this.#rcvAdvRight) && seqLe(this.#rcvAdvRight, right)) {
+      this.#pendingRight = this.#rcvAdvRight; // rounding by the scale never retracts the edge
+    }
+    return field;
+  }
+
+  /** Payload bytes per segment: the smaller MSS, less the timestamp option (RFC 6691). */
+  #mss(): number {
+    const base = Math.min(this.#peerMss, this.#ipMtu - IP_TCP_HEADERS);
+    return Math.max(64, base - (this.#tsOk ? TS_OPTION : 0));
+  }
+
+  /** The sequence number just past the last byte the app wrote (where FIN goes). */
+  #dataEnd(): number {
+    return seqAdd(this.#sndBufSeq, this.#send.length);
+  }
+
+  #tsNow(now: number): number {
+    return (Math.floor(now) + this.#tsOffset) >>> 0;
+  }
+}
+
+/** Sequence-space and option details of a connection. */
+export interface TcpConnectionInfo {
+  iss: number;
+  irs: number;
+  sndUna: number;
+  sndNxt: number;
+  sndMax: number;
+  sndWnd: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  sndWscale: number;
+  rcvWscale: number;
+  mss: number;
+  sack: boolean;
+  timestamps: boolean;
+  cwnd: number;
+  ssthresh: number;
+  srtt: number | undefined;
+  rto: number;
+  inRecovery: boolean;
+  dupAcks: number;
+  congestion: string;
+  rtoAt: number;
+  delayedAckAt: number;
+  persistAt: number;
+  keepaliveAt: number;
+  timeWaitAt: number;
+}
+
+function canSend(state: TcpState): boolean {
+  return state === TcpState.SynSent || state === TcpState.SynReceived ||
+    state === TcpState.Established || state === TcpState.CloseWait;
+}
+
+/** RFC 9293 §3.10.7.4, Table 6: the four cases of segment acceptability. */
+function acceptable(seq: number, segLen: number, rcvNxt: number, rcvWnd: number): boolean {
+  if (segLen === 0) {
+    if (rcvWnd === 0) return seq === rcvNxt;
+    return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, rcvWnd));
+  }
+  if (rcvWnd === 0) return false;
+  const last = seqAdd(seq, segLen - 1);
+  const right = seqAdd(rcvNxt, rcvWnd);
+  return (seqLe(rcvNxt, seq) && seqLt(seq, right)) || (seqLe(rcvNxt, last) && seqLt(last, right));
+}
+
+/** Timestamp comparison with the same wrapping rule as sequence numbers (RFC 7323 §5.2). */
+function tsLt(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}
