@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { INITIAL_SSTHRESH, initialWindow, isCwndLimited } from "./controller.ts";
+
+Deno.test("initialWindow follows RFC 6928: min(10*MSS, max(2*MSS, 14600))", () => {
+  assert.equal(initialWindow(1460), 14600);
+  assert.equal(initialWindow(536), 5360);
+  assert.equal(initialWindow(1000), 10000);
+  assert.equal(initialWindow(9000), 18000);
+  assert.equal(initialWindow(65495), 130990);
+});
+
+Deno.test("isCwndLimited allows growth only while the window is in use", () => {
+  const mss = 1000;
+  // Slow start: half the window in flight is enough.
+  assert.ok(isCwndLimited(10_000, INITIAL_SSTHRESH, 5_000, mss));
+  assert.ok(!isCwndLimited(10_000, INITIAL_SSTHRESH, 4_000, mss));
+  // Congestion avoidance: within three segments of the window.
+  assert.ok(isCwndLimited(100_000, 50_000, 97_000, mss));
+  assert.ok(!isCwndLimited(100_000, 50_000, 96_999, mss));
+  assert.ok(!isCwndLimited(100_000, 50_000, 50_000, mss));
+});
