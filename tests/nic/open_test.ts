@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { openNic } from "../../stack/nic/open.ts";
+import { PacketNic } from "../../stack/nic/packet.ts";
+import { TapNic } from "../../stack/nic/tap.ts";
+import { Netns, uniqueName } from "./netns.ts";
+
+Deno.test("openNic opens a TAP with our MAC and MTU", async () => {
+  const nic = await openNic(`tap:${uniqueName("to")}`, { mac: 0x020000000077, mtu: 1400 });
+  try {
+    assert.ok(nic instanceof TapNic);
+    assert.equal(nic.mac, 0x020000000077);
+    assert.equal(nic.mtu, 1400);
+  } finally {
+    nic.close();
+  }
+});
+
+Deno.test("openNic opens AF_PACKET on an interface, in the ring layout asked for", async () => {
+  const ns = await Netns.create();
+  const host = uniqueName("po");
+  try {
+    await ns.veth(host, uniqueName("pi"), "10.77.3.1/24");
+    const nic = await openNic(`packet:${host}`, { packetVersion: 3 });
+    assert.ok(nic instanceof PacketNic);
+    assert.equal(nic.version, 3);
+    assert.equal(nic.name, `packet:${host}`);
+    nic.close();
+    await assert.rejects(openNic("packet:nosuchif9"), /interface nosuchif9 does not exist/);
+  } finally {
+    await ns.close();
+  }
+});
