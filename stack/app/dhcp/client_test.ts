@@ -412,3 +412,29 @@ Deno.test("dhcp client: prefix from the subnet mask, classful when missing or no
   assert.equal(prefixFromMask(undefined, parseIpv4("172.16.0.1")), 16);
   assert.equal(prefixFromMask(undefined, parseIpv4("192.168.1.1")), 24);
 });
+
+Deno.test("dhcp client: binds from QEMU user-mode network's real OFFER and ACK", () => {
+  const fixture = (name: string) =>
+    Deno.readFileSync(new URL(`../../../tests/fixtures/dhcp/${name}`, import.meta.url));
+  const h = setup({ mac: parseMac("02:00:00:00:00:01") });
+  h.client.poll(0);
+  const d = h.udp.take().msg;
+  // slirp's replies carry the fixture's xid: rewrite it to this exchange's (bytes 4..7).
+  const withXid = (bytes: Uint8Array, xid: number) => {
+    const copy = bytes.slice();
+    new DataView(copy.buffer).setUint32(4, xid);
+    return copy;
+  };
+  const deliverRaw = (bytes: Uint8Array, now: number) =>
+    h.udp.handler!({ src: SERVER, bytes, offset: 0, length: bytes.length }, now);
+  deliverRaw(withXid(fixture("slirp_offer.bin"), d.xid), 1);
+  const q = h.udp.take().msg;
+  assert.equal(q.requestedIp, ADDRESS);
+  assert.equal(q.serverId, SERVER);
+  deliverRaw(withXid(fixture("slirp_ack.bin"), q.xid), 2);
+  assert.equal(h.client.state, "bound");
+  assert.equal(h.bound[0].address, ADDRESS);
+  assert.equal(h.bound[0].prefixLength, 24);
+  assert.equal(h.bound[0].router, undefined, "restricted slirp sends no router");
+  assert.equal(h.bound[0].renewAt, 1 + 43200 * S);
+});

@@ -166,3 +166,15 @@ Deno.test("dhcp wire: pads are skipped and unknown options ignored", () => {
   assert.equal(r.messageType, DhcpMessageType.Ack);
   assert.equal(new DhcpPacket(bytes).findOption(200), DHCP_FIXED_LENGTH + 4);
 });
+
+Deno.test("dhcp wire: parses QEMU user-mode network's OFFER and ACK", () => {
+  for (const [name, type] of [["slirp_offer.bin", 2], ["slirp_ack.bin", 5]] as const) {
+    const r = parse(fixture(name));
+    assert.equal(r.messageType, type);
+    assert.equal(r.yiaddr, parseIpv4("10.0.2.15"));
+    assert.equal(r.serverId, parseIpv4("10.0.2.2"));
+    assert.equal(r.subnetMask, parseIpv4("255.255.255.0"));
+    assert.equal(r.leaseTime, 86400);
+    assert.equal(r.chaddr, MAC);
+  }
+});
