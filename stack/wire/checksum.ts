@@ -70,22 +70,15 @@ export function onesSum(bytes: Uint8Array, offset: number, length: number, initi
 
   let sum = 0;
   const endWord = firstWord + wordCount;
-  let w = firstWord;
-  // Two accumulators give the CPU two independent add chains.
-  let other = 0;
-  for (; w + 1 < endWord; w += 2) {
-    const a = words[w];
-    const b = words[w + 1];
-    sum += (a & 0xffff) + (a >>> 16);
-    other += (b & 0xffff) + (b >>> 16);
-  }
-  if (w < endWord) {
-    const a = words[w];
-    sum += (a & 0xffff) + (a >>> 16);
+  for (let w = firstWord; w < endWord; w++) {
+    const word = words[w];
+    // Adding the 16-bit halves (not the 32-bit word) keeps the sum a small integer in V8 for packet
+    // sizes, and exact in a double for any buffer.
+    sum += (word & 0xffff) + (word >>> 16);
   }
   // On a little-endian host the word sum is the byte-swapped big-endian sum of data starting at `head`;
   // data starting at an odd position is itself byte-swapped relative to the region (RFC 1071 §2(B)).
-  let middle = foldSum(sum + other);
+  let middle = foldSum(sum);
   if (LITTLE_ENDIAN === ((head & 1) === 0)) middle = swap16(middle);
 
   const tailStart = offset + head + wordCount * 4;
