@@ -30,8 +30,11 @@ export interface DhcpUdp {
       now: number,
     ) => void,
   ): { close(): void };
-  /** Sends one datagram; the result is only counted (retransmission covers losses). */
-  send(srcPort: number, dst: number, dstPort: number, data: Uint8Array): unknown;
+  /**
+   * Sends one datagram from `src` (0.0.0.0 before an address is configured, RFC 2131 §4.1); the result
+   * is ignored because retransmission covers losses.
+   */
+  send(srcPort: number, dst: number, dstPort: number, data: Uint8Array, src?: number): unknown;
 }
 
 /** A lease the client holds. Times are on the caller's clock, in ms; Infinity for infinite leases. */
@@ -483,7 +486,7 @@ export class DhcpClient {
       : new Uint8Array(length);
     m.emit(this.#view.wrap(bytes));
     this.stats.txPackets++;
-    this.#udp.send(DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, bytes);
+    this.#udp.send(DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, bytes, this.#lease?.address ?? 0);
   }
 }
 

@@ -18,6 +18,7 @@ const ADDRESS = parseIpv4("10.0.2.15");
 const S = 1000;
 
 interface Sent {
+  src: number | undefined;
   srcPort: number;
   dst: number;
   dstPort: number;
@@ -38,10 +39,10 @@ class FakeUdp {
     return { close: () => (this.closed = true) };
   }
 
-  send(srcPort: number, dst: number, dstPort: number, data: Uint8Array): string {
+  send(srcPort: number, dst: number, dstPort: number, data: Uint8Array, src?: number): string {
     const msg = DhcpRepr.parse(new DhcpPacket(data.slice()));
     if (msg instanceof WireError) throw msg;
-    this.sent.push({ srcPort, dst, dstPort, msg });
+    this.sent.push({ src, srcPort, dst, dstPort, msg });
     return "sent";
   }
 
@@ -114,7 +115,7 @@ Deno.test("dhcp client: discover, offer, request, ack binds with the lease's par
   assert.equal(h.client.pollAt(0), 0);
   h.client.poll(0);
   const d = h.udp.take();
-  assert.deepEqual([d.srcPort, d.dst, d.dstPort], [68, IPV4_BROADCAST, 67]);
+  assert.deepEqual([d.src, d.srcPort, d.dst, d.dstPort], [0, 68, IPV4_BROADCAST, 67]);
   assert.equal(d.msg.messageType, DhcpMessageType.Discover);
   assert.equal(d.msg.broadcast, true);
   assert.equal(d.msg.chaddr, MAC);
@@ -263,6 +264,7 @@ Deno.test("dhcp client: renews at T1 by unicast and extends the lease on ACK", (
   assert.equal(h.client.state, "renewing");
   const r = h.udp.take();
   assert.equal(r.dst, SERVER);
+  assert.equal(r.src, ADDRESS, "renewing sends from the leased address");
   assert.equal(r.msg.ciaddr, ADDRESS);
   assert.equal(r.msg.broadcast, false);
   assert.equal(r.msg.serverId, undefined, "RFC 2131 table 5: no server id while renewing");
