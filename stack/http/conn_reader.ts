@@ -45,7 +45,8 @@ class HeadScanner {
     while (i !== -1 && i < to) {
       const rel = i - base;
       const lineLength = rel - this.lineStart;
-      if (!this.sawLine && lineLength > limits.maxRequestLineBytes) return -414;
+      // The limit counts the line without its CRLF.
+      if (!this.sawLine && lineLength > limits.maxRequestLineBytes + 1) return -414;
       if (rel + 1 > limits.maxHeaderBytes) return this.sawLine ? -431 : -414;
       const empty = lineLength === 0 || (lineLength === 1 && bytes[base + this.lineStart] === CR);
       if (empty && this.sawLine) return rel + 1;
@@ -54,7 +55,7 @@ class HeadScanner {
       i = bytes.indexOf(LF, i + 1);
     }
     const seen = to - base;
-    if (!this.sawLine && seen - this.lineStart > limits.maxRequestLineBytes) return -414;
+    if (!this.sawLine && seen - this.lineStart > limits.maxRequestLineBytes + 1) return -414;
     if (seen > limits.maxHeaderBytes) return this.sawLine ? -431 : -414;
     return 0;
   }

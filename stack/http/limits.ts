@@ -6,9 +6,9 @@
 
 /** Size and time limits; every field is optional in `serve` options. */
 export interface HttpLimits {
-  /** Longest request line in bytes (answered with 414). */
+  /** Longest request line in bytes, without its CRLF (answered with 414). */
   maxRequestLineBytes: number;
-  /** Largest request head (request line and fields) or trailer section in bytes (431). */
+  /** Largest request head in bytes, CRLFs included (431); also bounds the trailer section. */
   maxHeaderBytes: number;
   /** Most header field lines in one request (431). */
   maxHeaderCount: number;

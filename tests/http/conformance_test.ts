@@ -1,0 +1,413 @@
+import assert from "node:assert/strict";
+import { describeHandler, startServer } from "./fixture.ts";
+import { settle } from "./virtual_clock.ts";
+
+const GET = (path: string, extra = "") =>
+  `GET ${path} HTTP/1.1\r\nHost: example.test\r\n${extra}\r\n`;
+
+Deno.test("answers a GET with Content-Length and keeps the connection open", async () => {
+  const { listener, server } = startServer(() => new Response("hello"));
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.status, 200);
+  assert.equal(res.get("content-length"), "5");
+  assert.equal(res.body, "hello");
+  assert.equal(res.get("connection"), undefined);
+  client.send(GET("/again"));
+  assert.equal((await client.response()).body, "hello");
+  assert.equal(client.closedByServer, false);
+  await server.shutdown();
+});
+
+Deno.test("gives the handler the URL, method, headers and remote address", async () => {
+  let seen: { url: string; method: string; agent: string | null; remote: string } | undefined;
+  const { listener, server } = startServer((req, info) => {
+    seen = {
+      url: req.url,
+      method: req.method,
+      agent: req.headers.get("user-agent"),
+      remote: `${info.remoteAddr.hostname}:${info.remoteAddr.transport}`,
+    };
+    return new Response(null, { status: 204 });
+  });
+  const client = listener.connect();
+  client.send(
+    "DELETE /a/b?x=1&y=%20 HTTP/1.1\r\nHost: example.test:8080\r\nUser-Agent:  t/1 \r\n\r\n",
+  );
+  const res = await client.response();
+  assert.equal(res.status, 204);
+  assert.equal(res.get("content-length"), undefined);
+  assert.deepEqual(seen, {
+    url: "http://example.test:8080/a/b?x=1&y=%20",
+    method: "DELETE",
+    agent: "t/1",
+    remote: "10.0.0.2:tcp",
+  });
+  await server.shutdown();
+});
+
+Deno.test("answers pipelined requests in order even when earlier handlers finish last", async () => {
+  const gates: (() => void)[] = [];
+  const { listener, server } = startServer(async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/slow") await new Promise<void>((r) => gates.push(r));
+    return new Response(path);
+  });
+  const client = listener.connect();
+  client.send(
+    GET("/slow") + GET("/fast") + "POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+  );
+  await settle();
+  assert.equal(client.pending, "", "nothing is sent before the first response is ready");
+  gates.shift()!();
+  assert.equal((await client.response()).body, "/slow");
+  assert.equal((await client.response()).body, "/fast");
+  assert.equal((await client.response()).body, "/post");
+  await server.shutdown();
+});
+
+Deno.test("reads a Content-Length request body as a stream", async () => {
+  const { listener, server } = startServer(describeHandler);
+  const client = listener.connect();
+  client.send("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello");
+  await settle();
+  client.send(" world");
+  assert.equal((await client.response()).body, "POST /echo hello world");
+  await server.shutdown();
+});
+
+Deno.test("decodes a chunked request body with extensions and trailers", async () => {
+  const { listener, server } = startServer(describeHandler);
+  const client = listener.connect();
+  client.send("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+  client.send("5;name=value\r\nhello\r\n");
+  client.send("1\r\n \r\n6\r\nworld!\r\n0\r\nX-Trailer: yes\r\n\r\n");
+  assert.equal((await client.response()).body, "POST /c hello world!");
+  client.send(GET("/next"));
+  assert.equal((await client.response()).body, "GET /next ");
+  await server.shutdown();
+});
+
+Deno.test("parses a head and a chunked body delivered one byte at a time", async () => {
+  const { listener, server } = startServer(describeHandler);
+  const client = listener.connect();
+  const wire = "\r\nPOST /bytes?q HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
+  for (const c of wire) client.send(c);
+  assert.equal((await client.response()).body, "POST /bytes?q abc0123456789abcdef");
+  await server.shutdown();
+});
+
+Deno.test("streams a ReadableStream response body with chunked coding", async () => {
+  let emit: ((s: string | null) => void) | undefined;
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          emit = (s) =>
+            s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/events"));
+  await settle();
+  emit!("data: 1\n\n");
+  await settle();
+  assert.match(client.pending, /transfer-encoding: chunked\r\n/);
+  assert.match(
+    client.pending,
+    /\r\n9\r\ndata: 1\n\n\r\n$/,
+    "the first chunk is sent before the next exists",
+  );
+  emit!("data: 2\n\n");
+  emit!(null);
+  const res = await client.response();
+  assert.equal(res.get("content-type"), "text/event-stream");
+  assert.equal(res.body, "data: 1\n\ndata: 2\n\n");
+  await server.shutdown();
+});
+
+Deno.test("streams a large chunk without framing errors", async () => {
+  const big = "x".repeat(100_000);
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await null;
+          controller.enqueue(new TextEncoder().encode(big));
+          controller.enqueue(new TextEncoder().encode("tail"));
+          controller.close();
+        },
+      }),
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.body, big + "tail");
+  await server.shutdown();
+});
+
+Deno.test("keeps a handler's Content-Length when streaming", async () => {
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await null;
+          controller.enqueue(new Uint8Array([0x61, 0x62]));
+          controller.enqueue(new Uint8Array([0x63]));
+          controller.close();
+        },
+      }),
+      { headers: { "content-length": "3" } },
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.get("transfer-encoding"), undefined);
+  assert.equal(res.body, "abc");
+  client.send(GET("/"));
+  assert.equal((await client.response()).body, "abc");
+  await server.shutdown();
+});
+
+Deno.test("closes the connection when a streamed body overruns its Content-Length", async () => {
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await null;
+          controller.enqueue(new Uint8Array([0x61, 0x62]));
+          controller.enqueue(new Uint8Array([0x63, 0x64]));
+          controller.close();
+        },
+      }),
+      { headers: { "content-length": "3" } },
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  assert.equal((await client.response()).body, "abc");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("answers HEAD with the fields and no body", async () => {
+  const { listener, server } = startServer(() =>
+    new Response("twelve bytes", { headers: { "content-length": "12", "x-a": "1" } })
+  );
+  const client = listener.connect();
+  client.send("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const res = await client.response({ head: true });
+  assert.equal(res.get("content-length"), "12");
+  assert.equal(res.get("x-a"), "1");
+  assert.equal(res.body, "");
+  client.send(GET("/"));
+  assert.equal((await client.response()).body, "twelve bytes", "no stray body bytes before it");
+  await server.shutdown();
+});
+
+Deno.test("sends 100 Continue only when the handler reads the body", async () => {
+  const { listener, server } = startServer(describeHandler);
+  const client = listener.connect();
+  client.send("PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  await client.expectText("HTTP/1.1 100 Continue\r\n\r\n");
+  client.send("data");
+  const res = await client.response();
+  assert.equal(res.status, 200);
+  assert.equal(res.body, "PUT /up data");
+  await server.shutdown();
+});
+
+Deno.test("skips 100 Continue and closes when the handler ignores an expected body", async () => {
+  const { listener, server } = startServer(() => new Response("no thanks", { status: 403 }));
+  const client = listener.connect();
+  client.send("PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  const res = await client.response();
+  assert.equal(res.status, 403);
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("discards a small unread body and keeps the connection", async () => {
+  const { listener, server } = startServer(() => new Response("ignored"));
+  const client = listener.connect();
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde" + GET("/2"));
+  assert.equal((await client.response()).body, "ignored");
+  assert.equal((await client.response()).body, "ignored");
+  assert.equal(client.closedByServer, false);
+  await server.shutdown();
+});
+
+Deno.test("closes after a response when an unread body is over the drain limit", async () => {
+  const { listener, server } = startServer(() => new Response("ignored"), {
+    limits: { maxDrainBytes: 4 },
+  });
+  const client = listener.connect();
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nabcde" + GET("/2"));
+  assert.equal((await client.response()).body, "ignored");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("honours Connection: close", async () => {
+  const { listener, server } = startServer(() => new Response("bye"));
+  const client = listener.connect();
+  client.send(GET("/", "Connection: close\r\n") + GET("/never"));
+  const res = await client.response();
+  assert.equal(res.get("connection"), "close");
+  assert.equal(res.body, "bye");
+  assert.equal(await client.closed(), "", "the pipelined request after close is not answered");
+  await server.shutdown();
+});
+
+Deno.test("closes when the handler's response says Connection: close", async () => {
+  const { listener, server } = startServer(() =>
+    new Response("bye", { headers: { connection: "close" } })
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  assert.equal((await client.response()).get("connection"), "close");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("serves an HTTP/1.0 client and closes after the response", async () => {
+  const { listener, server } = startServer(describeHandler);
+  const client = listener.connect();
+  client.send("GET /old HTTP/1.0\r\n\r\n");
+  const res = await client.response();
+  assert.equal(res.version, "HTTP/1.1");
+  assert.equal(res.body, "GET /old ");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("keeps an HTTP/1.0 keep-alive connection open", async () => {
+  const { listener, server } = startServer(() => new Response("ok"));
+  const client = listener.connect();
+  client.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const res = await client.response();
+  assert.equal(res.get("connection"), "keep-alive");
+  client.send("GET / HTTP/1.0\r\n\r\n");
+  assert.equal((await client.response()).body, "ok");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
+Deno.test("ends a streamed response to an HTTP/1.0 client by closing", async () => {
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await null;
+          controller.enqueue(new Uint8Array([0x61]));
+          controller.enqueue(new Uint8Array([0x62]));
+          controller.close();
+        },
+      }),
+    )
+  );
+  const client = listener.connect();
+  client.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  const tail = await client.closed();
+  assert.match(tail, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.doesNotMatch(tail, /transfer-encoding|content-length/i);
+  assert.match(tail, /\r\n\r\nab$/);
+  await server.shutdown();
+});
+
+Deno.test("accepts an absolute-form target and uses its authority", async () => {
+  let url = "";
+  const { listener, server } = startServer((req) => {
+    url = req.url;
+    return new Response("");
+  });
+  const client = listener.connect();
+  client.send("GET http://other.test:81/p?q=1 HTTP/1.1\r\nHost: ignored.test\r\n\r\n");
+  assert.equal((await client.response()).status, 200);
+  assert.equal(url, "http://other.test:81/p?q=1");
+  await server.shutdown();
+});
+
+Deno.test("answers a higher HTTP/1.x minor version as HTTP/1.1", async () => {
+  const { listener, server } = startServer(() => new Response("ok"));
+  const client = listener.connect();
+  client.send("GET / HTTP/1.9\r\nHost: h\r\n\r\n");
+  const res = await client.response();
+  assert.equal(res.version, "HTTP/1.1");
+  assert.equal(res.status, 200);
+  await server.shutdown();
+});
+
+Deno.test("sends the Date header from the clock's wall time", async () => {
+  const { listener, server } = startServer(() => new Response("ok"));
+  const client = listener.connect();
+  client.send(GET("/"));
+  assert.equal((await client.response()).get("date"), "Fri, 27 Nov 2026 07:00:00 GMT");
+  await server.shutdown();
+});
+
+Deno.test("passes Set-Cookie fields through separately", async () => {
+  const { listener, server } = startServer(() => {
+    const headers = new Headers();
+    headers.append("set-cookie", "a=1");
+    headers.append("set-cookie", "b=2");
+    return new Response("ok", { headers });
+  });
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.deepEqual(res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v), [
+    "a=1",
+    "b=2",
+  ]);
+  await server.shutdown();
+});
+
+Deno.test("turns a handler error into onError's response", async () => {
+  const errors: unknown[] = [];
+  const { listener, server } = startServer(() => {
+    throw new Error("boom");
+  }, {
+    onError: (error) => {
+      errors.push(error);
+      return new Response("sorry", { status: 503 });
+    },
+  });
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.status, 503);
+  assert.equal(res.body, "sorry");
+  assert.equal((errors[0] as Error).message, "boom");
+  client.send(GET("/"));
+  assert.equal((await client.response()).status, 503, "the connection survives handler errors");
+  await server.shutdown();
+});
+
+Deno.test("answers 500 when the handler returns something that is not a Response", async () => {
+  const { listener, server } = startServer(
+    (() => "nope") as unknown as () => Response,
+    { onError: () => new Response("fallback", { status: 500 }) },
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  assert.equal((await client.response()).status, 500);
+  await server.shutdown();
+});
+
+Deno.test("echoes a request body straight into the response", async () => {
+  const { listener, server } = startServer((req) => new Response(req.body));
+  const client = listener.connect();
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+  client.send("2\r\nde\r\n0\r\n\r\n");
+  const res = await client.response();
+  assert.equal(res.body, "abcde");
+  await server.shutdown();
+});
