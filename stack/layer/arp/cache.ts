@@ -45,8 +45,12 @@ export interface ArpCacheStats {
   conflicts: number;
 }
 
-/** What `enqueue` did with a datagram. */
-export type EnqueueResult = "queued" | "request" | "full";
+/**
+ * What `enqueue` did: "request" (queued; send the first request now), "queued" (a request is already
+ * outstanding), "full" (refused by a bound, counted) or "request-full" (refused, but a new entry needs
+ * its first request).
+ */
+export type EnqueueResult = "queued" | "request" | "full" | "request-full";
 
 interface Entry<T> {
   ip: number;
@@ -120,10 +124,7 @@ export class ArpCache<T extends { readonly size: number }> {
     return entry !== undefined && entry.mac < 0;
   }
 
-  /**
-   * Queues `item` until `ip` resolves. Returns "request" when the caller must send the first ARP request
-   * now, "queued" when one is already outstanding, and "full" when a bound refused it (counted).
-   */
+  /** Queues `item` until `ip` resolves (see `EnqueueResult`). */
   enqueue(ip: number, item: T, now: number): EnqueueResult {
     let entry = this.#entries.get(ip);
     if (entry !== undefined && entry.mac >= 0) {
@@ -154,7 +155,7 @@ export class ArpCache<T extends { readonly size: number }> {
       this.#pendingBytes + item.size > this.#maxPendingBytes
     ) {
       this.stats.dropPendingFull++;
-      return fresh ? "request" : "full";
+      return fresh ? "request-full" : "full";
     }
     entry.pending.push(item);
     entry.pendingBytes += item.size;
@@ -218,7 +219,11 @@ export class ArpCache<T extends { readonly size: number }> {
    * Runs retries: calls `request(ip)` for each outstanding entry whose retry is due, and gives up on
    * entries out of retries, passing their queued datagrams to `dropped`. Returns true when it did work.
    */
-  poll(now: number, request: (ip: number) => void, dropped?: (item: T) => void): boolean {
+  poll(
+    now: number,
+    request: (ip: number) => void,
+    dropped?: (ip: number, items: T[]) => void,
+  ): boolean {
     let work = false;
     for (const entry of this.#entries.values()) {
       if (entry.mac >= 0 || now < entry.nextRetryAt) continue;
@@ -227,7 +232,7 @@ export class ArpCache<T extends { readonly size: number }> {
         this.#entries.delete(entry.ip);
         this.stats.dropUnresolved += entry.pending.length;
         this.#pendingBytes -= entry.pendingBytes;
-        if (dropped !== undefined) { for (const item of entry.pending) dropped(item); }
+        if (dropped !== undefined && entry.pending.length > 0) dropped(entry.ip, entry.pending);
         continue;
       }
       entry.retries++;

@@ -62,9 +62,10 @@ Deno.test("arp cache: retries back off exponentially, then give up and drop the 
   cache.poll(300, (ip) => asked.push(ip));
   assert.equal(cache.pollAt(), 700);
   assert.deepEqual(asked, [IP_A, IP_A]);
-  cache.poll(700, (ip) => asked.push(ip), (d) => dropped.push(d));
+  cache.poll(700, (ip) => asked.push(ip), (ip, items) => dropped.push(ip, ...items));
   assert.equal(asked.length, 2);
-  assert.equal(dropped.length, 1);
+  assert.equal(dropped.length, 2);
+  assert.equal(dropped[0], IP_A);
   assert.equal(cache.stats.dropUnresolved, 1);
   assert.equal(cache.stats.retries, 2);
   assert.equal(cache.size, 0);
@@ -77,7 +78,7 @@ Deno.test("arp cache: per-entry queue and byte budget are bounded and counted", 
   assert.equal(cache.enqueue(IP_A, item(), 0), "request");
   assert.equal(cache.enqueue(IP_A, item(), 0), "queued");
   assert.equal(cache.enqueue(IP_A, item(), 0), "full");
-  assert.equal(cache.enqueue(IP_B, item(100), 0), "request"); // request still goes out
+  assert.equal(cache.enqueue(IP_B, item(100), 0), "request-full"); // the request still goes out
   assert.equal(cache.stats.dropPendingFull, 2);
   assert.equal(cache.pendingBytes, 200);
 });
