@@ -24,7 +24,7 @@ export interface HttpConn {
   readonly writable: WritableStream<Uint8Array>;
   /** The peer's address, handed to the handler as `info.remoteAddr`. */
   readonly remoteAddr: HttpAddr;
-  /** Closes both directions and releases the connection. */
+  /** Closes both directions; pending reads and writes must then settle (reject or end). */
   close(): void;
   /** Disables Nagle's algorithm where the transport has one (`Deno.TcpConn`). */
   setNoDelay?(noDelay?: boolean): void;
