@@ -1,0 +1,201 @@
+/**
+ * Our DHCP client and resolver against a real dnsmasq: a throwaway network namespace holds the Linux side
+ * of a TAP that our stack drives from this process, and dnsmasq serves DHCP and DNS on it. Needs root
+ * (namespaces, /dev/net/tun) and /usr/sbin/dnsmasq. Everything is removed in `finally`: the runtime is
+ * stopped, dnsmasq is killed by PID, the TAP closed and the namespace deleted.
+ */
+
+import assert from "node:assert/strict";
+import { attachDhcp } from "../../stack/app/dhcp/attach.ts";
+import type { DhcpLease } from "../../stack/app/dhcp/client.ts";
+import { attachResolver } from "../../stack/app/dns/attach.ts";
+import { DnsError } from "../../stack/app/dns/resolver.ts";
+import { Interface } from "../../stack/layer/interface.ts";
+import { TapNic } from "../../stack/nic/tap.ts";
+import { Runtime } from "../../stack/runtime.ts";
+import { Rng } from "../../stack/util/rng.ts";
+import { formatIpv4, parseIpv4 } from "../../stack/wire/address.ts";
+import { Netns, uniqueName } from "../nic/netns.ts";
+
+const MAC = 0x02dd00000007;
+const ROUTER = "10.77.7.1";
+
+/** Collects a child's stderr and waits (bounded) for a line matching a pattern. */
+class OutputWatcher {
+  text = "";
+  #waiters: (() => void)[] = [];
+  #done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#done = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) {
+        this.text += decoder.decode(chunk, { stream: true });
+        for (const wake of this.#waiters.splice(0)) wake();
+      }
+    })();
+  }
+
+  /** Resolves when `pattern` has appeared; rejects after `limitMs` with what was seen. */
+  async waitFor(pattern: RegExp, limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (!pattern.test(this.text)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`dnsmasq never printed ${pattern}; it printed:\n${this.text}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#waiters.push(r)),
+        new Promise<void>((r) => (timer = setTimeout(r, left))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves when the stream has ended. */
+  closed(): Promise<void> {
+    return this.#done;
+  }
+}
+
+/** Stops a child we started (by its PID, through its handle) whose stderr a watcher reads. */
+async function stopChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // It has already exited.
+  }
+  await child.stdout.cancel();
+  await child.status;
+}
+
+/** Settles with `promise`, or rejects after `limitMs` so that a broken stack fails instead of hanging. */
+async function within<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), limitMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test({
+  name: "dhcp+dns against dnsmasq: lease over a TAP, then A, AAAA, CNAME, NXDOMAIN and cache",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ns = await Netns.create("dd");
+    const tapName = uniqueName("td");
+    const dir = await Deno.makeTempDir({ prefix: "dhcp_dns_" });
+    let tap: TapNic | undefined;
+    let dnsmasq: Deno.ChildProcess | undefined;
+    let watcher: OutputWatcher | undefined;
+    let runtime: Runtime | undefined;
+    try {
+      await ns.quiet();
+      tap = new TapNic(tapName, { mac: MAC });
+      await ns.adopt(tapName, `${ROUTER}/24`);
+      await Deno.writeTextFile(`${dir}/hosts`, "10.77.7.20 host.test\n");
+      dnsmasq = ns.spawn("/usr/sbin/dnsmasq", [
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        `--interface=${tapName}`,
+        "--bind-interfaces",
+        "--no-resolv",
+        "--no-hosts",
+        `--addn-hosts=${dir}/hosts`,
+        `--dhcp-leasefile=${dir}/leases`,
+        `--pid-file=${dir}/pid`,
+        "--dhcp-range=10.77.7.50,10.77.7.99,255.255.255.0,1h",
+        `--dhcp-option=option:router,${ROUTER}`,
+        `--dhcp-option=option:dns-server,${ROUTER}`,
+        "--dhcp-authoritative",
+        "--local=/test/",
+        "--local-ttl=30",
+        "--address=/example.test/10.77.7.10",
+        "--host-record=ipv6.test,fd00::10",
+        "--cname=alias.test,host.test",
+        "--log-facility=-",
+        "--log-dhcp",
+      ]);
+      watcher = new OutputWatcher(dnsmasq.stderr);
+      await watcher.waitFor(/DHCP, sockets bound exclusively/, 10_000);
+
+      const iface = new Interface(tap, { rng: new Rng(11), announce: false });
+      const { resolver } = attachResolver(iface, {
+        servers: [],
+        rng: new Rng(12),
+        wake: () => runtime?.wake(),
+      });
+      let onLease: (lease: DhcpLease) => void = () => {};
+      const leased = new Promise<DhcpLease>((resolve) => (onLease = resolve));
+      const { client } = attachDhcp(iface, {
+        mac: MAC,
+        rng: new Rng(13),
+        hostname: "denovm",
+        dns: resolver,
+        onBound: (lease) => onLease(lease),
+      });
+      runtime = new Runtime([{ iface, nic: tap }]);
+      runtime.start();
+
+      const lease = await within(leased, 20_000, "a DHCP lease");
+      const address = formatIpv4(lease.address);
+      const last = Number(address.split(".")[3]);
+      assert.ok(address.startsWith("10.77.7.") && last >= 50 && last <= 99, address);
+      assert.equal(lease.prefixLength, 24);
+      assert.equal(lease.router, parseIpv4(ROUTER));
+      assert.deepEqual(lease.dnsServers, [parseIpv4(ROUTER)]);
+      assert.equal(lease.leaseTimeS, 3600);
+      assert.equal(lease.renewAt - lease.acquiredAt, 1800_000);
+      assert.deepEqual(iface.ipv4.addresses.map(String), [`${address}/24`]);
+      await watcher.waitFor(
+        new RegExp(`DHCPACK\\(${tapName}\\) ${address} 02:dd:00:00:00:07 denovm`),
+        5000,
+      );
+      const leases = await Deno.readTextFile(`${dir}/leases`);
+      assert.match(
+        leases,
+        new RegExp(`02:dd:00:00:00:07 ${address.replaceAll(".", "\\.")} denovm`),
+      );
+
+      const a = await within(resolver.resolve("example.test", "A"), 10_000, "example.test");
+      assert.deepEqual(a.map(formatIpv4), ["10.77.7.10"]);
+      const alias = await within(resolver.resolve("alias.test", "A"), 10_000, "alias.test");
+      assert.deepEqual(alias.map(formatIpv4), ["10.77.7.20"]);
+      const v6 = await within(resolver.resolve("ipv6.test", "AAAA"), 10_000, "ipv6.test");
+      assert.equal(v6.length, 1);
+      assert.deepEqual([...v6[0]], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]);
+      await assert.rejects(
+        within(resolver.resolve("missing.test", "A"), 10_000, "missing.test"),
+        (e: DnsError) => e instanceof DnsError && e.code === "not-found",
+      );
+      const queries = resolver.stats.queries;
+      assert.deepEqual((await resolver.resolve("EXAMPLE.test", "A")).map(formatIpv4), [
+        "10.77.7.10",
+      ]);
+      assert.equal(resolver.stats.queries, queries, "answered from the cache (dnsmasq TTL 30 s)");
+      assert.equal(resolver.stats.cacheHits, 1);
+      assert.equal(await resolver.lookupIpv4("host.test"), parseIpv4("10.77.7.20"));
+
+      client.release(runtime.now());
+      await watcher.waitFor(new RegExp(`DHCPRELEASE\\(${tapName}\\) ${address}`), 5000);
+      assert.equal(client.state, "stopped");
+      assert.deepEqual(iface.ipv4.addresses, []);
+    } finally {
+      await runtime?.stop();
+      try {
+        if (dnsmasq) await stopChild(dnsmasq);
+        await watcher?.closed();
+        tap?.close();
+      } finally {
+        await ns.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  },
+});
