@@ -29,7 +29,6 @@ import type { ArpEndpoint } from "../arp/endpoint.ts";
 import type { EthEndpoint, EthIncoming, EthRecv } from "../eth/endpoint.ts";
 import {
   addHandler,
-  earliest,
   runSenders,
   sendersPollAt,
   type SendHandler,
