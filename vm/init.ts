@@ -1,0 +1,172 @@
+/**
+ * The guest's init: deno runs it as PID 1 (`rdinit=/bin/deno ... -- run -A --no-config /app/vm/init.ts`).
+ * It mounts the pseudo file systems over FFI, reserves hugepages for the driver's DMA memory, shows that
+ * the kernel has no network interface besides lo and that no driver is bound to the NIC, runs the app from
+ * /app/boot.json as a child process, and powers the machine off when the app exits. Ctrl-Alt-Del (QEMU's
+ * `sendkey ctrl-alt-delete`, sent by `deno task boot` on Ctrl-C) asks the app to stop first.
+ *
+ * PID 1 must never exit (the kernel panics), so every failure ends in a power-off instead.
+ *
+ * @module
+ */
+
+const libc = Deno.dlopen("libc.so.6", {
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
+  reboot: { parameters: ["i32"], result: "i32" },
+  sync: { parameters: [], result: "void" },
+  __errno_location: { parameters: [], result: "pointer" },
+});
+
+const RB_POWER_OFF = 0x4321fedc;
+const RB_DISABLE_CAD = 0;
+const STOP_GRACE_MS = 3000;
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(text + "\0");
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+function errno(): number {
+  const where = libc.symbols.__errno_location();
+  return where === null ? 0 : new Deno.UnsafePointerView(where).getInt32();
+}
+
+function log(message: string): void {
+  console.log(`init: ${message}`);
+}
+
+function mount(source: string, target: string, type: string, required: boolean): void {
+  const rc = libc.symbols.mount(cString(source), cString(target), cString(type), 0n, null);
+  if (rc !== 0) {
+    const message = `cannot mount ${type} on ${target} (errno ${errno()})`;
+    if (required) throw new Error(message);
+    log(message);
+  }
+}
+
+function powerOff(): never {
+  libc.symbols.sync();
+  libc.symbols.reboot(RB_POWER_OFF);
+  // reboot(2) does not return on success; if it did, wait rather than let PID 1 exit.
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
+
+function readText(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** The network settings from the kernel command line's `ip=client::gateway:netmask` (nfsroot style). */
+function networkFromCmdline(): { address: string; gateway: string } {
+  const word = readText("/proc/cmdline").split(/\s+/).find((w) => w.startsWith("ip=")) ??
+    `ip=${Deno.env.get("ip") ?? ""}`;
+  const [client, , gateway, netmask] = word.slice(3).split(":");
+  if (!client) return { address: "", gateway: "" };
+  const prefix = (netmask || "255.255.255.0").split(".").reduce(
+    (bits, octet) => bits + (Number(octet) >>> 0).toString(2).replace(/0/g, "").length,
+    0,
+  );
+  return { address: `${client}/${prefix}`, gateway: gateway ?? "" };
+}
+
+/** Lists /sys/class/net and the drivers bound to virtio PCI devices, as lines tests can read. */
+function reportNetworking(): void {
+  const interfaces = [...Deno.readDirSync("/sys/class/net")].map((e) => e.name).sort();
+  log(`net interfaces: ${interfaces.join(" ") || "(none)"}`);
+  for (
+    const entry of [...Deno.readDirSync("/sys/bus/pci/devices")].sort((a, b) =>
+      a.name < b.name ? -1 : 1
+    )
+  ) {
+    const folder = `/sys/bus/pci/devices/${entry.name}`;
+    const vendor = readText(`${folder}/vendor`).replace(/^0x/, "");
+    if (vendor !== "1af4") continue;
+    const device = readText(`${folder}/device`).replace(/^0x/, "");
+    let driver = "none";
+    try {
+      driver = Deno.readLinkSync(`${folder}/driver`).split("/").pop() ?? "?";
+    } catch {
+      // No driver symlink: no kernel driver owns the device, which is what the stack needs.
+    }
+    log(`pci ${entry.name} ${vendor}:${device} driver=${driver}`);
+  }
+}
+
+async function main(): Promise<void> {
+  // /proc first: Deno.execPath() reads /proc/self/exe.
+  mount("proc", "/proc", "proc", true);
+  mount("sysfs", "/sys", "sysfs", true);
+  mount("devtmpfs", "/dev", "devtmpfs", true);
+  mount("tmpfs", "/tmp", "tmpfs", false);
+  Deno.mkdirSync("/dev/hugepages", { recursive: true });
+  mount("hugetlbfs", "/dev/hugepages", "hugetlbfs", false);
+  try {
+    Deno.writeTextFileSync("/proc/sys/vm/nr_hugepages", "2");
+  } catch {
+    log("no hugepages; the driver falls back to locked 4 KiB pages");
+  }
+  libc.symbols.reboot(RB_DISABLE_CAD); // Ctrl-Alt-Del now sends SIGINT to PID 1 instead of rebooting
+  const uptime = readText("/proc/uptime").split(" ")[0];
+  log(
+    `kernel ${readText("/proc/sys/kernel/osrelease")}, up ${uptime} s, hugepages ${
+      readText("/proc/sys/vm/nr_hugepages")
+    }`,
+  );
+  reportNetworking();
+
+  const boot = JSON.parse(Deno.readTextFileSync("/app/boot.json")) as {
+    app: string;
+    args: string[];
+  };
+  const net = networkFromCmdline();
+  const args = boot.args.map((arg) =>
+    arg.replaceAll("{address}", net.address).replaceAll("{gateway}", net.gateway)
+  );
+  log(`starting ${boot.app} ${args.join(" ")}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", `/app/${boot.app}`, ...args],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { STACK_ADDRESS: net.address, STACK_GATEWAY: net.gateway },
+  }).spawn();
+  Deno.addSignalListener("SIGINT", () => {
+    log("power-off requested, stopping the app");
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, STOP_GRACE_MS);
+  });
+  const status = await child.status;
+  log(
+    `app exited with code ${status.code}${
+      status.signal ? ` (${status.signal})` : ""
+    }; powering off`,
+  );
+}
+
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  log(`unhandled rejection: ${event.reason}`);
+  powerOff();
+});
+
+try {
+  await main();
+} catch (error) {
+  log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+powerOff();

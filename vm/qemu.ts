@@ -1,0 +1,132 @@
+/**
+ * The QEMU command line for the guest, and the choice between KVM and TCG. Kept apart from the runner so
+ * that tests can check the arguments without starting a VM.
+ *
+ * @module
+ */
+
+/** How the guest reaches the host. */
+export type GuestNetwork =
+  | { kind: "user"; protocol: "udp" | "tcp"; hostPort: number; guestPort: number }
+  | { kind: "tap"; ifname: string };
+
+/** Everything the command line depends on. */
+export interface QemuConfig {
+  kernel: string;
+  initramfs: string;
+  accel: "kvm" | "tcg";
+  memoryMiB: number;
+  network: GuestNetwork;
+  /** The guest's address with prefix (10.0.2.15/24) and gateway. */
+  guestAddress: string;
+  gateway: string;
+  /** Unix socket path of the human monitor (for sendkey at power-off). */
+  monitor: string;
+}
+
+/** The QEMU binary. */
+export const QEMU = "qemu-system-x86_64";
+
+/** Parses 512M, 1G, 768 (MiB) into MiB; throws on anything else. */
+export function parseMemory(text: string): number {
+  const match = text.match(/^(\d+)([MmGg]?)$/);
+  if (!match) throw new Error(`--memory '${text}' is not a size such as 512M or 1G`);
+  const value = Number(match[1]);
+  return match[2].toLowerCase() === "g" ? value * 1024 : value;
+}
+
+/** The kernel command line: quiet serial console, deno as init, the guest's network settings. */
+export function kernelCmdline(guestAddress: string, gateway: string): string {
+  const [address, prefixText] = guestAddress.split("/");
+  const prefix = Number(prefixText ?? 24);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const netmask = [24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff).join(".");
+  // Words before "--" must be KEY=VAL: the kernel hands them to init as environment, and any bare word
+  // would become an argument of deno. The kernel has no IP autoconfiguration, so ip= is left to init.
+  return [
+    "console=ttyS0",
+    "quiet",
+    "panic=-1",
+    "rdinit=/bin/deno",
+    "DENO_DIR=/var/deno",
+    "NO_COLOR=1",
+    `ip=${address}::${gateway}:${netmask}`,
+    "--",
+    "run",
+    "-A",
+    "--no-config",
+    "/app/vm/init.ts",
+  ].join(" ");
+}
+
+/** The arguments of `qemu-system-x86_64` for `config`. */
+export function qemuArgs(config: QemuConfig): string[] {
+  const netdev = config.network.kind === "user"
+    ? `user,id=n0,restrict=on,hostfwd=${config.network.protocol}:127.0.0.1:${config.network.hostPort}-:${config.network.guestPort}`
+    : `tap,id=n0,ifname=${config.network.ifname},script=no,downscript=no`;
+  return [
+    "-nodefaults",
+    "-no-user-config",
+    "-machine",
+    "pc",
+    "-accel",
+    config.accel,
+    "-cpu",
+    // Without RDRAND deno waits about a second for entropy under TCG.
+    config.accel === "kvm" ? "host" : "qemu64,+rdrand",
+    "-m",
+    `${config.memoryMiB}M`,
+    "-display",
+    "none",
+    "-no-reboot",
+    "-kernel",
+    config.kernel,
+    "-initrd",
+    config.initramfs,
+    "-append",
+    kernelCmdline(config.guestAddress, config.gateway),
+    "-serial",
+    "stdio",
+    "-monitor",
+    `unix:${config.monitor},server=on,wait=off`,
+    "-netdev",
+    netdev,
+    // Modern-only virtio 1.x, at a fixed address; no option ROM (it costs ~1.8 s of boot under TCG).
+    "-device",
+    "virtio-net-pci,netdev=n0,disable-legacy=on,romfile=,addr=03",
+  ];
+}
+
+/** True when `/proc/cpuinfo` shows hardware virtualisation and /dev/kvm opens read-write. */
+export function kvmUsable(cpuinfo?: string): boolean {
+  let text = cpuinfo;
+  try {
+    text ??= Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    return false;
+  }
+  // A nested software hypervisor can expose /dev/kvm without vmx/svm; it crawls and dies (FACTS).
+  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(text)) return false;
+  if (cpuinfo !== undefined) return true;
+  try {
+    Deno.openSync("/dev/kvm", { read: true, write: true }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves --accel: `auto` is KVM only where it really works, else TCG. */
+export function chooseAccel(accel: string, cpuinfo?: string): "kvm" | "tcg" {
+  if (accel === "tcg") return "tcg";
+  if (accel === "kvm") {
+    if (!kvmUsable(cpuinfo)) {
+      throw new Error(
+        "--accel kvm needs vmx or svm in /proc/cpuinfo and a usable /dev/kvm; use --accel tcg",
+      );
+    }
+    return "kvm";
+  }
+  if (accel === "auto") return kvmUsable(cpuinfo) ? "kvm" : "tcg";
+  throw new Error(`--accel must be auto, kvm or tcg, not '${accel}'`);
+}

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { chooseAccel, kernelCmdline, parseMemory, qemuArgs } from "./qemu.ts";
+
+Deno.test("parseMemory reads M, G and plain MiB and rejects the rest", () => {
+  assert.equal(parseMemory("512M"), 512);
+  assert.equal(parseMemory("1G"), 1024);
+  assert.equal(parseMemory("384"), 384);
+  assert.throws(() => parseMemory("lots"), /not a size such as 512M/);
+});
+
+Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=", () => {
+  const line = kernelCmdline("10.0.2.15/24", "10.0.2.2");
+  const [before, after] = line.split(" -- ");
+  for (const word of before.split(" ")) {
+    assert.ok(word.includes("=") || word === "quiet", `bare word '${word}' would reach deno`);
+  }
+  assert.match(before, /ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0/);
+  assert.equal(after, "run -A --no-config /app/vm/init.ts");
+  assert.match(kernelCmdline("192.168.7.2/20", "192.168.0.1"), /:255\.255\.240\.0 /);
+});
+
+Deno.test("qemuArgs forwards only from 127.0.0.1 with restrict=on, and picks the CPU per accelerator", () => {
+  const base = {
+    kernel: "k",
+    initramfs: "i",
+    memoryMiB: 512,
+    guestAddress: "10.0.2.15/24",
+    gateway: "10.0.2.2",
+    monitor: "/tmp/m.sock",
+  };
+  const args = qemuArgs({
+    ...base,
+    accel: "tcg",
+    network: { kind: "user", protocol: "udp", hostPort: 5555, guestPort: 7 },
+  });
+  assert.ok(args.includes("user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:5555-:7"));
+  assert.equal(args[args.indexOf("-cpu") + 1], "qemu64,+rdrand");
+  assert.ok(args.includes("virtio-net-pci,netdev=n0,disable-legacy=on,romfile=,addr=03"));
+  const kvm = qemuArgs({ ...base, accel: "kvm", network: { kind: "tap", ifname: "tap9" } });
+  assert.equal(kvm[kvm.indexOf("-cpu") + 1], "host");
+  assert.ok(kvm.includes("tap,id=n0,ifname=tap9,script=no,downscript=no"));
+});
+
+Deno.test("chooseAccel uses TCG without vmx/svm and validates the option", () => {
+  const plain = "flags\t\t: fpu vme de pse tsc msr pae\n";
+  const vmx = "flags\t\t: fpu vme vmx de pse\n";
+  assert.equal(chooseAccel("auto", plain), "tcg");
+  assert.equal(chooseAccel("auto", vmx), "kvm");
+  assert.equal(chooseAccel("tcg", vmx), "tcg");
+  assert.throws(() => chooseAccel("kvm", plain), /needs vmx or svm/);
+  assert.throws(() => chooseAccel("fast", plain), /must be auto, kvm or tcg/);
+});
