@@ -1033,16 +1033,9 @@ export class TcpConnection {
         this.#highRxt,
         mss,
       );
-      if (hole !== undefined && seqLt(hole, this.#sndNxt)) {
-        const len = Math.min(mss, Math.max(0, seqSub(dataEnd, hole)));
-        const fin = this.#finQueued && seqAdd(hole, len) === dataEnd;
-        if (len > 0 || fin) {
-          const sent = this.#sendData(ip, now, hole, len, fin);
-          if (sent < 0) return -1;
-          this.#highRxt = seqAdd(hole, Math.max(1, sent + (fin ? 1 : 0)));
-          this.#host.stats.retransmits++;
-          return 1;
-        }
+      if (hole !== undefined) {
+        const sent = this.#sendHole(ip, now, hole, mss, dataEnd);
+        if (sent !== 0) return sent;
       }
     } else {
       ccRoom = cwnd - seqSub(this.#sndNxt, this.#sndUna);
@@ -1050,7 +1043,20 @@ export class TcpConnection {
     // New data (or data again after a timeout, sndNxt < sndMax).
     const remaining = Math.max(0, seqSub(dataEnd, this.#sndNxt));
     const finPending = this.#finQueued && seqLe(this.#sndNxt, dataEnd);
-    if (remaining === 0 && !finPending) return 0;
+    if (remaining === 0 && !finPending) {
+      if (this.#inRecovery && this.#sackOk) {
+        // RFC 6675 NextSeg rule 3: no new data, so resend a hole that is not yet deemed lost.
+        const hole = this.#sack.nextSegmentToRetransmit(
+          this.#sndUna,
+          this.#sndMax,
+          this.#highRxt,
+          mss,
+          true,
+        );
+        if (hole !== undefined) return this.#sendHole(ip, now, hole, mss, dataEnd);
+      }
+      return 0;
+    }
     const flight = seqSub(this.#sndNxt, this.#sndUna);
     const peerRoom = seqSub(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
     let len = Math.min(mss, remaining, peerRoom, ccRoom);
@@ -1089,6 +1095,21 @@ export class TcpConnection {
       }
     }
     if (this.#rtoAt === Infinity) this.#rtoAt = now + this.#rtt.rto;
+    return 1;
+  }
+
+  /** Retransmits the hole at `hole` up to the next SACKed range: 1 sent, 0 nothing, -1 busy. */
+  #sendHole(ip: TcpIpSender, now: number, hole: number, mss: number, dataEnd: number): number {
+    const len = Math.min(
+      this.#sack.segmentLength(hole, this.#sndMax, mss),
+      Math.max(0, seqSub(dataEnd, hole)),
+    );
+    const fin = this.#finQueued && seqAdd(hole, len) === dataEnd && seqGt(this.#sndMax, dataEnd);
+    if (len === 0 && !fin) return 0;
+    const sent = this.#sendData(ip, now, hole, len, fin);
+    if (sent < 0) return -1;
+    this.#highRxt = seqAdd(hole, Math.max(1, sent + (fin ? 1 : 0)));
+    this.#host.stats.retransmits++;
     return 1;
   }
 
