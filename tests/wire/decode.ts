@@ -27,11 +27,16 @@ export interface Decoded {
   regions: Record<string, [number, number]>;
 }
 
-/** Decodes a frame through every layer; returns the first layer's error, never throws. */
+/**
+ * Decodes a frame through every layer; returns the first layer's error, never throws. With
+ * `verifyTransport` false, UDP and TCP checksums are not checked (frames captured on the sending side
+ * of a link with checksum offload carry only the pseudo-header sum).
+ */
 export function decodeFrame(
   bytes: Uint8Array,
   offset = 0,
   length = bytes.length,
+  verifyTransport = true,
 ): Decoded | WireError {
   const ethView = new EthernetFrame(bytes, offset, length);
   const eth = EthernetRepr.parse(ethView);
@@ -61,11 +66,11 @@ export function decodeFrame(
     out.icmp = icmp;
     out.regions.icmp = segment;
   } else if (ip.protocol === IpProtocol.Udp) {
-    const udp = UdpRepr.parse(new UdpPacket(bytes, ...segment), ip.src, ip.dst, true);
+    const udp = UdpRepr.parse(new UdpPacket(bytes, ...segment), ip.src, ip.dst, verifyTransport);
     if (udp instanceof WireError) return udp;
     out.udp = udp;
     out.regions.udp = segment;
-  } else if (ip.protocol === IpProtocol.Tcp) {
+  } else if (ip.protocol === IpProtocol.Tcp && verifyTransport) {
     const initial = pseudoHeaderSum(ip.src, ip.dst, IpProtocol.Tcp, segment[1]);
     out.tcpChecksumOk = internetChecksum(bytes, segment[0], segment[1], initial) === 0;
   }

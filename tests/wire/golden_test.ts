@@ -4,8 +4,10 @@
  * byte for byte.
  */
 import assert from "node:assert/strict";
-import fixtures from "../fixtures/wire/packets.json" with { type: "json" };
+import scapyFixtures from "../fixtures/wire/packets.json" with { type: "json" };
+import linuxFixtures from "../fixtures/wire/linux_packets.json" with { type: "json" };
 import { formatIpv4, formatMac } from "../../stack/wire/address.ts";
+import { foldSum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 import { ArpPacket } from "../../stack/wire/arp.ts";
 import { WireError } from "../../stack/wire/error.ts";
 import { EthernetFrame } from "../../stack/wire/ethernet.ts";
@@ -23,20 +25,23 @@ function hex(text: string): Uint8Array {
   return bytes;
 }
 
+const fixtures = [...scapyFixtures.packets, ...linuxFixtures.packets];
+
 function decoded(name: string) {
-  const fixture = fixtures.packets.find((p) => p.name === name);
+  const fixture = fixtures.find((p) => p.name === name);
   assert.ok(fixture, name);
   const bytes = hex(fixture.hex);
-  const result = decodeFrame(bytes);
+  const partial = "txChecksumPartial" in fixture && fixture.txChecksumPartial === true;
+  const result = decodeFrame(bytes, 0, bytes.length, !partial);
   assert.ok(!(result instanceof WireError), `${name}: ${result}`);
-  return { bytes, result, fields: fixture.fields as Fields };
+  return { bytes, result, fields: fixture.fields as Fields, partial };
 }
 
-assert.ok(fixtures.packets.length >= 18);
+assert.ok(scapyFixtures.packets.length >= 18 && linuxFixtures.packets.length >= 10);
 
-for (const fixture of fixtures.packets) {
+for (const fixture of fixtures) {
   Deno.test(`golden ${fixture.name}: decodes as scapy does and re-emits the same bytes`, () => {
-    const { bytes, result, fields } = decoded(fixture.name);
+    const { bytes, result, fields, partial } = decoded(fixture.name);
 
     assert.equal(formatMac(result.eth.dst), fields.eth.dst);
     assert.equal(formatMac(result.eth.src), fields.eth.src);
@@ -124,13 +129,29 @@ for (const fixture of fixtures.packets) {
       assert.equal(new UdpPacket(bytes, at, fields.udp.len).checksum, fields.udp.chksum);
       const out = new Uint8Array(fields.udp.len);
       out.set(bytes.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), 8);
-      udp.emit(new UdpPacket(out), ip.src, ip.dst, fields.udp.chksum === 0 ? "none" : "full");
+      const mode = partial ? "pseudo" : fields.udp.chksum === 0 ? "none" : "full";
+      udp.emit(new UdpPacket(out), ip.src, ip.dst, mode);
       assert.deepEqual(out, bytes.subarray(at, at + fields.udp.len));
     }
 
-    if (fields.tcp) assert.equal(result.tcpChecksumOk, true);
+    if (fields.tcp && partial) {
+      // Linux left the folded pseudo-header sum for the NIC, exactly what offloaded emit writes.
+      const [at, length] = result.regions.ip;
+      const ip = new Ipv4Packet(bytes, at, length);
+      assert.equal(
+        fields.tcp.chksum,
+        foldSum(pseudoHeaderSum(ip.src, ip.dst, ip.protocol, ip.payloadLength)),
+      );
+    } else if (fields.tcp) {
+      assert.equal(result.tcpChecksumOk, true);
+    }
   });
 }
+
+Deno.test("golden Linux captures include offloaded (pseudo-sum) UDP and TCP checksums", () => {
+  const partial = linuxFixtures.packets.filter((p) => "txChecksumPartial" in p);
+  assert.ok(partial.some((p) => "udp" in p.fields) && partial.some((p) => "tcp" in p.fields));
+});
 
 Deno.test("golden udp_padded: Ethernet padding is not UDP payload", () => {
   const { bytes, result } = decoded("udp_padded");
