@@ -99,7 +99,9 @@ Deno.test({
       await ns.quiet();
       tap = new TapNic(tapName, { mac: MAC });
       await ns.adopt(tapName, `${ROUTER}/24`);
-      await Deno.writeTextFile(`${dir}/hosts`, "10.77.7.20 host.test\n");
+      // 40 addresses for one name make dnsmasq's UDP answer exceed 512 bytes and set TC.
+      const many = Array.from({ length: 40 }, (_, i) => `10.1.0.${i + 1} many.test\n`).join("");
+      await Deno.writeTextFile(`${dir}/hosts`, "10.77.7.20 host.test\n" + many);
       dnsmasq = ns.spawn("/usr/sbin/dnsmasq", [
         "--no-daemon",
         "--conf-file=/dev/null",
@@ -114,6 +116,8 @@ Deno.test({
         `--dhcp-option=option:router,${ROUTER}`,
         `--dhcp-option=option:dns-server,${ROUTER}`,
         "--dhcp-authoritative",
+        // dnsmasq pings an address before offering it and waits up to 3 s for no answer; skip that.
+        "--no-ping",
         "--local=/test/",
         "--local-ttl=30",
         "--address=/example.test/10.77.7.10",
@@ -141,9 +145,11 @@ Deno.test({
         onBound: (lease) => onLease(lease),
       });
       runtime = new Runtime([{ iface, nic: tap }]);
+      const started = performance.now();
       runtime.start();
 
       const lease = await within(leased, 20_000, "a DHCP lease");
+      const leaseMs = performance.now() - started;
       const address = formatIpv4(lease.address);
       const last = Number(address.split(".")[3]);
       assert.ok(address.startsWith("10.77.7.") && last >= 50 && last <= 99, address);
@@ -163,7 +169,14 @@ Deno.test({
         new RegExp(`02:dd:00:00:00:07 ${address.replaceAll(".", "\\.")} denovm`),
       );
 
+      const askedAt = performance.now();
       const a = await within(resolver.resolve("example.test", "A"), 10_000, "example.test");
+      const resolveMs = performance.now() - askedAt;
+      if (Deno.env.get("DHCP_DNS_MEASURE")) {
+        console.log(
+          `lease in ${leaseMs.toFixed(1)} ms, first A lookup in ${resolveMs.toFixed(2)} ms`,
+        );
+      }
       assert.deepEqual(a.map(formatIpv4), ["10.77.7.10"]);
       const alias = await within(resolver.resolve("alias.test", "A"), 10_000, "alias.test");
       assert.deepEqual(alias.map(formatIpv4), ["10.77.7.20"]);
@@ -181,6 +194,12 @@ Deno.test({
       assert.equal(resolver.stats.queries, queries, "answered from the cache (dnsmasq TTL 30 s)");
       assert.equal(resolver.stats.cacheHits, 1);
       assert.equal(await resolver.lookupIpv4("host.test"), parseIpv4("10.77.7.20"));
+
+      // TODO(#7): with the TCP socket API as the resolver's `tcp` connector this returns all 40.
+      await assert.rejects(
+        within(resolver.resolve("many.test", "A"), 10_000, "many.test"),
+        (e: DnsError) => e instanceof DnsError && e.code === "truncated",
+      );
 
       client.release(runtime.now());
       await watcher.waitFor(new RegExp(`DHCPRELEASE\\(${tapName}\\) ${address}`), 5000);
