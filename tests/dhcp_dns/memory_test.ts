@@ -108,7 +108,7 @@ function setup(leaseS: number, impair?: Impairments) {
   const bound: DhcpLease[] = [];
   const lost: string[] = [];
   const { resolver } = attachResolver(client, { servers: [], rng: new Rng(3) });
-  const { client: dhcpClient } = attachDhcp(client, {
+  const { client: dhcpClient, leased } = attachDhcp(client, {
     mac: pair.a.mac,
     rng: new Rng(4),
     dns: resolver,
@@ -128,7 +128,19 @@ function setup(leaseS: number, impair?: Impairments) {
     }
     return done();
   };
-  return { client, server, dhcp, dns, resolver, dhcpClient, bound, lost, runUntil, now: () => now };
+  return {
+    client,
+    server,
+    dhcp,
+    dns,
+    resolver,
+    dhcpClient,
+    leased,
+    bound,
+    lost,
+    runUntil,
+    now: () => now,
+  };
 }
 
 Deno.test("dhcp+dns in memory: a lease configures the interface and names resolve through it", async () => {
@@ -136,6 +148,7 @@ Deno.test("dhcp+dns in memory: a lease configures the interface and names resolv
   assert.equal(t.client.ipv4.addresses.length, 0);
   assert.ok(await t.runUntil(() => t.bound.length > 0, 10 * S));
   assert.equal(t.dhcpClient.state, "bound");
+  assert.equal(await t.leased, t.bound[0], "attachDhcp's promise gives the first lease");
   assert.deepEqual(t.client.ipv4.addresses.map(String), ["10.0.2.15/24"]);
   assert.equal(t.client.ipv4.routes.nextHop(parseIpv4("192.0.2.1")), SERVER, "default gateway");
   assert.deepEqual(t.resolver.servers, [SERVER]);

@@ -53,20 +53,17 @@ Deno.test({
         stderr: "null",
       }).spawn();
       const iface = new Interface(nic, { rng: new Rng(21), announce: false });
-      let onLease: (lease: DhcpLease) => void = () => {};
-      const leased = new Promise<DhcpLease>((resolve) => (onLease = resolve));
       // QEMU gives no readiness signal, so a DISCOVER sent before it listens is lost: retransmit sooner
       // than RFC 2131's 4 s so that the test does not wait for it.
-      const { client, detach } = attachDhcp(iface, {
+      const { client, leased, detach } = attachDhcp(iface, {
         mac: MAC,
         rng: new Rng(22),
         retransmitMs: 500,
         maxRetransmitMs: 1000,
-        onBound: (lease) => onLease(lease),
       });
       runtime = new Runtime([{ iface, nic }]);
       runtime.start();
-      const lease = await Promise.race([
+      const lease: DhcpLease = await Promise.race([
         leased,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error("Timed out waiting for a lease")), 20_000);

@@ -8,7 +8,7 @@
 
 import type { SendHandler } from "../../layer/handler.ts";
 import { type DnsServersTarget, leaseApplier, type LeaseTarget } from "./apply.ts";
-import { DhcpClient, type DhcpClientOptions, type DhcpUdp } from "./client.ts";
+import { DhcpClient, type DhcpClientOptions, type DhcpLease, type DhcpUdp } from "./client.ts";
 
 /** What `attachDhcp` needs of an `Interface`. */
 export interface DhcpInterface {
@@ -24,16 +24,27 @@ export interface AttachDhcpOptions extends DhcpClientOptions {
   dns?: DnsServersTarget;
 }
 
-/** Starts DHCP on `iface`; `detach` stops it (without releasing the lease). */
-export function attachDhcp(
-  iface: DhcpInterface,
-  options: AttachDhcpOptions,
-): { client: DhcpClient; detach(): void } {
+/** A running DHCP client on an interface. */
+export interface AttachedDhcp {
+  /** The client (state, lease, stats, `release`). */
+  client: DhcpClient;
+  /** Resolves with the first lease, once the interface has its address (apps await it to start). */
+  leased: Promise<DhcpLease>;
+  /** Stops polling the client and closes it, without releasing the lease. */
+  detach(): void;
+}
+
+/** Starts DHCP on `iface`. */
+export function attachDhcp(iface: DhcpInterface, options: AttachDhcpOptions): AttachedDhcp {
   const apply = leaseApplier(iface.ipv4, options.dns);
+  let first: ((lease: DhcpLease) => void) | undefined;
+  const leased = new Promise<DhcpLease>((resolve) => (first = resolve));
   const client = new DhcpClient(iface.udp, {
     ...options,
     onBound(lease, now) {
       apply.onBound(lease, now);
+      first?.(lease);
+      first = undefined;
       options.onBound?.(lease, now);
     },
     onUnbound(lease, reason, now) {
@@ -47,6 +58,7 @@ export function attachDhcp(
   });
   return {
     client,
+    leased,
     detach() {
       remove();
       client.close();
