@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readIpv4 } from "./address.ts";
 import { internetChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { IPV4_HEADER_LENGTH } from "./ipv4.ts";
@@ -237,6 +238,16 @@ export class Icmpv4Repr {
   dataLength = 0;
   /** Errors only: the quoted IP header's length in bytes (the quoted payload follows it). */
   quotedHeaderLength = 0;
+  /** Errors only: the quoted datagram's source (our own address when we sent it). */
+  quotedSrc = 0;
+  /** Errors only: the quoted datagram's destination. */
+  quotedDst = 0;
+  /** Errors only: the quoted datagram's protocol, such as `IpProtocol.Tcp`. */
+  quotedProtocol = 0;
+  /** Errors only: the quoted transport header's source port (its first 16 bits). */
+  quotedSrcPort = 0;
+  /** Errors only: the quoted transport header's destination port (its second 16 bits). */
+  quotedDstPort = 0;
 
   /**
    * Decodes a message, verifying its checksum unless `verifyChecksum` is false. An error message must
@@ -275,6 +286,23 @@ export class Icmpv4Repr {
     repr.dataOffset = view.payloadOffset;
     repr.dataLength = view.payloadLength;
     repr.quotedHeaderLength = quotedHeaderLength;
+    if (quotedHeaderLength !== 0) {
+      // The demultiplexing key of the datagram that failed (RFC 1122 §4.1.3.3, §4.2.3.9).
+      const bytes = view.bytes;
+      const quote = view.payloadOffset;
+      const transport = quote + quotedHeaderLength;
+      repr.quotedSrc = readIpv4(bytes, quote + 12);
+      repr.quotedDst = readIpv4(bytes, quote + 16);
+      repr.quotedProtocol = bytes[quote + 9];
+      repr.quotedSrcPort = (bytes[transport] << 8) | bytes[transport + 1];
+      repr.quotedDstPort = (bytes[transport + 2] << 8) | bytes[transport + 3];
+    } else {
+      repr.quotedSrc = 0;
+      repr.quotedDst = 0;
+      repr.quotedProtocol = 0;
+      repr.quotedSrcPort = 0;
+      repr.quotedDstPort = 0;
+    }
     return repr;
   }
 

@@ -86,6 +86,11 @@ Deno.test("fragmentation needed carries the next-hop MTU and exposes the quote",
   assert.equal(parsed.dataOffset, 8);
   assert.equal(parsed.dataLength, 28);
   assert.equal(parsed.quotedHeaderLength, 20);
+  assert.equal(parsed.quotedSrc, parseIpv4("10.0.0.1"));
+  assert.equal(parsed.quotedDst, parseIpv4("10.0.0.2"));
+  assert.equal(parsed.quotedProtocol, IpProtocol.Udp);
+  assert.equal(parsed.quotedSrcPort, 5000);
+  assert.equal(parsed.quotedDstPort, 53);
   const quoted = new Ipv4Packet(bytes, parsed.dataOffset, parsed.dataLength);
   assert.equal(quoted.protocol, IpProtocol.Udp);
   assert.equal(quoted.dst, parseIpv4("10.0.0.2"));
@@ -124,6 +129,7 @@ Deno.test("time exceeded and parameter problem round-trip; quotes with options a
   assert.equal(parsed.type, Icmpv4Type.TimeExceeded);
   assert.equal(parsed.code, 1);
   assert.equal(parsed.quotedHeaderLength, 24);
+  assert.equal(parsed.quotedDstPort, 53, "ports are read after the quoted options");
 
   repr({ type: Icmpv4Type.ParameterProblem, pointer: 9, dataLength: quoteLength }).emit(view);
   assert.deepEqual([...bytes.subarray(4, 8)], [9, 0, 0, 0]);
@@ -144,6 +150,7 @@ Deno.test("unknown and generic types pass through with their rest-of-header word
     assert.equal(parsed.rest, 0xdeadbeef);
     assert.equal(parsed.ident, 0);
     assert.equal(parsed.dataLength, 12);
+    assert.equal(parsed.quotedProtocol, 0);
   }
 });
 

@@ -112,6 +112,11 @@ for (const fixture of fixtures) {
         assert.equal(formatIpv4(quote.dst), fields.icmp.quoted.dst);
         assert.equal(quote.protocol, fields.icmp.quoted.proto);
         assert.equal(icmp.quotedHeaderLength, fields.icmp.quoted.ihl * 4);
+        assert.equal(formatIpv4(icmp.quotedSrc), fields.icmp.quoted.src);
+        assert.equal(formatIpv4(icmp.quotedDst), fields.icmp.quoted.dst);
+        assert.equal(icmp.quotedProtocol, fields.icmp.quoted.proto);
+        assert.equal(icmp.quotedSrcPort, fields.icmp.quoted.sport);
+        assert.equal(icmp.quotedDstPort, fields.icmp.quoted.dport);
       }
       const out = new Uint8Array(length);
       out.set(bytes.subarray(icmp.dataOffset, icmp.dataOffset + icmp.dataLength), 8);
