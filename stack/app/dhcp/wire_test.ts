@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseIpv4, parseMac } from "../../wire/address.ts";
 import { WireError } from "../../wire/error.ts";
+import { Rng } from "../../util/rng.ts";
 import {
   DHCP_FIXED_LENGTH,
   DHCP_MIN_LENGTH,
@@ -177,4 +178,24 @@ Deno.test("dhcp wire: parses QEMU user-mode network's OFFER and ACK", () => {
     assert.equal(r.leaseTime, 86400);
     assert.equal(r.chaddr, MAC);
   }
+});
+
+Deno.test("dhcp wire: seeded mutations of real messages never throw", () => {
+  const rng = new Rng(2131);
+  const sources = ["discover.bin", "offer.bin", "ack.bin", "nak.bin", "slirp_ack.bin"].map(fixture);
+  let rejected = 0;
+  for (let i = 0; i < 5000; i++) {
+    const bytes = sources[i % sources.length].slice();
+    const flips = 1 + rng.below(8);
+    // Mostly hit the options area, where the framing lives.
+    for (let f = 0; f < flips; f++) {
+      const at = rng.next() < 0.8
+        ? DHCP_FIXED_LENGTH + rng.below(bytes.length - DHCP_FIXED_LENGTH)
+        : rng.below(bytes.length);
+      bytes[at] = rng.nextU32() & 0xff;
+    }
+    const r = DhcpRepr.parse(new DhcpPacket(bytes, 0, rng.below(bytes.length + 1)));
+    if (r instanceof WireError) rejected++;
+  }
+  assert.ok(rejected > 0 && rejected < 5000, `rejected ${rejected}`);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseIpv4 } from "../../wire/address.ts";
 import { WireError } from "../../wire/error.ts";
+import { Rng } from "../../util/rng.ts";
 import {
   DNS_CLASS_IN,
   DnsPacket,
@@ -228,4 +229,19 @@ Deno.test("dns wire: records with bad data lengths are malformed", () => {
     data: new Uint8Array([1, 97, 0, 9]),
   }];
   assert.ok(DnsRepr.parse(new DnsPacket(emit(r))) instanceof WireError);
+});
+
+Deno.test("dns wire: seeded mutations of real messages never throw", () => {
+  const rng = new Rng(1035);
+  const sources = NAMES.map((n) => fixture(`${n}_response.bin`));
+  sources.push(fixture("tcp_many_response.bin"));
+  let rejected = 0;
+  for (let i = 0; i < 5000; i++) {
+    const bytes = sources[i % sources.length].slice();
+    const flips = 1 + rng.below(6);
+    for (let f = 0; f < flips; f++) bytes[rng.below(bytes.length)] = rng.nextU32() & 0xff;
+    const r = DnsRepr.parse(new DnsPacket(bytes, 0, rng.below(bytes.length + 1)));
+    if (r instanceof WireError) rejected++;
+  }
+  assert.ok(rejected > 0 && rejected < 5000, `rejected ${rejected}`);
 });
