@@ -55,6 +55,11 @@ export interface InterfaceOptions {
   rxBudget?: number;
   /** Announce the addresses with gratuitous ARP on the first poll (default true). */
   announce?: boolean;
+  /**
+   * The stack's clock, read only when an app sends outside `poll` (from a timer), so that such frames
+   * carry the current time; the runtime's clock in apps, nothing in virtual-clock tests.
+   */
+  clock?: () => number;
 }
 
 const log = new Logger("iface");
@@ -96,6 +101,7 @@ export class Interface {
       addresses: options.addresses,
       gateway: options.gateway,
       rng,
+      clock: options.clock,
       ...options.ipv4,
     });
     this.icmp = new IcmpEndpoint(this.ipv4, options.icmp);
@@ -133,6 +139,15 @@ export class Interface {
   poll(now: number): boolean {
     this.#now = now;
     this.counters.polls++;
+    this.ipv4.enterPoll(now);
+    try {
+      return this.#poll(now);
+    } finally {
+      this.ipv4.leavePoll();
+    }
+  }
+
+  #poll(now: number): boolean {
     let work = false;
     if (!this.#started) {
       this.#started = true;

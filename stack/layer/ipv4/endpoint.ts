@@ -65,6 +65,11 @@ export interface Ipv4Options {
   loopbackQueue?: number;
   /** Seeds the identification counter. */
   rng?: Rng;
+  /**
+   * The stack's clock, read only by sends made outside `poll` (an app sending from a timer), so that
+   * their frames carry the right time. Inside `poll` the `now` passed in is used.
+   */
+  clock?: () => number;
 }
 
 /** A datagram waiting for ARP: its payload copied out of the caller's hands. */
@@ -119,6 +124,8 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   #senders: SendHandler<Ipv4Sender>[] = [];
   #ident: number;
   #now = 0;
+  #polling = false;
+  #clock: (() => number) | undefined;
   #rxPacket = new Ipv4Packet();
   #reassembled = new Ipv4Packet();
   #incoming: Ipv4Incoming;
@@ -146,6 +153,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       maxDatagrams: options.reassemblyDatagrams,
     });
     this.#loopbackMax = options.loopbackQueue ?? 64;
+    this.#clock = options.clock;
     this.#ident = (options.rng ?? Rng.fromCrypto()).nextU32() & 0xffff;
     this.#incoming = {
       src: 0,
@@ -275,6 +283,17 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     this.#input(ip, now);
   }
 
+  /** Marks the start of an interface poll at `now`: sends until `leavePoll` use that time. */
+  enterPoll(now: number): void {
+    this.#now = now;
+    this.#polling = true;
+  }
+
+  /** Marks the end of an interface poll: later sends read the clock, if one was given. */
+  leavePoll(): void {
+    this.#polling = false;
+  }
+
   /** Runs reassembly timeouts, loopback delivery and the Send handlers; true when it did work. */
   poll(now: number): boolean {
     this.#now = now;
@@ -310,6 +329,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     src?: number,
   ): SendResult {
     dst = dst >>> 0;
+    if (!this.#polling && this.#clock !== undefined) this.#now = this.#clock();
     const now = this.#now;
     const stats = this.stats;
     if (payloadLength < 0 || IPV4_HEADER_LENGTH + payloadLength > IPV4_MAX_TOTAL_LENGTH) {
