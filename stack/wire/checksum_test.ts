@@ -150,3 +150,31 @@ Deno.test("updateChecksum16 and updateChecksum32 agree with a full recomputation
     assert.equal(updateChecksum16(before, oldWord, newWord), naiveChecksum(bytes, 0, 40));
   }
 });
+
+Deno.test("the word-view cache follows buffers that alternate and buffers that grow", () => {
+  const rng = new Rng(99);
+  const a = new Uint8Array(1500);
+  const b = new Uint8Array(1600);
+  rng.fill(a);
+  rng.fill(b);
+  for (let i = 0; i < 4; i++) {
+    assert.equal(internetChecksum(a, 2, 1400), naiveChecksum(a, 2, 1400));
+    assert.equal(internetChecksum(b, 1, 1500), naiveChecksum(b, 1, 1500));
+  }
+  const growable = new ArrayBuffer(64, { maxByteLength: 4096 });
+  const small = new Uint8Array(growable);
+  rng.fill(small);
+  assert.equal(internetChecksum(small, 0, 64), naiveChecksum(small, 0, 64));
+  growable.resize(4096);
+  const big = new Uint8Array(growable);
+  rng.fill(big);
+  assert.equal(internetChecksum(big, 3, 4000), naiveChecksum(big, 3, 4000));
+});
+
+Deno.test("checksums over a SharedArrayBuffer match", () => {
+  const bytes = new Uint8Array(new SharedArrayBuffer(2048));
+  new Rng(5).fill(bytes);
+  for (const offset of [0, 1, 2, 3]) {
+    assert.equal(internetChecksum(bytes, offset, 1500), naiveChecksum(bytes, offset, 1500));
+  }
+});
