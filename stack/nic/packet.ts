@@ -14,6 +14,7 @@
  */
 
 import { Errno, errno, lastError, libc, Linux, MAP_FAILED, NicError } from "./ffi/libc.ts";
+import { completeTransportChecksum } from "./checksum_fixup.ts";
 import { interfaceIndex, interfaceMtu, localMac } from "./ffi/netdev.ts";
 import { type FrameFill, type FrameHandler, newNicStats, type Nic, type NicCaps } from "./nic.ts";
 import type { NicStats } from "./nic.ts";
@@ -33,6 +34,8 @@ const TPACKET_V3 = 2;
 const TP_STATUS_KERNEL = 0;
 const TP_STATUS_USER = 1;
 const TP_STATUS_LOSING = 4;
+/** The frame is CHECKSUM_PARTIAL: its transport checksum is not computed yet. */
+const TP_STATUS_CSUMNOTREADY = 8;
 const TP_STATUS_VLAN_VALID = 0x10;
 const TP_STATUS_AVAILABLE = 0;
 const TP_STATUS_SEND_REQUEST = 1;
@@ -136,7 +139,13 @@ export class PacketNic implements Nic {
     this.mac = opts.mac ?? localMac(this.name);
     this.#maxFrame = this.mtu + ETHERNET_HEADER;
     this.stats = newNicStats();
-    Object.assign(this.stats, { rxTruncated: 0, rxVlan: 0, txErrors: 0, txKicks: 0 });
+    Object.assign(this.stats, {
+      rxTruncated: 0,
+      rxVlan: 0,
+      rxChecksumCompleted: 0,
+      txErrors: 0,
+      txKicks: 0,
+    });
     // Protocol 0 receives nothing until bind, so no frame of another interface slips in meanwhile.
     const fd = c.socket(Linux.AF_PACKET, Linux.SOCK_RAW | Linux.SOCK_CLOEXEC, 0);
     if (fd < 0) throw lastError(`Cannot open packet:${ifname}`);
@@ -276,7 +285,9 @@ export class PacketNic implements Nic {
       try {
         if (accepted) {
           handed++;
-          handler(this.#bytes, base + view.getUint16(base + V2.mac, true), snaplen);
+          const at = base + view.getUint16(base + V2.mac, true);
+          if (status & TP_STATUS_CSUMNOTREADY) this.#completeChecksum(at, snaplen);
+          handler(this.#bytes, at, snaplen);
         }
       } finally {
         Atomics.store(words, base >>> 2, TP_STATUS_KERNEL);
@@ -303,8 +314,9 @@ export class PacketNic implements Nic {
       if (this.#left > 0) {
         const p = this.#packet;
         const snaplen = view.getUint32(p + V3.snaplen, true);
+        const status = view.getUint32(p + V3.status, true);
         const accepted = this.#accept(
-          view.getUint32(p + V3.status, true),
+          status,
           snaplen,
           view.getUint32(p + V3.len, true),
           this.#bytes[p + V3.pkttype],
@@ -314,7 +326,9 @@ export class PacketNic implements Nic {
         if (accepted) {
           handed++;
           try {
-            handler(this.#bytes, p + view.getUint16(p + V3.mac, true), snaplen);
+            const at = p + view.getUint16(p + V3.mac, true);
+            if (status & TP_STATUS_CSUMNOTREADY) this.#completeChecksum(at, snaplen);
+            handler(this.#bytes, at, snaplen);
           } finally {
             if (this.#left === 0) this.#releaseBlock(blockBase);
           }
@@ -349,6 +363,10 @@ export class PacketNic implements Nic {
     this.stats.rxFrames++;
     this.stats.rxBytes += snaplen;
     return true;
+  }
+
+  #completeChecksum(at: number, length: number): void {
+    if (completeTransportChecksum(this.#bytes, at, length)) this.stats.rxChecksumCompleted++;
   }
 
   /** Adds the kernel's ring-overrun drops (PACKET_STATISTICS, reset on read) to `rxDropped`. */

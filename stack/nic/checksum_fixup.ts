@@ -1,0 +1,60 @@
+/**
+ * Completes the transport checksum of a frame that Linux handed over before computing it. A packet
+ * socket sees locally generated traffic (a veth peer, for one) while it is still CHECKSUM_PARTIAL: the
+ * TCP/UDP checksum field holds only the pseudo-header sum, and the ring marks the frame
+ * TP_STATUS_CSUMNOTREADY. The device would have finished it; we do the device's work, in place.
+ *
+ * @module
+ */
+
+import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
+
+const ETHERTYPE_IPV4 = 0x0800;
+const PROTOCOL_TCP = 6;
+const PROTOCOL_UDP = 17;
+
+/**
+ * Writes the full TCP or UDP checksum of the IPv4 packet in `bytes[offset .. offset + length)` (an
+ * Ethernet frame). Returns false, leaving the frame alone, for anything else or a malformed header;
+ * the layers then drop and count it as usual.
+ */
+export function completeTransportChecksum(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+): boolean {
+  if (length < 14 + 20 || ((bytes[offset + 12] << 8) | bytes[offset + 13]) !== ETHERTYPE_IPV4) {
+    return false;
+  }
+  const ip = offset + 14;
+  if (bytes[ip] >> 4 !== 4) return false;
+  const headerLength = (bytes[ip] & 0x0f) * 4;
+  const total = (bytes[ip + 2] << 8) | bytes[ip + 3];
+  if (headerLength < 20 || total < headerLength || 14 + total > length) return false;
+  // A fragment carries part of a segment; the kernel never leaves those partial.
+  if (((bytes[ip + 6] & 0x3f) | bytes[ip + 7]) !== 0) return false;
+  const protocol = bytes[ip + 9];
+  const segment = ip + headerLength;
+  const segmentLength = total - headerLength;
+  let field: number;
+  if (protocol === PROTOCOL_TCP && segmentLength >= 20) field = segment + 16;
+  else if (protocol === PROTOCOL_UDP && segmentLength >= 8) field = segment + 6;
+  else return false;
+  const src = ((bytes[ip + 12] << 24) | (bytes[ip + 13] << 16) | (bytes[ip + 14] << 8) |
+    bytes[ip + 15]) >>> 0;
+  const dst = ((bytes[ip + 16] << 24) | (bytes[ip + 17] << 16) | (bytes[ip + 18] << 8) |
+    bytes[ip + 19]) >>> 0;
+  bytes[field] = 0;
+  bytes[field + 1] = 0;
+  let sum = internetChecksum(
+    bytes,
+    segment,
+    segmentLength,
+    pseudoHeaderSum(src, dst, protocol, segmentLength),
+  );
+  // RFC 768: a computed UDP checksum of zero is sent as all ones (zero means "no checksum").
+  if (sum === 0 && protocol === PROTOCOL_UDP) sum = 0xffff;
+  bytes[field] = sum >> 8;
+  bytes[field + 1] = sum & 0xff;
+  return true;
+}

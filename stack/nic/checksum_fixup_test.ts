@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
+import { completeTransportChecksum } from "./checksum_fixup.ts";
+
+/** An Ethernet + IPv4 frame 10.0.0.2 → 10.0.0.1 carrying `segment` as `protocol`, at offset 3. */
+function frame(protocol: number, segment: Uint8Array, fragment = 0): Uint8Array {
+  const total = 20 + segment.length;
+  const b = new Uint8Array(3 + 14 + total + 5);
+  const o = 3;
+  b[o + 12] = 0x08;
+  b.set(
+    [0x45, 0, total >> 8, total & 0xff, 0, 1, fragment >> 8, fragment & 0xff, 64, protocol],
+    o + 14,
+  );
+  b.set([10, 0, 0, 2, 10, 0, 0, 1], o + 26);
+  b.set(segment, o + 34);
+  return b;
+}
+
+function verifies(b: Uint8Array, protocol: number, length: number): boolean {
+  const sum = pseudoHeaderSum(0x0a000002, 0x0a000001, protocol, length);
+  return internetChecksum(b, 3 + 34, length, sum) === 0;
+}
+
+Deno.test("completeTransportChecksum finishes a partial UDP checksum", () => {
+  const udp = new Uint8Array([0x30, 0x39, 0, 7, 0, 13, 0x12, 0x34, 104, 101, 108, 108, 111]);
+  const b = frame(17, udp);
+  assert.equal(verifies(b, 17, 13), false);
+  assert.equal(completeTransportChecksum(b, 3, 14 + 20 + 13), true);
+  assert.equal(verifies(b, 17, 13), true);
+});
+
+Deno.test("completeTransportChecksum finishes a partial TCP checksum of odd length", () => {
+  const tcp = new Uint8Array(20 + 7).fill(0x41);
+  tcp[12] = 0x50;
+  const b = frame(6, tcp);
+  assert.equal(completeTransportChecksum(b, 3, 14 + 20 + 27), true);
+  assert.equal(verifies(b, 6, 27), true);
+});
+
+Deno.test("completeTransportChecksum writes all ones when UDP sums to zero", () => {
+  // Find a payload word that makes the checksum come out zero, then check it is sent as 0xffff.
+  const udp = new Uint8Array([0, 1, 0, 2, 0, 10, 0, 0, 0, 0]);
+  const b = frame(17, udp);
+  completeTransportChecksum(b, 3, 14 + 30);
+  const field = 3 + 34 + 6;
+  const sum = (b[field] << 8) | b[field + 1];
+  b[3 + 34 + 8] = sum >> 8;
+  b[3 + 34 + 9] = sum & 0xff;
+  assert.equal(completeTransportChecksum(b, 3, 14 + 30), true);
+  assert.equal((b[field] << 8) | b[field + 1], 0xffff);
+});
+
+Deno.test("completeTransportChecksum leaves other frames alone", () => {
+  const icmp = frame(1, new Uint8Array(8));
+  assert.equal(completeTransportChecksum(icmp, 3, 14 + 28), false);
+  const fragment = frame(17, new Uint8Array(16), 0x2000);
+  const before = fragment.slice();
+  assert.equal(completeTransportChecksum(fragment, 3, 14 + 36), false);
+  assert.deepEqual(fragment, before);
+  const short = frame(17, new Uint8Array(16));
+  assert.equal(completeTransportChecksum(short, 3, 14 + 30), false, "IP length beyond the frame");
+  const arp = new Uint8Array(60);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  assert.equal(completeTransportChecksum(arp, 0, 60), false);
+});
