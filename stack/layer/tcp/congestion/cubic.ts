@@ -2,7 +2,8 @@
  * CUBIC congestion control (RFC 9438): after a loss the window follows W_cubic(t) = C*(t-K)^3 + W_max
  * in segments, with t the time since the congestion-avoidance epoch began, rising fast far from the
  * last loss window W_max and flattening near it. A Reno-friendly estimate W_est keeps it at least as
- * fast as Reno on short, slow paths. Slow start and recovery are as in `new_reno.ts`.
+ * fast as Reno on short, slow paths. Slow start and recovery are as in `new_reno.ts`; optionally the
+ * initial slow start uses RFC 9406 HyStart++ (RFC 9438 §4.10).
  *
  * @module
  */
@@ -36,6 +37,87 @@ export function cubicWindow(t: number, k: number, wMax: number): number {
 export interface CubicOptions {
   /** RFC 9438 §4.7 fast convergence (on by default, as in Linux). */
   fastConvergence?: boolean;
+  /**
+   * Leave the initial slow start early when the RTT grows, with RFC 9406 HyStart++ (off by default).
+   * It needs an RTT sample on most ACKs, i.e. timestamps.
+   */
+  hystart?: boolean;
+}
+
+// RFC 9406 §4.3 constants.
+const MIN_RTT_THRESH = 4;
+const MAX_RTT_THRESH = 16;
+const MIN_RTT_DIVISOR = 8;
+const N_RTT_SAMPLE = 8;
+const CSS_GROWTH_DIVISOR = 4;
+const CSS_ROUNDS = 5;
+/** Segments one ACK may add to cwnd without pacing. */
+const HYSTART_L = 8;
+
+/**
+ * RFC 9406 HyStart++ for the initial slow start. Rounds are counted in bytes: a round ends once the
+ * bytes in flight when it began are acknowledged (the controller does not see sequence numbers).
+ */
+export class HyStartPlusPlus {
+  #roundLeft = 0;
+  #lastRoundMinRtt = Infinity;
+  #currentRoundMinRtt = Infinity;
+  #samples = 0;
+  #cssBaselineMinRtt = Infinity;
+  #cssRounds = 0;
+
+  /** In conservative slow start (CSS). */
+  get inCss(): boolean {
+    return this.#cssBaselineMinRtt !== Infinity;
+  }
+
+  /**
+   * The cwnd increase for one slow-start ACK, or -1 when slow start should end now (ssthresh =
+   * cwnd): after CSS_ROUNDS rounds of conservative slow start.
+   */
+  onAck(
+    ackedBytes: number,
+    inFlightBefore: number,
+    mss: number,
+    rttMs: number | undefined,
+  ): number {
+    this.#roundLeft -= ackedBytes;
+    if (this.#roundLeft <= 0) {
+      // A new round (RFC 9406 §4.2: when the ACK passes windowEnd).
+      this.#roundLeft = Math.max(1, inFlightBefore - ackedBytes);
+      this.#lastRoundMinRtt = this.#currentRoundMinRtt;
+      this.#currentRoundMinRtt = Infinity;
+      this.#samples = 0;
+      if (this.inCss && ++this.#cssRounds >= CSS_ROUNDS) return -1;
+    }
+    if (rttMs !== undefined && rttMs >= 0) {
+      this.#currentRoundMinRtt = Math.min(this.#currentRoundMinRtt, rttMs);
+      this.#samples++;
+    }
+    const increase = Math.min(ackedBytes, HYSTART_L * mss);
+    if (!this.inCss) {
+      if (
+        this.#samples >= N_RTT_SAMPLE && this.#currentRoundMinRtt !== Infinity &&
+        this.#lastRoundMinRtt !== Infinity
+      ) {
+        const thresh = Math.max(
+          MIN_RTT_THRESH,
+          Math.min(this.#lastRoundMinRtt / MIN_RTT_DIVISOR, MAX_RTT_THRESH),
+        );
+        if (this.#currentRoundMinRtt >= this.#lastRoundMinRtt + thresh) {
+          this.#cssBaselineMinRtt = this.#currentRoundMinRtt;
+          this.#cssRounds = 0;
+        }
+      }
+      return this.inCss ? increase / CSS_GROWTH_DIVISOR : increase;
+    }
+    // RFC 9406 §4.2: an RTT back below the baseline means the increase was spurious.
+    if (this.#samples >= N_RTT_SAMPLE && this.#currentRoundMinRtt < this.#cssBaselineMinRtt) {
+      this.#cssBaselineMinRtt = Infinity;
+      return increase;
+    }
+    return increase / CSS_GROWTH_DIVISOR;
+  }
 }
 
 /** RFC 9438 CUBIC. */
@@ -57,12 +139,17 @@ export class Cubic implements CongestionController {
   #wEst = 0;
   #cwndPrior = 0;
   #minRtt: number | undefined = undefined;
+  #useHystart: boolean;
+  // Present during the initial slow start only.
+  #hystart: HyStartPlusPlus | undefined;
 
   /** A controller for sender MSS `mss`, at its initial window. */
   constructor(mss: number, opts: CubicOptions = {}) {
     this.#mss = mss;
     this.#cwnd = initialWindow(mss);
     this.#fastConvergence = opts.fastConvergence ?? true;
+    this.#useHystart = opts.hystart ?? false;
+    this.#hystart = this.#useHystart ? new HyStartPlusPlus() : undefined;
   }
 
   /** The congestion window in bytes. */
@@ -98,6 +185,12 @@ export class Cubic implements CongestionController {
     this.#wEst = 0;
     this.#cwndPrior = 0;
     this.#minRtt = undefined;
+    this.#hystart = this.#useHystart ? new HyStartPlusPlus() : undefined;
+  }
+
+  /** In HyStart++'s conservative slow start. */
+  get inConservativeSlowStart(): boolean {
+    return this.#hystart?.inCss ?? false;
   }
 
   /** Slow start below ssthresh; the cubic curve (or W_est, if higher) above it. */
@@ -111,8 +204,18 @@ export class Cubic implements CongestionController {
     // RFC 9438 §5.8: no growth while the application, not cwnd, limits the flight.
     if (!isCwndLimited(this.#cwnd, this.#ssthresh, inFlightBefore, mss)) return;
     if (this.#cwnd < this.#ssthresh) {
-      this.#cwnd += Math.min(ackedBytes, 2 * mss); // RFC 3465 §2.2, L = 2*SMSS
-      return;
+      if (this.#hystart === undefined) {
+        this.#cwnd += Math.min(ackedBytes, 2 * mss); // RFC 3465 §2.2, L = 2*SMSS
+        return;
+      }
+      const increase = this.#hystart.onAck(ackedBytes, inFlightBefore, mss, rttMs);
+      if (increase >= 0) {
+        this.#cwnd += increase;
+        return;
+      }
+      // HyStart++ ends slow start: congestion avoidance from here (RFC 9406 §4.2).
+      this.#ssthresh = Math.floor(this.#cwnd);
+      this.#hystart = undefined;
     }
     const cwnd = this.#cwnd / mss;
     if (this.#epochStart === undefined) this.#startEpoch(now, cwnd);
@@ -181,6 +284,7 @@ export class Cubic implements CongestionController {
 
   #reduce(): void {
     const mss = this.#mss;
+    this.#hystart = undefined; // only the initial slow start uses it
     const cwnd = this.#cwnd / mss;
     this.#epochStart = undefined;
     // RFC 9438 §4.7: a flow losing below its previous W_max releases bandwidth for newer flows.

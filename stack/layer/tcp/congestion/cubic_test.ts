@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { INITIAL_SSTHRESH } from "./controller.ts";
 import { Cubic, cubic, CUBIC_BETA, CUBIC_C, cubicK, cubicWindow } from "./cubic.ts";
 
 const MSS = 1000;
@@ -150,4 +151,76 @@ Deno.test("Cubic idle restart caps cwnd at the initial window and restarts the e
   cc.init(1460, 20_000);
   assert.equal(cc.cwnd, 14600);
   assert.equal(cc.wMax, undefined);
+});
+
+/** One slow-start round: a window of one-segment ACKs, each with the RTT `rttOf(round)`. */
+function slowStartRound(cc: Cubic, now: number, rtt: number | undefined): number {
+  const window = cc.cwnd;
+  for (let acked = 0; acked < window; acked += MSS) {
+    cc.onAck(MSS, cc.cwnd, ++now, rtt);
+  }
+  return now;
+}
+
+Deno.test("Cubic with HyStart++ keeps doubling while the RTT is steady", () => {
+  const cc = new Cubic(MSS, { hystart: true });
+  let now = 0;
+  for (let round = 0; round < 6; round++) {
+    const before = cc.cwnd;
+    now = slowStartRound(cc, now, 50);
+    assert.equal(cc.cwnd, 2 * before);
+    assert.ok(!cc.inConservativeSlowStart);
+  }
+});
+
+Deno.test("Cubic with HyStart++ slows down when the RTT rises and leaves slow start (RFC 9406)", () => {
+  const cc = new Cubic(MSS, { hystart: true });
+  let now = 0;
+  for (let round = 0; round < 3; round++) now = slowStartRound(cc, now, 50);
+  // RttThresh = max(4, min(50 / 8, 16)) = 6.25 ms: 56 ms is not enough.
+  now = slowStartRound(cc, now, 56);
+  assert.ok(!cc.inConservativeSlowStart);
+  // The controller counts rounds in bytes, so its round may still hold one earlier sample.
+  for (let round = 0; round < 2 && !cc.inConservativeSlowStart; round++) {
+    now = slowStartRound(cc, now, 80);
+  }
+  assert.ok(cc.inConservativeSlowStart);
+  const before = cc.cwnd;
+  now = slowStartRound(cc, now, 80);
+  // CSS grows by a quarter of the acked bytes: 1.25x per round instead of 2x.
+  assert.ok(cc.cwnd <= 1.3 * before, `${before} -> ${cc.cwnd}`);
+  // After CSS_ROUNDS rounds of it, congestion avoidance with ssthresh = cwnd.
+  for (let round = 0; round < 5 && cc.ssthresh > cc.cwnd; round++) {
+    now = slowStartRound(cc, now, 80);
+  }
+  // The rest of that round's ACKs grew the window a little, in congestion avoidance.
+  assert.ok(cc.ssthresh < INITIAL_SSTHRESH);
+  assert.ok(cc.cwnd >= cc.ssthresh && cc.cwnd - cc.ssthresh < 2 * MSS, `${cc.ssthresh} ${cc.cwnd}`);
+  assert.ok(!cc.inConservativeSlowStart);
+});
+
+Deno.test("Cubic with HyStart++ returns to slow start when the RTT falls below the baseline", () => {
+  const cc = new Cubic(MSS, { hystart: true });
+  let now = 0;
+  for (let round = 0; round < 3; round++) now = slowStartRound(cc, now, 50);
+  now = slowStartRound(cc, now, 70);
+  assert.ok(cc.inConservativeSlowStart);
+  now = slowStartRound(cc, now, 50);
+  assert.ok(!cc.inConservativeSlowStart);
+  const before = cc.cwnd;
+  slowStartRound(cc, now, 50);
+  assert.equal(cc.cwnd, 2 * before);
+});
+
+Deno.test("Cubic with HyStart++ needs RTT samples and is off by default", () => {
+  const noSamples = new Cubic(MSS, { hystart: true });
+  const plain = new Cubic(MSS);
+  let a = 0, b = 0;
+  for (let round = 0; round < 8; round++) {
+    a = slowStartRound(noSamples, a, undefined);
+    b = slowStartRound(plain, b, round < 4 ? 50 : 100);
+  }
+  assert.equal(noSamples.cwnd, 10 * MSS * 256);
+  assert.equal(plain.cwnd, 10 * MSS * 256);
+  assert.ok(!plain.inConservativeSlowStart);
 });
