@@ -32,3 +32,12 @@ export const systemClock: Clock = {
   },
   wallTime: () => Date.now(),
 };
+
+/** A clock that reads the stack runtime's time (`runtime.now()`) and sleeps with timers. */
+export function runtimeClock(runtime: { now(): number }): Clock {
+  return {
+    now: () => runtime.now(),
+    after: systemClock.after,
+    wallTime: () => Date.now(),
+  };
+}

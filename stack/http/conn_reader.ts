@@ -68,8 +68,7 @@ export class ConnReader {
   #pos = 0;
   #eof = false;
   #interrupted: Error | undefined;
-  #interrupt: Promise<never>;
-  #reject!: (error: Error) => void;
+  #rejectRead: ((error: Error) => void) | undefined;
   #scan = new HeadScanner();
   #headBuf: Uint8Array = EMPTY;
   #lineBuf: Uint8Array = EMPTY;
@@ -78,8 +77,6 @@ export class ConnReader {
   /** Takes the connection's readable stream (locks it). */
   constructor(readable: ReadableStream<Uint8Array>) {
     this.#reader = readable.getReader();
-    this.#interrupt = new Promise<never>((_, reject) => (this.#reject = reject));
-    this.#interrupt.catch(() => {});
   }
 
   /** True when received bytes are waiting to be parsed. */
@@ -96,7 +93,7 @@ export class ConnReader {
   interrupt(error: Error): void {
     if (this.#interrupted) return;
     this.#interrupted = error;
-    this.#reject(error);
+    this.#rejectRead?.(error);
   }
 
   /** Releases the stream; pending reads end. */
@@ -108,7 +105,14 @@ export class ConnReader {
     while (true) {
       if (this.#interrupted) throw this.#interrupted;
       if (this.#eof) return false;
-      const result = await Promise.race([this.#reader.read(), this.#interrupt]);
+      // Not Promise.race with a long-lived promise: each race would leave a reaction on it for
+      // the life of the connection.
+      const read = this.#reader.read();
+      const result = await new Promise<ReadableStreamReadResult<Uint8Array>>((resolve, reject) => {
+        this.#rejectRead = reject;
+        read.then(resolve, reject);
+      });
+      this.#rejectRead = undefined;
       if (result.done) {
         this.#eof = true;
         return false;

@@ -52,7 +52,6 @@ export class HttpConnection {
   #reader: ConnReader;
   #writer: ResponseWriter;
   #info: ServeHandlerInfo;
-  #abort = new AbortController();
   #idle = true;
   #closing = false;
   #closed = false;
@@ -117,7 +116,6 @@ export class HttpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.deadline = Infinity;
-    this.#abort.abort();
     this.#reader.interrupt(new Error("Connection closed"));
     this.#writer.release();
     try {
@@ -184,12 +182,12 @@ export class HttpConnection {
     const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
     let request: Request;
     try {
-      request = new Request(url, {
-        method,
-        headers: head.fields,
-        body: hasBody ? body.stream() : null,
-        signal: this.#abort.signal,
-      });
+      // GET is the default, and naming it anyway costs a method normalisation per request.
+      request = hasBody
+        ? new Request(url, { method, headers: head.fields, body: body.stream() })
+        : method === "GET"
+        ? new Request(url, { headers: head.fields })
+        : new Request(url, { method, headers: head.fields });
     } catch (error) {
       return await this.#reject(
         new HttpError(400, `Cannot build request: ${(error as Error).message}`),

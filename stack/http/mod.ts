@@ -8,6 +8,6 @@
 export { type HttpServer, serve, type ServeOptions } from "./server.ts";
 export type { ServeHandler, ServeHandlerInfo } from "./connection.ts";
 export type { HttpAddr, HttpConn, HttpListener } from "./conn.ts";
-export { type Clock, systemClock } from "./clock.ts";
+export { type Clock, runtimeClock, systemClock } from "./clock.ts";
 export { DEFAULT_LIMITS, type HttpLimits } from "./limits.ts";
 export { HttpError } from "./error.ts";
