@@ -60,7 +60,11 @@ function sumBytes(bytes: Uint8Array, start: number, end: number): number {
  * start of the checksummed data.
  */
 export function onesSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  if (length < WORD_PATH_MIN) return foldSum(initial + sumBytes(bytes, offset, offset + length));
+  // Short regions, and regions reaching outside the view (whose missing bytes count as zero, never as
+  // the neighbouring bytes of the underlying buffer), take the byte path.
+  if (length < WORD_PATH_MIN || offset < 0 || offset + length > bytes.length) {
+    return foldSum(initial + sumBytes(bytes, offset, offset + length));
+  }
   const absolute = bytes.byteOffset + offset;
   const head = (4 - (absolute & 3)) & 3;
   const firstWord = (absolute + head) >>> 2;

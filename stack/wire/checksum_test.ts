@@ -178,3 +178,11 @@ Deno.test("checksums over a SharedArrayBuffer match", () => {
     assert.equal(internetChecksum(bytes, offset, 1500), naiveChecksum(bytes, offset, 1500));
   }
 });
+
+Deno.test("a region reaching past the view counts the missing bytes as zero", () => {
+  const backing = new Uint8Array(256).fill(0xab);
+  const view = backing.subarray(0, 100);
+  const padded = new Uint8Array(200);
+  padded.set(view);
+  assert.equal(internetChecksum(view, 0, 200), naiveChecksum(padded, 0, 200));
+});
