@@ -149,6 +149,8 @@ Deno.test("dhcp+dns in memory: a lease configures the interface and names resolv
   assert.ok(await t.runUntil(() => t.bound.length > 0, 10 * S));
   assert.equal(t.dhcpClient.state, "bound");
   assert.equal(await t.leased, t.bound[0], "attachDhcp's promise gives the first lease");
+  // The new address is announced by gratuitous ARP (RFC 5227 §2.3) so that stale caches update.
+  assert.ok(await t.runUntil(() => t.client.arp.stats.txAnnouncements > 0, 2 * S));
   assert.deepEqual(t.client.ipv4.addresses.map(String), ["10.0.2.15/24"]);
   assert.equal(t.client.ipv4.routes.nextHop(parseIpv4("192.0.2.1")), SERVER, "default gateway");
   assert.deepEqual(t.resolver.servers, [SERVER]);

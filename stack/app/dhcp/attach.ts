@@ -16,6 +16,8 @@ export interface DhcpInterface {
   udp: DhcpUdp & { addSender(handler: SendHandler<unknown>): () => void };
   /** The IPv4 layer the lease configures. */
   ipv4: LeaseTarget;
+  /** The ARP layer, to announce a new address (RFC 5227 §2.3) so that neighbours update their caches. */
+  arp?: { announce(now: number): void };
 }
 
 /** Options of `attachDhcp`: the client's, plus a resolver to hand the DNS servers to. */
@@ -43,6 +45,7 @@ export function attachDhcp(iface: DhcpInterface, options: AttachDhcpOptions): At
     ...options,
     onBound(lease, now) {
       apply.onBound(lease, now);
+      iface.arp?.announce(now);
       first?.(lease);
       first = undefined;
       options.onBound?.(lease, now);

@@ -74,7 +74,7 @@ export type DhcpState =
   | "stopped";
 
 /** Why a lease ended. */
-export type DhcpLossReason = "expired" | "nak" | "released";
+export type DhcpLossReason = "expired" | "nak" | "released" | "declined";
 
 /** Options of a `DhcpClient`. */
 export interface DhcpClientOptions {
@@ -117,6 +117,8 @@ export interface DhcpClientStats {
 /** RFC 2131 §4.4.5: never retransmit a renewing/rebinding REQUEST more often than once a minute. */
 const MIN_RENEW_RETRANSMIT_MS = 60_000;
 const INFINITE_LEASE = 0xffffffff;
+/** RFC 2131 §3.1 step 5: wait at least ten seconds after a DECLINE before trying again. */
+const DECLINE_BACKOFF_MS = 10_000;
 const PARAMETERS = [
   DhcpOption.SubnetMask,
   DhcpOption.Router,
@@ -328,6 +330,27 @@ export class DhcpClient {
       this.#onUnbound?.(lease, "released", now);
     }
     this.close();
+  }
+
+  /**
+   * Reports that the leased address is already in use (an ARP probe was answered): sends DHCPDECLINE
+   * from 0.0.0.0, drops the lease and starts over after 10 s (RFC 2131 §3.1 step 5 and §4.4.1).
+   */
+  decline(now: number): void {
+    const lease = this.#lease;
+    if (!lease) return;
+    this.#lease = undefined; // so that #send uses 0.0.0.0: the address is not ours to use
+    const m = this.#message(DhcpMessageType.Decline, now);
+    m.requestedIp = lease.address;
+    m.serverId = lease.serverId;
+    m.parameterRequestList = [];
+    m.hostname = undefined;
+    this.#send(IPV4_BROADCAST, m);
+    this.#onUnbound?.(lease, "declined", now);
+    this.#wanted = undefined;
+    this.#startedAt = undefined;
+    this.#state = "init";
+    this.#deadline = now + DECLINE_BACKOFF_MS;
   }
 
   /** Unbinds port 68 and stops all timers. */

@@ -440,3 +440,26 @@ Deno.test("dhcp client: binds from QEMU user-mode network's real OFFER and ACK",
   assert.equal(h.bound[0].router, undefined, "restricted slirp sends no router");
   assert.equal(h.bound[0].renewAt, 1 + 43200 * S);
 });
+
+Deno.test("dhcp client: decline sends DHCPDECLINE from 0.0.0.0 and waits 10 s to start over", () => {
+  const h = setup();
+  acquire(h, 0);
+  h.client.decline(1 * S);
+  const d = h.udp.take();
+  assert.equal(d.src, 0);
+  assert.equal(d.dst, IPV4_BROADCAST);
+  assert.equal(d.msg.messageType, DhcpMessageType.Decline);
+  assert.equal(d.msg.requestedIp, ADDRESS);
+  assert.equal(d.msg.serverId, SERVER);
+  assert.equal(d.msg.ciaddr, 0);
+  assert.deepEqual(h.lost.map(([l, why]) => [l.address, why]), [[ADDRESS, "declined"]]);
+  assert.equal(h.client.lease, undefined);
+  assert.equal(h.client.pollAt(1 * S), 11 * S);
+  assert.equal(h.client.poll(11 * S - 1), false);
+  assert.equal(h.client.poll(11 * S), true);
+  const again = h.udp.take().msg;
+  assert.equal(again.messageType, DhcpMessageType.Discover);
+  assert.equal(again.requestedIp, undefined, "the declined address is not asked for again");
+  h.client.decline(12 * S); // no lease: nothing to decline
+  assert.equal(h.udp.sent.length, 0);
+});
