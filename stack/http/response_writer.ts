@@ -87,7 +87,13 @@ export class ResponseWriter {
     // RFC 9110 §6.4.1: 1xx, 204 and 304 responses never have content; HEAD answers carry none.
     const bodyless = (status >= 100 && status < 200) || status === 204 || status === 304;
     if (ctx.head || bodyless || body === null) {
-      if (body !== null) body.cancel().catch(() => {});
+      if (ctx.head && !bodyless && declared < 0 && body !== null) {
+        // RFC 9110 §9.3.2: a HEAD answer should carry the length a GET would; it is known
+        // when the body is already complete.
+        declared = await completeLength(body);
+      } else if (body !== null) {
+        body.cancel().catch(() => {});
+      }
       if (!bodyless) {
         if (ctx.head && declared >= 0) head += `content-length: ${declared}\r\n`;
         else if (!ctx.head) head += "content-length: 0\r\n";
@@ -258,5 +264,22 @@ export class ResponseWriter {
     } finally {
       this.#waiting(false);
     }
+  }
+}
+
+/** The body's length when it is complete within one chunk, else -1; the body is cancelled. */
+async function completeLength(body: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = body.getReader();
+  try {
+    const first = await reader.read();
+    if (first.done) return 0;
+    const peek = await Promise.race<ReadableStreamReadResult<Uint8Array> | typeof PENDING>(
+      [reader.read(), PENDING],
+    );
+    return peek !== PENDING && peek.done ? first.value.length : -1;
+  } catch {
+    return -1;
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }

@@ -212,6 +212,18 @@ Deno.test("answers HEAD with the fields and no body", async () => {
   await server.shutdown();
 });
 
+Deno.test("answers HEAD with the length a GET would have", async () => {
+  const { listener, server } = startServer(() => new Response("seven!!"));
+  const client = listener.connect();
+  client.send("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const res = await client.response({ head: true });
+  assert.equal(res.get("content-length"), "7");
+  assert.equal(res.body, "");
+  client.send(GET("/"));
+  assert.equal((await client.response()).body, "seven!!");
+  await server.shutdown();
+});
+
 Deno.test("sends 100 Continue only when the handler reads the body", async () => {
   const { listener, server } = startServer(describeHandler);
   const client = listener.connect();
