@@ -422,7 +422,7 @@ export class PacketNic implements Nic {
     if (this.#closed || this.#txPending === 0) return;
     this.stats.txKicks++;
     const n = libc().sendto(this.#fd, null, 0n, Linux.MSG_DONTWAIT, null, 0);
-    if (n < 0n) {
+    if (n < 0) {
       const code = errno();
       // EAGAIN/ENOBUFS: the device queue is full; the slots stay requested for the next flush.
       if (code !== Errno.EAGAIN && code !== Errno.ENOBUFS && code !== Errno.EINTR) {

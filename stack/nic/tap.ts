@@ -143,7 +143,7 @@ export class TapNic implements Nic {
     const limit = this.mtu + ETHERNET_HEADER + 4;
     let handed = 0;
     while (handed < budget) {
-      const n = Number(c.read(this.#fd, this.#rxPtr, RX_BUFFER_SIZE));
+      const n = c.read(this.#fd, this.#rxPtr, RX_BUFFER_SIZE);
       if (n < 0) {
         const code = errno();
         if (code === Errno.EINTR) continue;
@@ -236,7 +236,7 @@ export class TapNic implements Nic {
     while (this.#backlogCount > 0) {
       const slot = this.#backlogHead;
       const length = this.#txLength[slot];
-      const n = Number(c.write(this.#fd, this.#txPtrs[slot], this.#sizes[length]));
+      const n = c.write(this.#fd, this.#txPtrs[slot], this.#sizes[length]);
       if (n < 0) {
         const code = errno();
         if (code === Errno.EAGAIN || code === Errno.ENOBUFS) return;

@@ -6,11 +6,13 @@
  * @module
  */
 
+// read/write/sendto return ssize_t, declared i32 here: frame-sized counts and -1 survive the
+// truncation, and a 64-bit result would come back as a bigint allocated on every call.
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  read: { parameters: ["i32", "pointer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "pointer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "pointer", "usize"], result: "i32" },
+  write: { parameters: ["i32", "pointer", "usize"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -18,7 +20,7 @@ const SYMBOLS = {
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   sendto: {
     parameters: ["i32", "pointer", "usize", "i32", "pointer", "u32"],
-    result: "isize",
+    result: "i32",
   },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
