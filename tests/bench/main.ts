@@ -3,7 +3,7 @@
  * reference measured in the same run (Linux or Deno's kernel-socket path), because the machines are shared
  * and noisy; compare ratios, not absolute numbers across runs.
  *
- * Usage: deno task bench [suite ...]   (suites: wire ping tcp nic http vm; default: all)
+ * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http vm; default: all)
  *
  * @module
  */
@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<Bench>> = {
   wire: async () => (await import("./wire_bench.ts")).benchWire,
   ping: async () => (await import("./ping_bench.ts")).benchPing,
   tcp: async () => (await import("./tcp_bench.ts")).benchTcp,
+  tcpparts: async () => (await import("./tcp_parts_bench.ts")).benchTcpParts,
   nic: async () => (await import("./nic_bench.ts")).benchNic,
   http: async () => (await import("./http_bench.ts")).benchHttp,
   vm: async () => (await import("./vm_bench.ts")).benchVm,
