@@ -92,6 +92,11 @@ export interface DnsResolverOptions {
   cacheSize?: number;
   /** Upper bound on cached lifetimes (s, default 3600). */
   maxTtlS?: number;
+  /**
+   * Upper bound on caching "no such name" and "no such record" answers (s, default 300); they are cached
+   * only when the server sent an SOA to time them (RFC 2308 §5). 0 disables negative caching.
+   */
+  maxNegativeTtlS?: number;
   /** Called when a lookup is queued, so that a runtime polls soon (`runtime.wake`). */
   wake?: () => void;
 }
@@ -138,6 +143,8 @@ interface Query {
 
 interface CacheEntry {
   values: number[] | Uint8Array[];
+  /** Set for a cached NXDOMAIN (RFC 2308): lookups fail with it until the entry expires. */
+  missing: boolean;
   expiresAt: number;
 }
 
@@ -167,6 +174,7 @@ export class DnsResolver {
   #tcp: DnsTcpConnect | undefined;
   #cacheSize: number;
   #maxTtlS: number;
+  #maxNegativeTtlS: number;
   #wake: (() => void) | undefined;
   #queries = new Map<string, Query>();
   #cache = new Map<string, CacheEntry>();
@@ -184,6 +192,7 @@ export class DnsResolver {
     this.#tcp = options.tcp;
     this.#cacheSize = options.cacheSize ?? 256;
     this.#maxTtlS = options.maxTtlS ?? 3600;
+    this.#maxNegativeTtlS = options.maxNegativeTtlS ?? 300;
     this.#wake = options.wake;
   }
 
@@ -228,6 +237,11 @@ export class DnsResolver {
       if (cached.expiresAt > this.#now) {
         this.#cache.set(key, cached); // most recently used goes last
         this.stats.cacheHits++;
+        if (cached.missing) {
+          return Promise.reject(
+            new DnsError("not-found", `Cannot resolve ${normal}: no such name`),
+          );
+        }
         return Promise.resolve(cached.values.slice() as number[] | Uint8Array[]);
       }
     }
@@ -441,6 +455,7 @@ export class DnsResolver {
 
   #finish(q: Query, r: DnsRepr, now: number): void {
     if (r.rcode === DnsRcode.NxDomain) {
+      this.#remember(q.key, [], true, negativeTtl(r), this.#maxNegativeTtlS, now);
       this.#fail(q, new DnsError("not-found", `Cannot resolve ${q.name}: no such name`));
       return;
     }
@@ -449,15 +464,26 @@ export class DnsResolver {
       return;
     }
     const { values, ttl } = collect(r.answers, q.name, q.type);
-    if (this.#cacheSize > 0 && ttl > 0 && values.length > 0) {
-      this.#cache.delete(q.key);
-      this.#cache.set(q.key, { values, expiresAt: now + Math.min(ttl, this.#maxTtlS) * 1000 });
-      while (this.#cache.size > this.#cacheSize) {
-        this.#cache.delete(this.#cache.keys().next().value!);
-      }
-    }
+    if (values.length > 0) this.#remember(q.key, values, false, ttl, this.#maxTtlS, now);
+    else this.#remember(q.key, values, false, negativeTtl(r), this.#maxNegativeTtlS, now);
     this.#settle(q);
     for (const w of q.waiters) w.resolve(values.slice() as number[] | Uint8Array[]);
+  }
+
+  /** Caches an answer for `ttlS` seconds (at most `maxS`), evicting the least recently used. */
+  #remember(
+    key: string,
+    values: number[] | Uint8Array[],
+    missing: boolean,
+    ttlS: number,
+    maxS: number,
+    now: number,
+  ): void {
+    const lifetime = Math.min(ttlS, maxS);
+    if (this.#cacheSize <= 0 || !(lifetime > 0)) return;
+    this.#cache.delete(key);
+    this.#cache.set(key, { values, missing, expiresAt: now + lifetime * 1000 });
+    while (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
   }
 
   #fail(q: Query, error: DnsError): void {
@@ -507,6 +533,12 @@ function collect(
     ? matching.map((rr) => rr.address!)
     : matching.map((rr) => rr.address6!);
   return { values, ttl: ttl === Infinity ? 0 : ttl };
+}
+
+/** How long a negative answer may be cached: the SOA's TTL capped by its MINIMUM, or 0 without an SOA. */
+function negativeTtl(r: DnsRepr): number {
+  const soa = r.authorities.find((rr) => rr.type === DnsType.SOA && rr.soaMinimum !== undefined);
+  return soa ? Math.min(soa.ttl, soa.soaMinimum!) : 0;
 }
 
 /** Sends one length-prefixed query (RFC 1035 §4.2.2) and reads one length-prefixed answer. */

@@ -8,7 +8,15 @@ import {
   type DnsResolverOptions,
   type DnsTcpConnection,
 } from "./resolver.ts";
-import { DNS_CLASS_IN, DnsPacket, DnsRcode, type DnsRecord, DnsRepr, DnsType } from "./wire.ts";
+import {
+  DNS_CLASS_IN,
+  DnsPacket,
+  DnsRcode,
+  type DnsRecord,
+  DnsRepr,
+  DnsType,
+  writeName,
+} from "./wire.ts";
 
 const FIXTURES = new URL("../../../tests/fixtures/dns/", import.meta.url);
 const fixture = (name: string) => Deno.readFileSync(new URL(name, FIXTURES));
@@ -435,4 +443,58 @@ Deno.test("dns resolver: close fails running lookups and frees their ports", asy
   await assert.rejects(p, (e: DnsError) => e.code === "closed");
   assert.equal(udp.handlers.size, 0);
   await assert.rejects(resolver.resolve("a.test", "A"), (e: DnsError) => e.code === "closed");
+});
+
+/** An SOA record whose MINIMUM is `minimum` (RFC 1035 §3.3.13). */
+function soa(ttl: number, minimum: number): DnsRecord {
+  const data = new Uint8Array(9 + 9 + 20);
+  let at = writeName(data, 0, "ns.test");
+  at = writeName(data, at, "me.test");
+  const view = new DataView(data.buffer);
+  [1, 7200, 900, 86400, minimum].forEach((v, i) => view.setUint32(at + 4 * i, v));
+  return { name: "test", type: DnsType.SOA, class: DNS_CLASS_IN, ttl, data };
+}
+
+Deno.test("dns resolver: NXDOMAIN and NODATA are cached for the SOA's lifetime only (RFC 2308)", async () => {
+  const { udp, resolver } = setup({ maxNegativeTtlS: 60 });
+  const nx = resolver.resolve("gone.test", "A");
+  resolver.poll(0);
+  let q = udp.take();
+  udp.answer(
+    q,
+    response(q.query, [], { rcode: DnsRcode.NxDomain, authorities: [soa(600, 30)] }),
+    0,
+  );
+  await assert.rejects(nx, (e: DnsError) => e.code === "not-found");
+  resolver.poll(29_999);
+  await assert.rejects(resolver.resolve("gone.test", "A"), (e: DnsError) => e.code === "not-found");
+  assert.equal(udp.sent.length, 0, "answered from the negative cache");
+  resolver.poll(30_000);
+  const again = resolver.resolve("gone.test", "A");
+  resolver.poll(30_000);
+  q = udp.take();
+  udp.answer(q, response(q.query, [], { rcode: DnsRcode.NxDomain }), 30_000);
+  await assert.rejects(again);
+
+  const nodata = resolver.resolve("v4only.test", "AAAA");
+  resolver.poll(30_000);
+  q = udp.take();
+  udp.answer(q, response(q.query, [], { authorities: [soa(600, 3600)] }), 30_000);
+  assert.deepEqual(await nodata, []);
+  resolver.poll(30_000 + 59_999); // maxNegativeTtlS caps the SOA's 600 s
+  assert.deepEqual(await resolver.resolve("v4only.test", "AAAA"), []);
+  assert.equal(udp.sent.length, 0);
+
+  const bare = resolver.resolve("nosoa.test", "A");
+  resolver.poll(100_000);
+  q = udp.take();
+  udp.answer(q, response(q.query, [], { rcode: DnsRcode.NxDomain }), 100_000);
+  await assert.rejects(bare);
+  resolver.resolve("nosoa.test", "A").catch(() => {});
+  resolver.poll(100_000);
+  assert.equal(
+    udp.take().query.questions[0].name,
+    "nosoa.test",
+    "without an SOA nothing is cached",
+  );
 });

@@ -181,6 +181,8 @@ export interface DnsRecord {
   address6?: Uint8Array;
   /** For CNAME: the target, decompressed. */
   target?: string;
+  /** For SOA: the MINIMUM field, which bounds negative caching (RFC 2308 §5). */
+  soaMinimum?: number;
 }
 
 /** A decoded DNS message. */
@@ -430,6 +432,16 @@ function readRecord(
     if (target instanceof WireError) return target;
     if (inner.at !== at + 10 + rdlength) return badLength("CNAME", rdlength);
     rr.target = target;
+  } else if (type === DnsType.SOA) {
+    // MNAME and RNAME (possibly compressed), then SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM.
+    const end = at + 10 + rdlength;
+    const inner = { at: at + 10 };
+    for (let i = 0; i < 2; i++) {
+      const name = readName(b, start, end, inner);
+      if (name instanceof WireError) return name;
+    }
+    if (inner.at + 20 !== end) return badLength("SOA", rdlength);
+    rr.soaMinimum = readIpv4(b, inner.at + 16);
   }
   cursor.at = at + 10 + rdlength;
   return rr;

@@ -245,3 +245,35 @@ Deno.test("dns wire: seeded mutations of real messages never throw", () => {
   }
   assert.ok(rejected > 0 && rejected < 5000, `rejected ${rejected}`);
 });
+
+Deno.test("dns wire: SOA records give their MINIMUM, through compressed names too", () => {
+  const r = query(9, "gone.test", DnsType.A);
+  r.response = true;
+  const data = new Uint8Array(38);
+  let at = writeName(data, 0, "ns.test");
+  at = writeName(data, at, "me.test");
+  const view = new DataView(data.buffer);
+  [1, 2, 3, 4, 77].forEach((v, i) => view.setUint32(at + 4 * i, v));
+  r.authorities = [{ name: "test", type: DnsType.SOA, class: 1, ttl: 5, data }];
+  const bytes = emit(r);
+  assert.equal(parse(bytes).authorities[0].soaMinimum, 77);
+  // The same SOA with RNAME compressed to point at the question's "test".
+  const question = 12 + 5; // "gone" label (5 bytes) then "test" at offset 17
+  const compressed = new Uint8Array([
+    ...data.subarray(0, 9),
+    2,
+    109,
+    101,
+    0xc0,
+    question,
+    ...data.subarray(18, 38),
+  ]);
+  r.authorities = [{ name: "test", type: DnsType.SOA, class: 1, ttl: 5, data: compressed }];
+  const back = parse(emit(r));
+  assert.equal(back.authorities[0].soaMinimum, 77);
+  const short = compressed.slice(0, compressed.length - 1);
+  r.authorities = [{ name: "test", type: DnsType.SOA, class: 1, ttl: 5, data: short }];
+  const e = DnsRepr.parse(new DnsPacket(emit(r)));
+  assert.ok(e instanceof WireError);
+  assert.equal(e.code, "malformed");
+});
