@@ -26,6 +26,8 @@ export interface HttpConn {
   readonly remoteAddr: HttpAddr;
   /** Closes both directions; pending reads and writes must then settle (reject or end). */
   close(): void;
+  /** Ends the sending direction (FIN) while reading stays open, where supported. */
+  closeWrite?(): Promise<void> | void;
   /** Disables Nagle's algorithm where the transport has one (`Deno.TcpConn`). */
   setNoDelay?(noDelay?: boolean): void;
 }

@@ -268,9 +268,29 @@ export class HttpConnection {
     this.#idle = false;
     try {
       await this.#writer.writeError(error.status, error.message, this.#ctx.date());
+      await this.#linger();
     } catch {
       // The client may already be gone.
     }
     return false;
+  }
+
+  /**
+   * Lingering close (RFC 9112 §9.6): closing with unread request bytes makes the kernel send a
+   * reset that can destroy the error response before the client reads it. So end our side
+   * first, then discard what the client still sends, bounded in bytes and by the idle timeout.
+   */
+  async #linger(): Promise<void> {
+    const conn = this.#conn;
+    if (conn.closeWrite === undefined || this.#reader.eof) return;
+    await conn.closeWrite();
+    const limits = this.#ctx.limits;
+    this.#arm("idle", limits.idleTimeoutMs);
+    let dropped = 0;
+    while (dropped <= limits.maxDrainBytes) {
+      const piece = await this.#reader.readSome(limits.maxDrainBytes + 1);
+      if (piece === undefined) break;
+      dropped += piece.length;
+    }
   }
 }

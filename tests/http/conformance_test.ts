@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describeHandler, startServer } from "./fixture.ts";
 import { settle } from "./virtual_clock.ts";
+import { DEFAULT_LIMITS } from "../../stack/http/limits.ts";
+
+const DEFAULT_IDLE = DEFAULT_LIMITS.idleTimeoutMs;
 
 const GET = (path: string, extra = "") =>
   `GET ${path} HTTP/1.1\r\nHost: example.test\r\n${extra}\r\n`;
@@ -421,5 +424,41 @@ Deno.test("echoes a request body straight into the response", async () => {
   client.send("2\r\nde\r\n0\r\n\r\n");
   const res = await client.response();
   assert.equal(res.body, "abcde");
+  await server.shutdown();
+});
+
+Deno.test("lingers after an error: ends its side, discards the rest, then closes", async () => {
+  const { listener, clock, server } = startServer(() => new Response("never"), {
+    limits: { maxBodyBytes: 10, maxDrainBytes: 100 },
+  });
+  const client = listener.connect({ closeWrite: true });
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\n" + "x".repeat(20));
+  assert.equal((await client.response()).status, 413);
+  assert.equal(await client.closed(), "", "the server ended its sending side");
+  assert.equal(client.serverClosed, false, "but still reads what the client sends");
+  client.send("x".repeat(30));
+  await clock.advance(0);
+  assert.equal(client.serverClosed, false);
+  client.end();
+  await clock.advance(0);
+  assert.equal(client.serverClosed, true);
+  await server.shutdown();
+});
+
+Deno.test("lingers no longer than the idle timeout or the drain limit", async () => {
+  const { listener, clock, server } = startServer(() => new Response("never"), {
+    limits: { maxBodyBytes: 10, maxDrainBytes: 100 },
+  });
+  const slow = listener.connect({ closeWrite: true });
+  slow.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\n");
+  assert.equal((await slow.response()).status, 413);
+  await clock.advance(DEFAULT_IDLE + 1000);
+  assert.equal(slow.serverClosed, true, "closed by the idle timeout");
+  const flood = listener.connect({ closeWrite: true });
+  flood.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 500\r\n\r\n");
+  assert.equal((await flood.response()).status, 413);
+  flood.send("x".repeat(101));
+  await clock.advance(0);
+  assert.equal(flood.serverClosed, true, "closed past the drain limit");
   await server.shutdown();
 });

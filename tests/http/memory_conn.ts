@@ -65,7 +65,10 @@ export class MemoryClient {
     return this.#ended;
   }
 
-  constructor(remoteAddr: HttpAddr) {
+  /** True once the server called `close()` (not just `closeWrite()`). */
+  serverClosed = false;
+
+  constructor(remoteAddr: HttpAddr, options: { closeWrite?: boolean } = {}) {
     this.#toServer = new Pipe();
     const toClient = new Pipe();
     this.#pump(toClient.readable);
@@ -78,10 +81,12 @@ export class MemoryClient {
         },
       }),
       remoteAddr,
-      close() {
+      close: () => {
+        this.serverClosed = true;
         toClient.end();
         toServer.ended = true;
       },
+      closeWrite: options.closeWrite ? () => toClient.end() : undefined,
     };
   }
 
@@ -157,9 +162,10 @@ export class MemoryListener implements HttpListener {
   #closed = false;
   #next = 40000;
 
-  /** Opens a connection to the server and returns its client end. */
-  connect(): MemoryClient {
-    const client = new MemoryClient({ hostname: "10.0.0.2", port: this.#next++, transport: "tcp" });
+  /** Opens a connection to the server and returns its client end (`closeWrite` like TCP's). */
+  connect(options: { closeWrite?: boolean } = {}): MemoryClient {
+    const addr: HttpAddr = { hostname: "10.0.0.2", port: this.#next++, transport: "tcp" };
+    const client = new MemoryClient(addr, options);
     this.#queue.push(client.serverConn);
     this.#wake?.();
     return client;
