@@ -147,6 +147,7 @@ export class TcpConnection {
   // RTT timing without timestamps (Karn's rule: never time a retransmitted segment).
   #rttSeq: number | undefined = undefined;
   #rttStart = 0;
+  #rexmitTs: number | undefined = undefined; // TSval of the last timeout's resend
   // Loss recovery (RFC 6582 NewReno, RFC 6675 SACK).
   #dupAcks = 0;
   #inRecovery = false;
@@ -707,9 +708,10 @@ export class TcpConnection {
     }
     const window = seg.window << this.#sndWscale;
     const flightBefore = seqSub(this.#sndMax, this.#sndUna);
+    // RFC 5681 §2 duplicate ACK; with SACK a changed window does not disqualify it (RFC 6675 §2).
     const isDup = ack === this.#sndUna && payLen === 0 &&
       (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0 && flightBefore > 0 &&
-      window === this.#sndWnd;
+      (window === this.#sndWnd || this.#sackOk);
 
     if (seqGt(ack, this.#sndUna)) this.#newAck(seg, ack, flightBefore, now);
 
@@ -778,8 +780,12 @@ export class TcpConnection {
     // RTT measurement (RFC 7323 §4 with timestamps, else one timed segment under Karn's rule).
     let rttSample: number | undefined = undefined;
     if (this.#tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      // After a timeout the peer may echo the timestamp of a segment older than our last resend (it
+      // does not update TS.Recent from duplicates): such an echo measures the loss, not the path.
+      const stale = this.#rexmitTs !== undefined && tsLt(seg.tsEcr, this.#rexmitTs);
       const rtt = seqSub(this.#tsNow(now), seg.tsEcr);
-      if (rtt >= 0) rttSample = rtt;
+      if (rtt >= 0 && !stale) rttSample = rtt;
+      if (!stale) this.#rexmitTs = undefined;
     } else if (this.#rttSeq !== undefined && seqGt(ack, this.#rttSeq)) {
       rttSample = now - this.#rttStart;
       this.#rttSeq = undefined;
@@ -813,8 +819,12 @@ export class TcpConnection {
     if (!this.#inRecovery) {
       const lost = this.#dupAcks >= 3 ||
         (this.#sackOk && this.#sack.isLost(this.#sndUna, mss));
-      // RFC 6582 §3.2 step 2: no new recovery for losses from before the last one ended.
-      if (lost && seqGt(this.#sndUna, this.#recover) || lost && this.#recover === this.#iss) {
+      // RFC 6582 §3.2 step 2: no new recovery for losses from before the last one ended (without
+      // SACK; the scoreboard tells real losses from duplicates of go-back-N resends).
+      if (
+        lost &&
+        (this.#sackOk || seqGt(this.#sndUna, this.#recover) || this.#recover === this.#iss)
+      ) {
         const flight = seqSub(this.#sndMax, this.#sndUna);
         this.#inRecovery = true;
         this.#recover = this.#sndMax;
@@ -960,6 +970,7 @@ export class TcpConnection {
     this.#sndNxt = this.#sndUna;
     this.#highRxt = this.#sndUna;
     this.#rttSeq = undefined;
+    this.#rexmitTs = this.#tsNow(now);
     this.#rtoAt = now + this.#rtt.rto;
     this.#host.ready(this);
   }
@@ -974,13 +985,13 @@ export class TcpConnection {
       if (this.#sndNxt === this.#iss) {
         if (!this.#sendSyn(ip, now)) return false;
       } else if (this.#ackNow && this.state === TcpState.SynReceived) {
-        if (!this.#sendBare(ip, now, this.#sndNxt)) return false;
+        if (!this.#sendBare(ip, now, this.#sndMax)) return false;
       }
       this.#ackNow = false;
       return true;
     }
     if (this.state === TcpState.TimeWait) {
-      if (this.#ackNow && !this.#sendBare(ip, now, this.#sndNxt)) return false;
+      if (this.#ackNow && !this.#sendBare(ip, now, this.#sndMax)) return false;
       return true;
     }
     let sentAny = false;
@@ -996,7 +1007,7 @@ export class TcpConnection {
       this.#probe = false;
     }
     if (this.#ackNow && !sentAny) {
-      if (!this.#sendBare(ip, now, this.#sndNxt)) return false;
+      if (!this.#sendBare(ip, now, this.#sndMax)) return false;
     }
     return true;
   }
@@ -1038,7 +1049,9 @@ export class TcpConnection {
         if (sent !== 0) return sent;
       }
     } else {
-      ccRoom = cwnd - seqSub(this.#sndNxt, this.#sndUna);
+      // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
+      const limited = this.#inRecovery ? 0 : Math.min(this.#dupAcks, 2) * mss;
+      ccRoom = cwnd + limited - seqSub(this.#sndNxt, this.#sndUna);
     }
     // New data (or data again after a timeout, sndNxt < sndMax).
     const remaining = Math.max(0, seqSub(dataEnd, this.#sndNxt));
@@ -1136,7 +1149,12 @@ export class TcpConnection {
     return len;
   }
 
-  /** Sends a segment without data (an ACK, window update or probe) at `seq`. */
+  /**
+   * Sends a segment without data (an ACK, window update or probe) at `seq`. ACKs use SND.MAX, not a
+   * SND.NXT pulled back by a timeout: the peer already holds everything below it, and an older sequence
+   * number would make the ACK unacceptable to it (RFC 9293 §3.10.7.4), as Linux's
+   * `tcp_acceptable_seq` also avoids.
+   */
   #sendBare(ip: TcpIpSender, now: number, seq: number): boolean {
     const tx = this.#host.tx;
     const repr = tx.begin(this.localPort, this.remotePort, seq, this.#rcvNxt, TcpFlags.ACK, 0);
