@@ -124,14 +124,13 @@ export class TcpEndpoint {
     this.#challengeLimit = options.challengeAckLimit ?? 1000;
     this.handler = options.handler;
     this.#openEvent = { kind: "open", listener: undefined as unknown as TcpListenerHandle };
-    const self = this;
     this.#host = {
       tx: this.#tx,
       stats: this.stats,
-      ready: (conn) => self.#markReady(conn),
+      ready: (conn) => this.#markReady(conn),
       control: (la, lp, ra, rp, seq, ack, flags) =>
-        self.#queueControl(la, lp, ra, rp, seq, ack, flags),
-      challengeAllowed: (now) => self.#challengeAllowed(now),
+        this.#queueControl(la, lp, ra, rp, seq, ack, flags),
+      challengeAllowed: (now) => this.#challengeAllowed(now),
     };
   }
 
