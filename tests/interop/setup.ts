@@ -63,6 +63,8 @@ export async function createLink(kind: LinkKind): Promise<Link> {
     const host = uniqueName("ia");
     const inner = uniqueName("ib");
     await ns.veth(host, inner, `${linuxIp}/24`);
+    // A local veth peer would hand AF_PACKET TCP super-frames of up to 64 KiB (TSO/GSO).
+    await ns.exec("ethtool", ["-K", inner, "tso", "off", "gso", "off"]);
     return { kind, ns, linuxIf: inner, stackIf: host, linuxIp, stackIp, close: () => ns.close() };
   } catch (e) {
     await ns.close();

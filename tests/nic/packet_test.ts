@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { NicError } from "../../stack/nic/ffi/libc.ts";
 import { PacketNic } from "../../stack/nic/packet.ts";
+import { logLevel, setLogLevel, setLogSink } from "../../stack/util/log.ts";
 import {
   getMac,
   ipv4,
@@ -160,6 +161,52 @@ Deno.test("PacketNic refuses a frame above the MTU and wakes a wait on close", a
     await waiting;
     assert.equal(nic.receive(0, () => {}), 0);
   } finally {
+    await ns.close();
+  }
+});
+
+Deno.test("PacketNic drops and counts frames above its MTU, with one warning", async () => {
+  const ns = await Netns.create();
+  const host = uniqueName("pa");
+  const inner = uniqueName("pb");
+  const warnings: string[] = [];
+  const previous = setLogSink((level, _scope, message) => {
+    if (level === "warn") warnings.push(message);
+  });
+  const level = logLevel();
+  setLogLevel("warn");
+  let nic: PacketNic | undefined;
+  try {
+    await ns.quiet();
+    await ns.veth(host, inner, "10.77.2.1/24");
+    nic = new PacketNic(host, { mtu: 1000 });
+    const py = [
+      "import socket",
+      "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+      `s.bind(("${inner}", 0))`,
+      "for n in (60, 1514, 1014, 1015, 1514):",
+      "    s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09\\x88\\xb5' + bytes(n - 14))",
+    ].join("\n");
+    const r = await ns.exec("python3", ["-c", py]);
+    assert.equal(r.code, 0, r.stderr);
+    const lengths: number[] = [];
+    const handler = (b: Uint8Array, o: number, l: number) => {
+      if (getMac(b, o + 6) === 0x020000000009) lengths.push(l);
+    };
+    const seen = () => lengths.length + nic!.stats.rxTruncated;
+    for (let tries = 0; tries < 100 && seen() < 5; tries++) {
+      nic.receive(0, handler);
+      if (seen() < 5) await nic.wait(50);
+    }
+    // 1014 fits (1000 + 14); 1018 would still pass for a VLAN tag; 1514 does not.
+    assert.deepEqual(lengths, [60, 1014, 1015]);
+    assert.equal(nic.stats.rxTruncated, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /Dropped a 1514-byte frame on packet:pa\w+: above the MTU of 1000/);
+  } finally {
+    setLogSink(previous);
+    setLogLevel(level);
+    nic?.close();
     await ns.close();
   }
 });
