@@ -4,7 +4,7 @@
  * each by rewriting a copy of the request in a transmit buffer. It proves the driver end to end in the VM
  * until the stack's own apps (apps/udp_echo.ts) run there.
  *
- * Usage (in the guest): guest_echo.ts --address 10.0.2.15/24 [--pci 00:03.0]
+ * Usage (in the guest): guest_echo.ts --ip 10.0.2.15/24 [--pci 00:03.0]
  *
  * @module
  */
@@ -16,17 +16,17 @@ import { openVirtioNicSync } from "../stack/nic/virtio/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { address: { type: "string" }, gateway: { type: "string" }, pci: { type: "string" } },
+  options: { ip: { type: "string" }, gateway: { type: "string" }, pci: { type: "string" } },
 });
 const address = parseIpv4(
-  (values.address ?? Deno.env.get("STACK_ADDRESS") ?? "10.0.2.15").split("/")[0],
+  (values.ip ?? Deno.env.get("STACK_ADDRESS") ?? "10.0.2.15").split("/")[0],
 );
 
 const nic = openVirtioNicSync({ pciAddress: values.pci });
 console.log(
   `guest_echo: ${nic.name} mac ${formatMac(nic.mac)} mtu ${nic.mtu} features 0x${
     nic.features.toString(16)
-  }, answering ARP, ping and UDP port 7 on ${values.address ?? "10.0.2.15"}`,
+  }, answering ARP, ping and UDP port 7 on ${values.ip ?? "10.0.2.15"}`,
 );
 
 let running = true;

@@ -65,8 +65,8 @@ export function defaultApp(): string {
 
 /** Default arguments of an app: apps built on apps/lib/link.ts take --nic virtio. */
 export function defaultAppArgs(app: string): string[] {
-  if (app === "vm/guest_echo.ts") return ["--address", "{address}"];
-  return ["--nic", "virtio", "--address", "{address}", "--gateway", "{gateway}"];
+  if (app === "vm/guest_echo.ts") return ["--ip", "{address}"];
+  return ["--nic", "virtio", "--ip", "{address}", "--gateway", "{gateway}"];
 }
 
 /** Resolves `app` to a path inside the project, with clear errors. */

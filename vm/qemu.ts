@@ -7,7 +7,13 @@
 
 /** How the guest reaches the host. */
 export type GuestNetwork =
-  | { kind: "user"; protocol: "udp" | "tcp"; hostPort: number; guestPort: number }
+  | {
+    kind: "user";
+    protocol: "udp" | "tcp";
+    hostPort: number;
+    guestPort: number;
+    restrict?: boolean;
+  }
   | { kind: "tap"; ifname: string };
 
 /** Everything the command line depends on. */
@@ -62,7 +68,9 @@ export function kernelCmdline(guestAddress: string, gateway: string): string {
 /** The arguments of `qemu-system-x86_64` for `config`. */
 export function qemuArgs(config: QemuConfig): string[] {
   const netdev = config.network.kind === "user"
-    ? `user,id=n0,restrict=on,hostfwd=${config.network.protocol}:127.0.0.1:${config.network.hostPort}-:${config.network.guestPort}`
+    ? `user,id=n0,restrict=${
+      config.network.restrict === false ? "off" : "on"
+    },hostfwd=${config.network.protocol}:127.0.0.1:${config.network.hostPort}-:${config.network.guestPort}`
     : `tap,id=n0,ifname=${config.network.ifname},script=no,downscript=no`;
   return [
     "-nodefaults",

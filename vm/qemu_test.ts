@@ -19,7 +19,7 @@ Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=", ()
   assert.match(kernelCmdline("192.168.7.2/20", "192.168.0.1"), /:255\.255\.240\.0 /);
 });
 
-Deno.test("qemuArgs forwards only from 127.0.0.1 with restrict=on, and picks the CPU per accelerator", () => {
+Deno.test("qemuArgs forwards only from 127.0.0.1 (restrict=on unless UDP needs it off), and picks the CPU per accelerator", () => {
   const base = {
     kernel: "k",
     initramfs: "i",
@@ -31,9 +31,15 @@ Deno.test("qemuArgs forwards only from 127.0.0.1 with restrict=on, and picks the
   const args = qemuArgs({
     ...base,
     accel: "tcg",
-    network: { kind: "user", protocol: "udp", hostPort: 5555, guestPort: 7 },
+    network: { kind: "user", protocol: "tcp", hostPort: 5555, guestPort: 80 },
   });
-  assert.ok(args.includes("user,id=n0,restrict=on,hostfwd=udp:127.0.0.1:5555-:7"));
+  assert.ok(args.includes("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:5555-:80"));
+  const udp = qemuArgs({
+    ...base,
+    accel: "tcg",
+    network: { kind: "user", protocol: "udp", hostPort: 5555, guestPort: 7, restrict: false },
+  });
+  assert.ok(udp.includes("user,id=n0,restrict=off,hostfwd=udp:127.0.0.1:5555-:7"));
   assert.equal(args[args.indexOf("-cpu") + 1], "qemu64,+rdrand");
   assert.ok(args.includes("virtio-net-pci,netdev=n0,disable-legacy=on,romfile=,addr=03"));
   const kvm = qemuArgs({ ...base, accel: "kvm", network: { kind: "tap", ifname: "tap9" } });

@@ -1,0 +1,394 @@
+/**
+ * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]`:
+ * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
+ * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
+ * cleanly on Ctrl-C or SIGTERM (Ctrl-Alt-Del through the monitor, which init turns into a power-off).
+ *
+ * `Vm.boot` is the same as an API for tests and benchmarks.
+ *
+ * @module
+ */
+
+import { createSocket } from "node:dgram";
+import { parseArgs } from "node:util";
+import { buildImage, type ImageResult } from "./image.ts";
+import { chooseAccel, type GuestNetwork, parseMemory, QEMU, qemuArgs } from "./qemu.ts";
+
+/** Options of `Vm.boot`. */
+export interface BootOptions {
+  /** The app (default: see image.ts `defaultApp`). */
+  app?: string;
+  /** Arguments for the app (default per app, see image.ts). */
+  appArgs?: string[];
+  /** Host port forwarded to the guest (default 8080). */
+  port?: number;
+  /** What the app speaks: http (TCP to guest port 80) or udp (echo on guest port 7); default from the name. */
+  protocol?: "http" | "udp";
+  /** auto (default), kvm or tcg. */
+  accel?: string;
+  /** Guest RAM such as 512M (default). */
+  memory?: string;
+  /** Use this existing TAP instead of user networking; the guest is then reached at its own address. */
+  tap?: string;
+  /** The guest's address and prefix (default 10.0.2.15/24, what QEMU's user network expects). */
+  guestAddress?: string;
+  /** The guest's gateway (default 10.0.2.2). */
+  gateway?: string;
+  /** Write the console here instead of to the terminal. */
+  log?: string;
+  /** Where console lines go when there is no log file (default: stdout; tests pass a no-op). */
+  echo?: (line: string) => void;
+  /** Receives the image builder's progress lines. */
+  progress?: (line: string) => void;
+  /** How long to wait for the app to answer (default 120 s). */
+  timeoutMs?: number;
+  /** Initramfs compression. */
+  compress?: "lz4" | "zstd";
+}
+
+const CONSOLE_TAIL = 30;
+
+/** Checks that `port` is free on 127.0.0.1 for `protocol`, with a clear message when it is not. */
+export async function checkPortFree(port: number, protocol: "tcp" | "udp"): Promise<void> {
+  const inUse = () =>
+    new Error(`Host port ${port} (${protocol}) is already in use; pick another with --port`);
+  if (protocol === "tcp") {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch (error) {
+      throw error instanceof Deno.errors.AddrInUse ? inUse() : error;
+    }
+    return;
+  }
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once(
+      "error",
+      (error: Error & { code?: string }) => reject(error.code === "EADDRINUSE" ? inUse() : error),
+    );
+    socket.bind(port, "127.0.0.1", () => resolve());
+  }).finally(() => socket.close());
+}
+
+/** The smallest RAM (MiB) the image boots in: the archive unpacks into a tmpfs of half the RAM. */
+export function minimumMemoryMiB(cpioBytes: number): number {
+  return Math.ceil((2 * cpioBytes) / (1 << 20)) + 160;
+}
+
+/** A running guest. */
+export class Vm {
+  /** QEMU's process id. */
+  readonly pid: number;
+  /** Where the app answers: udp://127.0.0.1:PORT or http://127.0.0.1:PORT/. */
+  readonly url: string;
+  /** The image that was booted. */
+  readonly image: ImageResult;
+  /** Every console line so far. */
+  readonly console: string[] = [];
+  /** Milliseconds from QEMU start until the app first answered. */
+  bootMs = 0;
+  readonly #child: Deno.ChildProcess;
+  readonly #monitor: string;
+  readonly #status: Promise<Deno.CommandStatus>;
+  readonly #stderr: Promise<string>;
+  readonly #consoleDone: Promise<void>;
+  #exited = false;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    url: string,
+    image: ImageResult,
+    monitor: string,
+    sink: (line: string) => void,
+  ) {
+    this.#child = child;
+    this.pid = child.pid;
+    this.url = url;
+    this.image = image;
+    this.#monitor = monitor;
+    this.#status = child.status.then((status) => {
+      this.#exited = true;
+      return status;
+    });
+    this.#stderr = new Response(child.stderr).text().catch(() => "");
+    this.#consoleDone = (async () => {
+      let pending = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        pending += decoder.decode(chunk, { stream: true });
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const raw of lines) {
+          const line = raw.replace(/\r$/, "");
+          this.console.push(line);
+          sink(line);
+        }
+      }
+      if (pending) {
+        this.console.push(pending);
+        sink(pending);
+      }
+    })().catch(() => {});
+  }
+
+  /** Builds the image if needed, boots it and resolves once the app answers. */
+  static async boot(opts: BootOptions = {}): Promise<Vm> {
+    const port = opts.port ?? 8080;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`--port must be a port number between 1 and 65535, not '${opts.port}'`);
+    }
+    const accel = chooseAccel(opts.accel ?? "auto");
+    const memoryMiB = parseMemory(opts.memory ?? "512M");
+    const guestAddress = opts.guestAddress ?? "10.0.2.15/24";
+    const gateway = opts.gateway ?? "10.0.2.2";
+    const image = await buildImage({
+      app: opts.app,
+      appArgs: opts.appArgs,
+      compress: opts.compress,
+      progress: opts.progress,
+    });
+    const protocol = opts.protocol ?? (/http/.test(image.app) ? "http" : "udp");
+    const minimum = minimumMemoryMiB(image.cpioBytes);
+    if (memoryMiB < minimum) {
+      throw new Error(
+        `--memory ${memoryMiB}M is too little: the ${
+          (image.cpioBytes / 1e6).toFixed(0)
+        } MB image ` +
+          `unpacks into a tmpfs capped at half the RAM, and deno needs room; use ${minimum}M or more`,
+      );
+    }
+    let network: GuestNetwork;
+    let url: string;
+    if (opts.tap) {
+      try {
+        Deno.statSync(`/sys/class/net/${opts.tap}`);
+      } catch {
+        throw new Error(`TAP interface ${opts.tap} does not exist (create it with ip tuntap add)`);
+      }
+      network = { kind: "tap", ifname: opts.tap };
+      const host = guestAddress.split("/")[0];
+      url = protocol === "http" ? `http://${host}/` : `udp://${host}:7`;
+    } else {
+      await checkPortFree(port, protocol === "http" ? "tcp" : "udp");
+      network = protocol === "http"
+        ? { kind: "user", protocol: "tcp", hostPort: port, guestPort: 80 }
+        // libslirp's restricted mode drops every UDP datagram from the guest except DHCP and TFTP
+        // (udp_input), so echo replies would never reach the forwarded socket: UDP needs restrict=off.
+        // The guest apps only answer; nothing in the image opens connections of its own.
+        : { kind: "user", protocol: "udp", hostPort: port, guestPort: 7, restrict: false };
+      url = protocol === "http" ? `http://127.0.0.1:${port}/` : `udp://127.0.0.1:${port}`;
+    }
+    const monitor = `${await Deno.makeTempDir({ prefix: "vm_boot_" })}/monitor.sock`;
+    const args = qemuArgs({
+      kernel: image.kernel,
+      initramfs: image.initramfs,
+      accel,
+      memoryMiB,
+      network,
+      guestAddress,
+      gateway,
+      monitor,
+    });
+    let logFile: Deno.FsFile | undefined;
+    if (opts.log) {
+      logFile = await Deno.open(opts.log, { write: true, create: true, truncate: true });
+    }
+    const encoder = new TextEncoder();
+    const echo = opts.echo ?? ((line: string) => console.log(line));
+    const sink = logFile ? (line: string) => logFile!.writeSync(encoder.encode(line + "\n")) : echo;
+    let child: Deno.ChildProcess;
+    const started = performance.now();
+    try {
+      child = new Deno.Command(QEMU, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+        .spawn();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new Error(`${QEMU} is not installed: apt-get install qemu-system-x86`);
+      }
+      throw error;
+    }
+    const vm = new Vm(child, url, image, monitor, sink);
+    vm.#status.finally(() => {
+      logFile?.close();
+      Deno.remove(monitor.replace(/\/monitor\.sock$/, ""), { recursive: true }).catch(() => {});
+    });
+    try {
+      await vm.#waitForApp(protocol, url, opts.timeoutMs ?? 120_000);
+      vm.bootMs = performance.now() - started;
+    } catch (error) {
+      vm.kill();
+      await vm.#status;
+      throw error;
+    }
+    return vm;
+  }
+
+  /** The last console lines, for error messages. */
+  tail(lines = CONSOLE_TAIL): string {
+    return this.console.slice(-lines).join("\n");
+  }
+
+  /** Resolves with QEMU's exit status. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  /** Sends one UDP datagram to the guest and resolves with the answer, or undefined after `timeoutMs`. */
+  static udpExchange(
+    url: string,
+    payload: Uint8Array,
+    timeoutMs: number,
+  ): Promise<Uint8Array | undefined> {
+    const { hostname, port } = new URL(url.replace(/^udp:/, "http:"));
+    const socket = createSocket("udp4");
+    return new Promise<Uint8Array | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      socket.on("message", (message: Uint8Array) => {
+        clearTimeout(timer);
+        resolve(new Uint8Array(message));
+      });
+      socket.on("error", () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      socket.send(payload, Number(port), hostname);
+    }).finally(() => socket.close());
+  }
+
+  async #waitForApp(protocol: "http" | "udp", url: string, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const probe = new TextEncoder().encode("vm-boot-probe");
+    while (performance.now() < deadline) {
+      if (this.#exited) {
+        const stderr = (await this.#stderr).trim();
+        await this.#consoleDone;
+        throw new Error(
+          `QEMU exited before the app answered${stderr ? `: ${stderr}` : ""}\n` +
+            `last console lines:\n${this.tail()}`,
+        );
+      }
+      if (protocol === "udp") {
+        const answer = await Vm.udpExchange(url, probe, 500).catch(() => undefined);
+        if (answer && new TextDecoder().decode(answer) === "vm-boot-probe") return;
+      } else {
+        try {
+          const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+          await response.body?.cancel();
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    }
+    throw new Error(
+      `Guest did not answer on ${url} within ${Math.round(timeoutMs / 1000)} s; ` +
+        `last console lines:\n${this.tail()}`,
+    );
+  }
+
+  /**
+   * Powers the guest off cleanly: Ctrl-Alt-Del through the monitor, which init turns into stopping the
+   * app and reboot(RB_POWER_OFF). Kills QEMU if it is still running after `timeoutMs`.
+   */
+  async powerOff(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
+    if (!this.#exited) {
+      try {
+        const connection = await Deno.connect({ transport: "unix", path: this.#monitor });
+        await connection.write(new TextEncoder().encode("sendkey ctrl-alt-delete\n"));
+        // Give the monitor a moment to read the command before the socket closes.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        connection.close();
+      } catch {
+        this.kill();
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((
+      resolve,
+    ) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    const outcome = await Promise.race([this.#status, late]);
+    clearTimeout(timer);
+    if (outcome === "late") this.kill();
+    const status = await this.#status;
+    await this.#consoleDone;
+    return status;
+  }
+
+  /** Kills QEMU by its PID (no clean shutdown). */
+  kill(): void {
+    if (this.#exited) return;
+    try {
+      Deno.kill(this.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Parses `deno task boot` options. */
+export function parseBootArgs(args: string[]): BootOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      app: { type: "string" },
+      arg: { type: "string", multiple: true },
+      port: { type: "string" },
+      accel: { type: "string" },
+      memory: { type: "string" },
+      tap: { type: "string" },
+      log: { type: "string" },
+      protocol: { type: "string" },
+      compress: { type: "string" },
+      timeout: { type: "string" },
+    },
+  });
+  const port = values.port === undefined ? 8080 : Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`--port must be a port number between 1 and 65535, not '${values.port}'`);
+  }
+  if (values.protocol !== undefined && values.protocol !== "http" && values.protocol !== "udp") {
+    throw new Error(`--protocol must be http or udp, not '${values.protocol}'`);
+  }
+  if (values.compress !== undefined && values.compress !== "lz4" && values.compress !== "zstd") {
+    throw new Error(`--compress must be lz4 or zstd, not '${values.compress}'`);
+  }
+  chooseAccel(values.accel ?? "auto");
+  parseMemory(values.memory ?? "512M");
+  return {
+    app: values.app,
+    appArgs: values.arg,
+    port,
+    accel: values.accel,
+    memory: values.memory,
+    tap: values.tap,
+    log: values.log,
+    protocol: values.protocol as "http" | "udp" | undefined,
+    compress: values.compress as "lz4" | "zstd" | undefined,
+    timeoutMs: values.timeout === undefined ? undefined : Number(values.timeout) * 1000,
+  };
+}
+
+if (import.meta.main) {
+  let vm: Vm | undefined;
+  try {
+    const opts = parseBootArgs(Deno.args);
+    const stop = () => {
+      if (!vm) Deno.exit(130);
+      console.error("boot: powering the guest off");
+      vm.powerOff().then((status) => Deno.exit(status.code));
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    vm = await Vm.boot({ ...opts, progress: (line) => console.error(`image ${line}`) });
+    console.error(`boot: guest up in ${(vm.bootMs / 1000).toFixed(1)} s (QEMU pid ${vm.pid})`);
+    console.log(vm.url);
+    const status = await vm.status;
+    console.error(`boot: QEMU exited with code ${status.code}`);
+    Deno.exit(status.code);
+  } catch (error) {
+    console.error(`boot: ${error instanceof Error ? error.message : String(error)}`);
+    vm?.kill();
+    Deno.exit(1);
+  }
+}
