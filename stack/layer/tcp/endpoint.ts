@@ -198,6 +198,7 @@ export class TcpEndpoint {
     );
     conn.handler = options.handler;
     conn.accepted = true;
+    conn.state = TcpState.SynSent; // until bound at the next poll, it waits like a SYN in flight
     this.stats.activeOpens++;
     if (options.localAddr !== undefined) this.#bind(conn, 0);
     else this.#unbound.push(conn);
@@ -255,10 +256,11 @@ export class TcpEndpoint {
       const unbound = this.#unbound;
       this.#unbound = [];
       for (const conn of unbound) {
-        if (conn.state === TcpState.Closed && conn.error !== undefined) continue;
+        if (conn.state === TcpState.Closed) continue;
         const src = ip.sourceFor(conn.remoteAddr);
         if (src === undefined) {
           conn.error = "unreachable";
+          conn.state = TcpState.Closed;
           conn.events |= ConnEvent.In;
           this.#deliver(conn, now);
           continue;
@@ -330,7 +332,8 @@ export class TcpEndpoint {
     if (conn.localPort === 0) {
       const port = this.#ephemeralPort(conn.localAddr, conn.remoteAddr, conn.remotePort);
       if (port === undefined) {
-        conn.error = "unreachable";
+        conn.error = "addressInUse";
+        conn.state = TcpState.Closed;
         conn.events |= ConnEvent.In;
         this.#deliver(conn, now);
         return;
@@ -341,6 +344,7 @@ export class TcpEndpoint {
         undefined
     ) {
       conn.error = "addressInUse";
+      conn.state = TcpState.Closed;
       conn.events |= ConnEvent.In;
       this.#deliver(conn, now);
       return;

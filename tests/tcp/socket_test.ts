@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import {
+  AddrInUse,
+  BadResource,
+  ConnectionRefused,
+  ConnectionReset,
+  type TcpConn,
+  TcpSockets,
+  TimedOut,
+} from "../../stack/socket/tcp.ts";
+import { Sim } from "./sim.ts";
+
+const waker = { wake() {} };
+
+function sockets(options: ConstructorParameters<typeof Sim>[0] = {}) {
+  const sim = new Sim(options);
+  return { sim, a: new TcpSockets(sim.tcpA, waker), b: new TcpSockets(sim.tcpB, waker) };
+}
+
+/** Runs the simulation until `promise` settles; fails on a stall. */
+async function drive<T>(sim: Sim, promise: Promise<T>, limitMs = 600_000): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => (settled = true));
+  watched.catch(() => {});
+  const ok = await sim.runAsync(() => settled, limitMs);
+  assert.ok(ok, "the simulation stalled");
+  return await watched;
+}
+
+async function readAll(conn: TcpConn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+Deno.test("socket: connect, echo a message, and close like Deno.Conn", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(100);
+    const n = (await conn.read(buf))!;
+    await conn.write(buf.subarray(0, n));
+    assert.equal(await conn.read(buf), null);
+    conn.close();
+  })();
+  const client = (async () => {
+    const conn = await a.connect({ hostname: "10.0.0.2", port: 7 });
+    assert.deepEqual(conn.remoteAddr, { transport: "tcp", hostname: "10.0.0.2", port: 7 });
+    assert.equal(conn.localAddr.hostname, "10.0.0.1");
+    assert.ok(conn.localAddr.port >= 49152);
+    await conn.write(new TextEncoder().encode("hello"));
+    await conn.closeWrite();
+    const got = new TextDecoder().decode(await readAll(conn));
+    conn.close();
+    return got;
+  })();
+  assert.equal(await drive(sim, client), "hello");
+  await drive(sim, server);
+  listener.close();
+});
+
+Deno.test("socket: connecting to a closed port rejects with ConnectionRefused", async () => {
+  const { sim, a } = sockets();
+  await assert.rejects(drive(sim, a.connect({ hostname: "10.0.0.2", port: 9 })), ConnectionRefused);
+});
+
+Deno.test("socket: a peer that never answers makes connect reject with TimedOut", async () => {
+  const { sim, a } = sockets({ tcp: { synRetries: 2 }, impair: { aToB: { loss: 1 } } });
+  await assert.rejects(drive(sim, a.connect({ hostname: "10.0.0.2", port: 9 })), TimedOut);
+});
+
+Deno.test("socket: a reset from the peer rejects read with ConnectionReset", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const conn = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await drive(sim, accepted);
+  server.writable.abort();
+  await assert.rejects(drive(sim, conn.read(new Uint8Array(10))), ConnectionReset);
+  listener.close();
+});
+
+Deno.test("socket: listening twice on a port throws AddrInUse", () => {
+  const { b } = sockets();
+  const listener = b.listen({ port: 7 });
+  assert.throws(() => b.listen({ port: 7 }), AddrInUse);
+  listener.close();
+});
+
+Deno.test("socket: read after close rejects with BadResource", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const conn = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  conn.close();
+  await assert.rejects(conn.read(new Uint8Array(1)), BadResource);
+  listener.close();
+});
+
+Deno.test("socket: a closed listener ends its async iteration", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const seen: number[] = [];
+  const loop = (async () => {
+    for await (const conn of listener) {
+      seen.push(conn.remoteAddr.port);
+      conn.close();
+      if (seen.length === 3) listener.close();
+    }
+  })();
+  for (let i = 0; i < 3; i++) await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  await drive(sim, loop);
+  assert.equal(seen.length, 3);
+  assert.equal(new Set(seen).size, 3);
+});
+
+Deno.test("socket: half-close keeps the other direction open", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await drive(sim, accepted);
+  await client.closeWrite();
+  assert.equal(await drive(sim, server.read(new Uint8Array(10))), null);
+  await drive(sim, server.write(new TextEncoder().encode("late reply")));
+  await server.closeWrite();
+  assert.equal(new TextDecoder().decode(await drive(sim, readAll(client))), "late reply");
+  listener.close();
+});
+
+Deno.test("socket: Web Streams carry 1 MiB each way over a lossy link", async () => {
+  const { sim, a, b } = sockets({ impair: { loss: 0.02, delayMs: 1 } });
+  const listener = b.listen({ port: 7 });
+  const data = new Uint8Array(1 << 20);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 9)) & 0xff;
+  const server = (async () => {
+    const conn = await listener.accept();
+    // Echo with the streams: readable piped into writable.
+    await conn.readable.pipeTo(conn.writable);
+  })();
+  const client = (async () => {
+    const conn = await a.connect({ hostname: "10.0.0.2", port: 7 });
+    const writer = conn.writable.getWriter();
+    const sending = (async () => {
+      for (let at = 0; at < data.length; at += 10_000) {
+        await writer.write(data.subarray(at, Math.min(at + 10_000, data.length)));
+      }
+      await writer.close();
+    })();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of conn.readable) {
+      chunks.push(chunk.slice());
+      total += chunk.length;
+    }
+    await sending;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  })();
+  const echoed = await drive(sim, client);
+  await drive(sim, server);
+  assert.equal(echoed.length, data.length);
+  assert.deepEqual(echoed, data);
+  listener.close();
+});
+
+Deno.test("socket: connect needs an IPv4 literal until a resolver is plugged in", async () => {
+  const { a } = sockets();
+  await assert.rejects(a.connect({ hostname: "example.test", port: 80 }), TypeError);
+  const { sim, b } = sockets();
+  const resolving = new TcpSockets(sim.tcpA, waker, { resolve: () => Promise.resolve(0x0a000002) });
+  const listener = b.listen({ port: 80 });
+  const conn = await drive(sim, resolving.connect({ hostname: "peer.test", port: 80 }));
+  assert.equal(conn.remoteAddr.hostname, "10.0.0.2");
+  listener.close();
+});
