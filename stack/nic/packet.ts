@@ -20,6 +20,7 @@ import { Errno, errno, lastError, libc, Linux, MAP_FAILED, NicError } from "./ff
 import { Logger } from "../util/log.ts";
 import { completeTransportChecksum } from "./checksum_fixup.ts";
 import { interfaceIndex, interfaceMtu, localMac } from "./ffi/netdev.ts";
+import { PollWait } from "./ffi/poll_wait.ts";
 import { type FrameFill, type FrameHandler, newNicStats, type Nic, type NicCaps } from "./nic.ts";
 import type { NicStats } from "./nic.ts";
 
@@ -98,7 +99,7 @@ export class PacketNic implements Nic {
   /** The TPACKET version of the rings. */
   readonly version: 2 | 3;
   #fd: number;
-  #wakeFd = -1;
+  #poll: PollWait | undefined;
   #map: Deno.PointerValue = null;
   #mapSize = 0n;
   #bytes = new Uint8Array(0);
@@ -118,12 +119,8 @@ export class PacketNic implements Nic {
   #txHead = 0;
   #txPending = 0;
   #maxFrame: number;
-  #pollFds = new Uint8Array(16);
-  #pollView = new DataView(this.#pollFds.buffer);
-  #eventBuffer = new BigUint64Array(1);
   #statsBuffer = new Uint8Array(12);
   #statsLength = new Uint32Array(1);
-  #waiting: Promise<void> | undefined;
   #closed = false;
 
   /** Opens an AF_PACKET socket on `ifname` and maps its rings. */
@@ -250,12 +247,7 @@ export class PacketNic implements Nic {
         throw lastError(`${what}: entering promiscuous mode failed`);
       }
     }
-    this.#wakeFd = c.eventfd(0, Linux.EFD_NONBLOCK | Linux.EFD_CLOEXEC);
-    if (this.#wakeFd < 0) throw lastError(`${what}: eventfd failed`);
-    this.#pollView.setInt32(0, this.#fd, true);
-    this.#pollView.setInt16(4, Linux.POLLIN, true);
-    this.#pollView.setInt32(8, this.#wakeFd, true);
-    this.#pollView.setInt16(12, Linux.POLLIN, true);
+    this.#poll = new PollWait(this.#fd, what);
   }
 
   #setRing(option: number, req: Uint32Array, label: string): void {
@@ -448,26 +440,16 @@ export class PacketNic implements Nic {
 
   /** Waits in one nonblocking `poll` until the receive ring has data, `close`, or the timeout. */
   wait(timeoutMs: number): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    if (this.#waiting !== undefined) return this.#waiting;
-    const timeout = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
-    this.#waiting = libc().pollAsync(this.#pollFds, 2n, timeout).then(() => {
-      this.#waiting = undefined;
-      if (this.#closed) this.#release();
-    });
-    return this.#waiting;
+    if (this.#closed || this.#poll === undefined) return Promise.resolve();
+    return this.#poll.wait(timeoutMs);
   }
 
   /** Unmaps the rings and closes the socket; a pending wait returns at once. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#waiting !== undefined) {
-      this.#eventBuffer[0] = 1n;
-      libc().write(this.#wakeFd, Deno.UnsafePointer.of(this.#eventBuffer), 8n);
-    } else {
-      this.#release();
-    }
+    if (this.#poll !== undefined) this.#poll.close(() => this.#release());
+    else this.#release();
   }
 
   #release(): void {
@@ -479,8 +461,6 @@ export class PacketNic implements Nic {
     if (this.#map !== null) c.munmap(this.#map, this.#mapSize);
     this.#map = null;
     if (this.#fd >= 0) c.close(this.#fd);
-    if (this.#wakeFd >= 0) c.close(this.#wakeFd);
     this.#fd = -1;
-    this.#wakeFd = -1;
   }
 }

@@ -9,6 +9,7 @@
 
 import { Errno, errno, lastError, libc, Linux, NicError } from "./ffi/libc.ts";
 import { ifreq, interfaceMtu, localMac } from "./ffi/netdev.ts";
+import { PollWait } from "./ffi/poll_wait.ts";
 import { type FrameFill, type FrameHandler, newNicStats, type Nic, type NicCaps } from "./nic.ts";
 import type { NicStats } from "./nic.ts";
 
@@ -42,7 +43,7 @@ export class TapNic implements Nic {
   /** The Linux interface name. */
   readonly ifname: string;
   #fd: number;
-  #wakeFd: number;
+  #poll: PollWait;
   #rx = new Uint8Array(RX_BUFFER);
   #rxPtr: Deno.PointerValue;
   #tx: Uint8Array;
@@ -53,11 +54,6 @@ export class TapNic implements Nic {
   #slotSize: number;
   #backlogHead = 0;
   #backlogCount = 0;
-  #pollFds = new Uint8Array(16);
-  #pollView = new DataView(this.#pollFds.buffer);
-  #eventBuffer = new BigUint64Array(1);
-  #eventPtr: Deno.PointerValue;
-  #waiting: Promise<void> | undefined;
   #closed = false;
 
   /** Opens (creating if missing) the TAP named `ifname`. */
@@ -109,18 +105,17 @@ export class TapNic implements Nic {
       c.close(fd);
       throw e;
     }
-    this.#wakeFd = c.eventfd(0, Linux.EFD_NONBLOCK | Linux.EFD_CLOEXEC);
-    if (this.#wakeFd < 0) {
-      const err = lastError("Cannot create the eventfd that wakes a TAP wait");
+    try {
+      this.#poll = new PollWait(fd, `Cannot open ${this.name}`);
+    } catch (e) {
       c.close(fd);
-      throw err;
+      throw e;
     }
     this.mac = opts.mac ?? localMac(this.name);
     this.stats = newNicStats();
     this.stats.rxOversize = 0;
     this.stats.txErrors = 0;
     this.#rxPtr = Deno.UnsafePointer.of(this.#rx);
-    this.#eventPtr = Deno.UnsafePointer.of(this.#eventBuffer);
     this.#slotSize = this.mtu + ETHERNET_HEADER;
     const slots = opts.txBacklog ?? 64;
     this.#tx = new Uint8Array(slots * this.#slotSize);
@@ -130,10 +125,6 @@ export class TapNic implements Nic {
     for (let i = 0; i < slots; i++) {
       this.#txPtrs.push(Deno.UnsafePointer.offset(base!, i * this.#slotSize));
     }
-    this.#pollView.setInt32(0, fd, true);
-    this.#pollView.setInt16(4, Linux.POLLIN, true);
-    this.#pollView.setInt32(8, this.#wakeFd, true);
-    this.#pollView.setInt16(12, Linux.POLLIN, true);
   }
 
   /** Reads up to `budget` frames (default: until EAGAIN) and hands each to `handler`. */
@@ -198,36 +189,18 @@ export class TapNic implements Nic {
   /** Waits in one nonblocking `poll` until a frame is readable, `close` is called, or the timeout. */
   wait(timeoutMs: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.#waiting !== undefined) return this.#waiting;
-    const timeout = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
-    const events = this.#backlogCount > 0 ? Linux.POLLIN | Linux.POLLOUT : Linux.POLLIN;
-    this.#pollView.setInt16(4, events, true);
-    this.#waiting = libc().pollAsync(this.#pollFds, 2n, timeout).then(() => {
-      this.#waiting = undefined;
-      if (this.#closed) this.#release();
-    });
-    return this.#waiting;
+    this.#poll.events = this.#backlogCount > 0 ? Linux.POLLIN | Linux.POLLOUT : Linux.POLLIN;
+    return this.#poll.wait(timeoutMs);
   }
 
   /** Closes the device; a pending wait returns at once. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#waiting !== undefined) {
-      // Wake the poll; the descriptors are closed when it has returned, never under it.
-      this.#eventBuffer[0] = 1n;
-      libc().write(this.#wakeFd, this.#eventPtr, 8n);
-    } else {
-      this.#release();
-    }
-  }
-
-  #release(): void {
-    const c = libc();
-    c.close(this.#fd);
-    c.close(this.#wakeFd);
-    this.#fd = -1;
-    this.#wakeFd = -1;
+    this.#poll.close(() => {
+      libc().close(this.#fd);
+      this.#fd = -1;
+    });
   }
 
   #drainBacklog(): void {

@@ -127,6 +127,18 @@ Deno.test("TapNic wait returns after its timeout when nothing arrives", async ()
   }
 });
 
+Deno.test("TapNic honours a short wait while a long poll is in flight", async () => {
+  const tap = new TapNic(uniqueName("tt"));
+  const long = tap.wait(60_000);
+  let longDone = false;
+  long.then(() => longDone = true);
+  // Without its own timer this would sit in the 60 s poll.
+  await tap.wait(1);
+  assert.equal(longDone, false);
+  tap.close();
+  await long;
+});
+
 Deno.test("TapNic explains a name that is not a TAP, a bad name and a missing device", () => {
   assert.throws(() => new TapNic("lo"), (e) => {
     assert.ok(e instanceof NicError);
