@@ -6,16 +6,28 @@
  *   ANY /json    method, path, query, headers and body length as JSON
  *   GET /health  "ok"
  *
- *   deno run -A apps/http_echo.ts --nic kernel --port 8080     # Deno's own kernel sockets
- *   deno run -A apps/http_echo.ts --nic tap ...                # our stack (port 80 by default)
+ *   deno run -A apps/http_echo.ts --port 8080                          # Deno's kernel sockets
+ *   deno run -A apps/http_echo.ts --nic tap:tap0 --ip 10.0.0.2/24      # our stack, port 80
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import type { HttpAddr } from "../stack/http/conn.ts";
+import { runtimeClock } from "../stack/http/clock.ts";
+import type { HttpListener } from "../stack/http/conn.ts";
 import type { ServeHandlerInfo } from "../stack/http/connection.ts";
-import { type HttpServer, serve, type ServeOptions } from "../stack/http/server.ts";
+import { type HttpServer, serve } from "../stack/http/server.ts";
+import { listen } from "../stack/socket/tcp.ts";
+import { formatIpv4 } from "../stack/wire/address.ts";
+import { exitWithError, watchSignals } from "./lib/cli.ts";
+import { type Link, openLink } from "./lib/link.ts";
+import {
+  LINK_HELP,
+  LINK_OPTIONS,
+  parseIntegerOption,
+  parseLinkValues,
+  UsageError,
+} from "./lib/link_options.ts";
 
 const GREETING = "Hello from the Deno TCP/IP stack! Try /echo, /json or /health.\n";
 
@@ -55,65 +67,134 @@ export async function echoHandler(req: Request, _info?: ServeHandlerInfo): Promi
   }
 }
 
-/** Command-line options of the app. */
-export const ECHO_OPTIONS = {
+const OPTIONS = {
+  ...LINK_OPTIONS,
+  // Unlike the other apps, the default is Deno's own kernel sockets: reachable at once with curl.
   nic: { type: "string", default: "kernel" },
-  port: { type: "string" },
-  hostname: { type: "string", default: "127.0.0.1" },
-  verbose: { type: "boolean", default: false },
-  help: { type: "boolean", default: false },
+  port: { type: "string", short: "p" },
+  hostname: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
 } as const;
 
-/** Starts the app from command-line arguments; resolves to the running server. */
-export async function main(args: string[]): Promise<HttpServer | undefined> {
-  const { values } = parseArgs({ args, options: ECHO_OPTIONS, strict: false });
+const HELP = `Usage: http_echo.ts [options]
+
+Serves GET / (a greeting), ANY /echo (the body echoed back), ANY /json (the request described as
+JSON) and GET /health, until interrupted; SIGINT/SIGTERM shut down gracefully.
+
+Options:
+  -p, --port N      the port to serve (default 8080 with --nic kernel, else 80)
+  --hostname ADDR   with --nic kernel: the address to bind (default 127.0.0.1)
+  -h, --help        show this help
+
+  --nic kernel      Deno's own kernel sockets (Deno.listen) instead of our stack
+
+${LINK_HELP}`;
+
+/** A running echo server; closing it also closes the link it runs on. */
+export interface EchoServer extends HttpServer {
+  /** The NIC spec it runs on ("kernel" for Deno's sockets). */
+  readonly nic: string;
+}
+
+/** Hooks for tests and embedders. */
+export interface EchoHooks {
+  /** Called with the stack link once it is open (not for `--nic kernel`). */
+  onLink?(link: Link): void;
+}
+
+/** Starts the echo server from command-line `args`; `undefined` when only help was asked. */
+export async function startEcho(
+  args: string[],
+  hooks: EchoHooks = {},
+): Promise<EchoServer | undefined> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]);
+  }
   if (values.help) {
-    console.log(
-      "Usage: http_echo.ts [--nic kernel|<stack nic>] [--port N] [--hostname H] [link options]",
-    );
+    console.log(HELP);
     return undefined;
   }
-  const onListen = (addr: HttpAddr) =>
-    console.log(`http_echo listening on http://${addr.hostname}:${addr.port}/ (nic ${values.nic})`);
-  if (values.nic === "kernel") {
-    const options: ServeOptions = {
-      port: Number(values.port ?? 8080),
-      hostname: String(values.hostname),
-      onListen,
-    };
-    return serve(options, echoHandler);
+  const nic = values.nic;
+  const announce = (host: string, port: number) =>
+    console.log(`http_echo listening on http://${host}:${port}/ (nic ${nic})`);
+  if (nic === "kernel") {
+    const port = parseIntegerOption("port", values.port, 8080, 0, 65535);
+    const hostname = values.hostname ?? "127.0.0.1";
+    const server = serve({
+      port,
+      hostname,
+      onListen: (addr) => announce(addr.hostname, addr.port),
+    }, echoHandler);
+    return Object.assign(server, { nic });
   }
-  return await serveOnStack(args, onListen);
+  if (values.hostname !== undefined) {
+    throw new UsageError("Bad --hostname: it applies to --nic kernel; use --ip on the stack");
+  }
+  const config = parseLinkValues(values);
+  const port = parseIntegerOption("port", values.port, 80, 1, 65535);
+  const link = await openLink(config);
+  hooks.onLink?.(link);
+  try {
+    const listener: HttpListener = listen(link, { port, backlog: 128 });
+    const server = serve({
+      listener,
+      clock: runtimeClock(link.runtime),
+      onListen: () => announce(formatIpv4(config.addresses[0].address), port),
+    }, echoHandler);
+    const finished = server.finished.then(() => link.close());
+    return {
+      nic,
+      addr: server.addr,
+      finished,
+      shutdown: () => server.shutdown().then(() => finished),
+      [Symbol.asyncDispose]: () => server.shutdown().then(() => finished),
+    };
+  } catch (error) {
+    await link.close();
+    throw error;
+  }
 }
 
 /**
- * Serves the app on our own stack: the link (NIC, interface, runtime) comes from apps/lib/link.ts
- * and the listener from the stack's TCP sockets. Both are loaded lazily so the kernel mode works
- * without them.
+ * The stack's TCP listener on `port`. stack/socket/tcp.ts is loaded lazily so that the kernel mode
+ * runs before it lands; it is expected to export `listen(link, { port, backlog })` returning a
+ * listener shaped like `Deno.Listener` (see stack/http/conn.ts).
  */
-async function serveOnStack(
-  args: string[],
-  onListen: (addr: HttpAddr) => void,
-): Promise<HttpServer> {
-  const linkModule = new URL("./lib/link.ts", import.meta.url).href;
-  const tcpModule = new URL("../stack/socket/tcp.ts", import.meta.url).href;
-  let link, tcp;
+async function stackListener(link: Link, port: number): Promise<HttpListener> {
+  const path = new URL("../stack/socket/tcp.ts", import.meta.url).href;
+  let tcp;
   try {
-    link = await import(linkModule);
-    tcp = await import(tcpModule);
-  } catch (error) {
+    tcp = await import(path);
+  } catch {
     throw new Error(
-      `Cannot serve on the stack: ${(error as Error).message}; use --nic kernel until it lands`,
+      "Cannot serve on the stack yet: stack/socket/tcp.ts is missing; use --nic kernel",
     );
   }
-  // TODO(#7): bind to the final link/TCP API once apps/lib/link.ts and stack/socket/tcp.ts land.
-  const { values } = parseArgs({ args, options: ECHO_OPTIONS, strict: false });
-  const stack = await link.openLink(args);
-  const listener = tcp.listen(stack, { port: Number(values.port ?? 80) });
-  const { runtimeClock } = await import("../stack/http/clock.ts");
-  return serve({ listener, clock: runtimeClock(stack.runtime), onListen }, echoHandler);
+  // TODO(#7): match the final socket API once stack/socket/tcp.ts lands.
+  return tcp.listen(link, { port, backlog: 128 }) as HttpListener;
+}
+
+/** Runs the app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. */
+export async function main(args: string[]): Promise<number> {
+  const server = await startEcho(args);
+  if (server === undefined) return 0;
+  const signals = watchSignals(() => {});
+  try {
+    await Promise.race([signals.stopped, server.finished]);
+  } finally {
+    signals.dispose();
+    await server.shutdown();
+  }
+  return 0;
 }
 
 if (import.meta.main) {
-  await main(Deno.args);
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    exitWithError("http_echo", error);
+  }
 }

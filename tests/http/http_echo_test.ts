@@ -1,6 +1,7 @@
 /** The echo app's routes, in memory and over kernel sockets (`--nic kernel`). */
 import assert from "node:assert/strict";
-import { echoHandler, main } from "../../apps/http_echo.ts";
+import { echoHandler, startEcho } from "../../apps/http_echo.ts";
+import { UsageError } from "../../apps/lib/link_options.ts";
 import { startServer } from "./fixture.ts";
 
 Deno.test("http_echo: GET / greets", async () => {
@@ -79,7 +80,7 @@ Deno.test("http_echo --nic kernel serves over loopback sockets", async () => {
   const log = console.log;
   const lines: string[] = [];
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
-  const server = await main(["--nic", "kernel", "--port", "0", "--hostname", "127.0.0.1"]);
+  const server = await startEcho(["--port", "0", "--hostname", "127.0.0.1"]);
   console.log = log;
   assert.ok(server);
   try {
@@ -106,8 +107,14 @@ Deno.test("http_echo --help prints usage and starts nothing", async () => {
   const log = console.log;
   const lines: string[] = [];
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
-  const server = await main(["--help"]);
+  const server = await startEcho(["--help"]);
   console.log = log;
   assert.equal(server, undefined);
   assert.match(lines[0], /^Usage: http_echo\.ts/);
+});
+
+Deno.test("http_echo rejects bad options with usage errors", async () => {
+  await assert.rejects(startEcho(["--port", "70000"]), UsageError);
+  await assert.rejects(startEcho(["--bogus"]), UsageError);
+  await assert.rejects(startEcho(["--nic", "memory", "--hostname", "0.0.0.0"]), UsageError);
 });
