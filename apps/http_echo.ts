@@ -158,25 +158,6 @@ export async function startEcho(
   }
 }
 
-/**
- * The stack's TCP listener on `port`. stack/socket/tcp.ts is loaded lazily so that the kernel mode
- * runs before it lands; it is expected to export `listen(link, { port, backlog })` returning a
- * listener shaped like `Deno.Listener` (see stack/http/conn.ts).
- */
-async function stackListener(link: Link, port: number): Promise<HttpListener> {
-  const path = new URL("../stack/socket/tcp.ts", import.meta.url).href;
-  let tcp;
-  try {
-    tcp = await import(path);
-  } catch {
-    throw new Error(
-      "Cannot serve on the stack yet: stack/socket/tcp.ts is missing; use --nic kernel",
-    );
-  }
-  // TODO(#7): match the final socket API once stack/socket/tcp.ts lands.
-  return tcp.listen(link, { port, backlog: 128 }) as HttpListener;
-}
-
 /** Runs the app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   const server = await startEcho(args);
