@@ -42,13 +42,24 @@ const TP_STATUS_LOSING = 4;
 /** The frame is CHECKSUM_PARTIAL: its transport checksum is not computed yet. */
 const TP_STATUS_CSUMNOTREADY = 8;
 const TP_STATUS_VLAN_VALID = 0x10;
+const TP_STATUS_VLAN_TPID_VALID = 0x40;
+const ETHERTYPE_VLAN = 0x8100;
 const TP_STATUS_AVAILABLE = 0;
 const TP_STATUS_SEND_REQUEST = 1;
 const TP_STATUS_WRONG_FORMAT = 4;
 const PACKET_OUTGOING = 4;
 
 /** struct tpacket2_hdr: status, len, snaplen, mac, then struct sockaddr_ll at 32. */
-const V2 = { status: 0, len: 4, snaplen: 8, mac: 12, pkttype: 32 + 10, txData: 32 } as const;
+const V2 = {
+  status: 0,
+  len: 4,
+  snaplen: 8,
+  mac: 12,
+  vlanTci: 24,
+  vlanTpid: 26,
+  pkttype: 32 + 10,
+  txData: 32,
+} as const;
 /** struct tpacket3_hdr: next_offset, ..., snaplen, len, status, mac, then sockaddr_ll at 48. */
 const V3 = {
   next: 0,
@@ -56,6 +67,8 @@ const V3 = {
   len: 16,
   status: 20,
   mac: 24,
+  vlanTci: 32,
+  vlanTpid: 36,
   pkttype: 48 + 10,
   txData: 48,
 } as const;
@@ -284,7 +297,13 @@ export class PacketNic implements Nic {
           handed++;
           const at = base + view.getUint16(base + V2.mac, true);
           if (status & TP_STATUS_CSUMNOTREADY) this.#completeChecksum(at, snaplen);
-          handler(this.#bytes, at, snaplen);
+          if (status & TP_STATUS_VLAN_VALID) {
+            const tci = view.getUint16(base + V2.vlanTci, true);
+            const tpid = view.getUint16(base + V2.vlanTpid, true);
+            handler(this.#bytes, this.#restoreVlan(at, status, tci, tpid), snaplen + 4);
+          } else {
+            handler(this.#bytes, at, snaplen);
+          }
         }
       } finally {
         Atomics.store(words, base >>> 2, TP_STATUS_KERNEL);
@@ -325,7 +344,13 @@ export class PacketNic implements Nic {
           try {
             const at = p + view.getUint16(p + V3.mac, true);
             if (status & TP_STATUS_CSUMNOTREADY) this.#completeChecksum(at, snaplen);
-            handler(this.#bytes, at, snaplen);
+            if (status & TP_STATUS_VLAN_VALID) {
+              const tci = view.getUint32(p + V3.vlanTci, true) & 0xffff;
+              const tpid = view.getUint16(p + V3.vlanTpid, true);
+              handler(this.#bytes, this.#restoreVlan(at, status, tci, tpid), snaplen + 4);
+            } else {
+              handler(this.#bytes, at, snaplen);
+            }
           } finally {
             if (this.#left === 0) this.#releaseBlock(blockBase);
           }
@@ -358,15 +383,26 @@ export class PacketNic implements Nic {
       this.stats.rxDropped++;
       return false;
     }
-    if (status & TP_STATUS_VLAN_VALID) {
-      // The kernel moved a VLAN tag out of the frame; the stack speaks untagged Ethernet only.
-      this.stats.rxVlan++;
-      this.stats.rxDropped++;
-      return false;
-    }
     this.stats.rxFrames++;
-    this.stats.rxBytes += snaplen;
+    this.stats.rxBytes += status & TP_STATUS_VLAN_VALID ? snaplen + 4 : snaplen;
     return true;
+  }
+
+  /**
+   * Puts back the 802.1Q tag the kernel moved into the ring header (VLAN receive offload), in the
+   * slot's headroom before the frame: the MAC addresses move 4 bytes back, the tag follows them.
+   * Returns the frame's new start.
+   */
+  #restoreVlan(at: number, status: number, tci: number, tpid: number): number {
+    const b = this.#bytes;
+    b.copyWithin(at - 4, at, at + 12);
+    const type = status & TP_STATUS_VLAN_TPID_VALID ? tpid : ETHERTYPE_VLAN;
+    b[at + 8] = type >> 8;
+    b[at + 9] = type & 0xff;
+    b[at + 10] = tci >> 8;
+    b[at + 11] = tci & 0xff;
+    this.stats.rxVlan++;
+    return at - 4;
   }
 
   #completeChecksum(at: number, length: number): void {

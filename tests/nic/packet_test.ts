@@ -137,6 +137,42 @@ for (const version of [2, 3] as const) {
       await ns.close();
     }
   });
+  Deno.test(`PacketNic TPACKET_V${version} puts back the VLAN tag the kernel strips`, async () => {
+    const ns = await Netns.create();
+    const host = uniqueName("pa");
+    const inner = uniqueName("pb");
+    let nic: PacketNic | undefined;
+    try {
+      await ns.quiet();
+      await ns.veth(host, inner, "10.77.2.1/24");
+      nic = new PacketNic(host, { version });
+      // An ARP request on VLAN 5, tag inline; this kernel has no 8021q to make a VLAN device.
+      const py = [
+        "import socket",
+        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+        `s.bind(("${inner}", 0))`,
+        "arp = bytes([0,1,8,0,6,4,0,1, 2,0,0,0,0,9, 10,77,6,1, 0,0,0,0,0,0, 10,77,6,2])",
+        "s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09' + b'\\x81\\x00\\x00\\x05\\x08\\x06' + arp)",
+      ].join("\n");
+      const r = await ns.exec("python3", ["-c", py]);
+      assert.equal(r.code, 0, r.stderr);
+      let tagged: number[] | undefined;
+      const heard = await receiveUntil(nic, (b, o, l) => {
+        if (((b[o + 12] << 8) | b[o + 13]) !== 0x8100) return false;
+        // The tagged frame is the untagged one with 4 more bytes: the ARP request follows the tag.
+        const arp = readArp(b.subarray(o + 4), 0, l - 4);
+        if (arp === undefined || arp.dstIp !== ipv4("10.77.6.2")) return false;
+        tagged = [(b[o + 14] << 8) | b[o + 15], l];
+        return getMac(b, o) === 0xffffffffffff;
+      });
+      assert.ok(heard, "no tagged ARP request");
+      assert.deepEqual(tagged, [5, 46]);
+      assert.ok(nic.stats.rxVlan >= 1);
+    } finally {
+      nic?.close();
+      await ns.close();
+    }
+  });
 }
 
 Deno.test("PacketNic explains an interface that does not exist", () => {
