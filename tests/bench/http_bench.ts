@@ -1,7 +1,7 @@
 /**
  * HTTP benchmark: wrk (1 thread, 50 keep-alive connections, 3 s) against the echo app served by
- * our HTTP server over kernel sockets, and against the same handler under `Deno.serve`, in the same
- * run. The stack-over-TAP variant joins once the stack's TCP sockets land (see `stackTarget`).
+ * our HTTP server over kernel sockets, against the same handler under `Deno.serve`, and against
+ * http_echo on our own stack over a TAP in a throwaway namespace, all in the same run.
  *
  *   deno run -A tests/bench/http_bench.ts
  *
@@ -62,7 +62,7 @@ export async function benchHttp(): Promise<Record<string, number | string>> {
       Number(out["http.ours.post1k.rps"]) / Number(out["http.deno.post1k.rps"]),
       3,
     );
-    out["http.stack_tap"] = await stackTarget();
+    Object.assign(out, await benchStackTap(postScript));
   } finally {
     await Deno.remove(postScript);
   }
@@ -70,18 +70,57 @@ export async function benchHttp(): Promise<Record<string, number | string>> {
 }
 
 /**
- * The hook for the stack-over-TAP variant: http_echo with a stack NIC inside a namespace needs
- * stack/socket/tcp.ts and apps/lib/link.ts. Until both exist it reports why it did not run.
+ * The stack-over-TAP variant: http_echo on our stack in a child process, attached to a TAP inside a
+ * throwaway namespace, with wrk running in that namespace against it. Returns its figures, or a
+ * reason why it did not run (no root, no TAP support).
  */
-async function stackTarget(): Promise<string> {
-  for (const path of ["../../stack/socket/tcp.ts", "../../apps/lib/link.ts"]) {
-    try {
-      await Deno.stat(new URL(path, import.meta.url));
-    } catch {
-      return `not run: ${path.slice(6)} is missing`;
-    }
+async function benchStackTap(postScript: string): Promise<Record<string, number | string>> {
+  let setup;
+  try {
+    setup = {
+      ...(await import("../interop/setup.ts")),
+      ...(await import("../interop/app_process.ts")),
+    };
+  } catch (error) {
+    return { "http.stack_tap": `not run: ${(error as Error).message.split("\n")[0]}` };
   }
-  return "not run: TAP variant not wired yet";
+  let link;
+  try {
+    link = await setup.createLink("tap");
+  } catch (error) {
+    return { "http.stack_tap": `not run: ${(error as Error).message.split("\n")[0]}` };
+  }
+  const app = new setup.AppProcess("http_echo.ts", [
+    "--nic",
+    `tap:${link.stackIf}`,
+    "--ip",
+    `${link.stackIp}/24`,
+    "--port",
+    "80",
+  ], link.ns.name);
+  try {
+    await app.waitFor(/http_echo listening/);
+    const url = `http://${link.stackIp}`;
+    const run = async (target: string, script?: string) => {
+      const args = wrkArgs(target, script);
+      const r = await link.ns.exec("wrk", args);
+      return parseWrk(r.stdout);
+    };
+    const get = await run(`${url}/`);
+    const post = await run(`${url}/echo`, postScript);
+    return {
+      "http.stack_tap.get.rps": round(get.rps),
+      "http.stack_tap.get.p99_ms": round(get.p99Ms, 3),
+      "http.stack_tap.post1k.rps": round(post.rps),
+      "http.stack_tap.post1k.p99_ms": round(post.p99Ms, 3),
+      "http.stack_tap.errors": get.errors + post.errors,
+    };
+  } catch (error) {
+    return { "http.stack_tap": `failed: ${(error as Error).message.split("\n")[0]}` };
+  } finally {
+    await app.stop();
+    await link.close();
+  }
 }
 
 async function hasWrk(): Promise<boolean> {
@@ -94,10 +133,15 @@ async function hasWrk(): Promise<boolean> {
   }
 }
 
-async function wrk(url: string, script?: string): Promise<WrkResult> {
+function wrkArgs(url: string, script?: string): string[] {
   const args = ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--timeout", "2s", "--latency"];
   if (script) args.push("-s", script);
   args.push(url);
+  return args;
+}
+
+async function wrk(url: string, script?: string): Promise<WrkResult> {
+  const args = wrkArgs(url, script);
   const { stdout } = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" })
     .output();
   return parseWrk(new TextDecoder().decode(stdout));
