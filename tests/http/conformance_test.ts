@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describeHandler, startServer } from "./fixture.ts";
-import { settle } from "./virtual_clock.ts";
+import { settle, VirtualClock } from "./virtual_clock.ts";
+import { MemoryListener } from "./memory_conn.ts";
+import { serve } from "../../stack/http/server.ts";
 import { DEFAULT_LIMITS } from "../../stack/http/limits.ts";
 
 const DEFAULT_IDLE = DEFAULT_LIMITS.idleTimeoutMs;
@@ -460,5 +462,75 @@ Deno.test("lingers no longer than the idle timeout or the drain limit", async ()
   flood.send("x".repeat(101));
   await clock.advance(0);
   assert.equal(flood.serverClosed, true, "closed past the drain limit");
+  await server.shutdown();
+});
+
+Deno.test("writes a large body chunk to the connection without copying it", async () => {
+  const big = new Uint8Array(64 * 1024).fill(0x61);
+  const written: Uint8Array[] = [];
+  const listener = new MemoryListener();
+  const client = listener.connect();
+  const conn = client.serverConn;
+  const inner = conn.writable.getWriter();
+  const spy = {
+    ...conn,
+    readable: conn.readable,
+    remoteAddr: conn.remoteAddr,
+    close: () => conn.close(),
+    writable: new WritableStream<Uint8Array>({
+      write(chunk) {
+        written.push(chunk);
+        return inner.write(chunk);
+      },
+    }),
+  };
+  const wrapped = {
+    addr: listener.addr,
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator]() {
+      for await (const _ of listener) yield spy;
+    },
+  };
+  const server = serve(
+    { listener: wrapped, clock: new VirtualClock(), onListen: () => {} },
+    // A stream hands its chunks over as they are (a Uint8Array body is copied by Response).
+    () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(big);
+            controller.close();
+          },
+        }),
+      ),
+  );
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.body.length, big.length);
+  assert.ok(
+    written.some((c) => c.buffer === big.buffer),
+    "the body's own buffer reached the writer",
+  );
+  assert.ok(written.every((c) => c.length < 1024 || c.buffer === big.buffer), "no copy of it");
+  await server.shutdown();
+});
+
+Deno.test("opens its listener with the listen option's function", async () => {
+  const listener = new MemoryListener();
+  let asked;
+  const server = serve({
+    port: 1234,
+    hostname: "10.0.0.9",
+    clock: new VirtualClock(),
+    onListen: () => {},
+    listen: (options) => {
+      asked = options;
+      return listener;
+    },
+  }, () => new Response("via listen"));
+  assert.deepEqual(asked, { port: 1234, hostname: "10.0.0.9" });
+  const client = listener.connect();
+  client.send(GET("/"));
+  assert.equal((await client.response()).body, "via listen");
   await server.shutdown();
 });
