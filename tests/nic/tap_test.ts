@@ -162,11 +162,14 @@ Deno.test("TapNic explains missing privileges", async () => {
     catch (e) { console.log(e.code + ": " + e.message); }
   `;
   // Root without CAP_NET_ADMIN, then an unprivileged user: both must get the hint.
-  const noCap = await run("capsh", [
-    "--drop=cap_net_admin",
-    "--",
-    "-c",
-    `${Deno.execPath()} eval --no-config '${script}'`,
+  // Dropping the capability from the bounding set leaves root without it after exec.
+  const noCap = await run("setpriv", [
+    "--bounding-set=-net_admin",
+    "--inh-caps=-net_admin",
+    Deno.execPath(),
+    "eval",
+    "--no-config",
+    script,
   ]);
   assert.match(
     noCap.stdout.trim(),
