@@ -106,37 +106,44 @@ export class ResponseWriter {
     // The reader is never released: releaseLock() rejects its closed promise with a fresh
     // TypeError, which costs more than the rest of a small response.
     const reader = body.getReader();
-    {
-      const first = await reader.read();
+    const firstRead = reader.read();
+    const first = await peek(firstRead);
+    let pending: Promise<ReadableStreamReadResult<Uint8Array>>[] = [firstRead];
+    if (first !== PENDING) {
       if (first.done) {
         await this.#writeHead(head + "content-length: 0\r\n", keepAlive, ctx, undefined);
         return keepAlive;
       }
       // A body that is already complete after one chunk (a string, bytes, a buffered stream)
       // gets Content-Length; anything still pending streams.
-      const next = reader.read();
-      const peek = await Promise.race<ReadableStreamReadResult<Uint8Array> | typeof PENDING>(
-        [next, PENDING],
-      );
-      if (peek !== PENDING && peek.done) {
+      const secondRead = reader.read();
+      const second = await peek(secondRead);
+      if (second !== PENDING && second.done) {
         const chunk = first.value;
         await this.#writeHead(head + `content-length: ${chunk.length}\r\n`, keepAlive, ctx, chunk);
         this.bodyBytes += chunk.length;
         return keepAlive;
       }
-      if (declared >= 0) {
-        await this.#writeHead(head + `content-length: ${declared}\r\n`, keepAlive, ctx, undefined);
-        return await this.#streamLength(reader, first.value, next, declared) && keepAlive;
-      }
-      if (ctx.minor === 0) {
-        // HTTP/1.0 has no chunked coding: the body ends when the connection does (RFC 9112 §6.3).
-        await this.#writeHead(head, false, ctx, undefined);
-        await this.#streamRaw(reader, first.value, next);
-        return false;
-      }
-      await this.#writeHead(head + "transfer-encoding: chunked\r\n", keepAlive, ctx, undefined);
-      return await this.#streamChunked(reader, first.value, next) && keepAlive;
+      pending = [firstRead, secondRead];
     }
+    // Streaming: the head goes out now, so a client of a slow stream (server-sent events) sees
+    // the status before the first chunk exists.
+    const chunks = bodyChunks(reader, pending);
+    if (declared >= 0) {
+      await this.#writeHead(head + `content-length: ${declared}\r\n`, keepAlive, ctx, undefined);
+      return await this.#streamLength(reader, chunks, declared) && keepAlive;
+    }
+    if (ctx.minor === 0) {
+      // HTTP/1.0 has no chunked coding: the body ends when the connection does (RFC 9112 §6.3).
+      await this.#writeHead(head, false, ctx, undefined);
+      for await (const chunk of chunks) {
+        await this.#write(chunk);
+        this.bodyBytes += chunk.length;
+      }
+      return false;
+    }
+    await this.#writeHead(head + "transfer-encoding: chunked\r\n", keepAlive, ctx, undefined);
+    return await this.#streamChunked(chunks) && keepAlive;
   }
 
   /** Releases the writer (the connection closes it). */
@@ -150,13 +157,11 @@ export class ResponseWriter {
 
   async #streamLength(
     reader: ReadableStreamDefaultReader<Uint8Array>,
-    first: Uint8Array,
-    next: Promise<ReadableStreamReadResult<Uint8Array>>,
+    chunks: AsyncIterable<Uint8Array>,
     declared: number,
   ): Promise<boolean> {
     let left = declared;
-    let chunk: Uint8Array | undefined = first;
-    while (chunk !== undefined) {
+    for await (const chunk of chunks) {
       if (chunk.length > left) {
         // The handler sent more than it declared: stop at the boundary and close.
         if (left > 0) await this.#write(chunk.subarray(0, left));
@@ -166,55 +171,28 @@ export class ResponseWriter {
       await this.#write(chunk);
       left -= chunk.length;
       this.bodyBytes += chunk.length;
-      const result = await next;
-      chunk = result.done ? undefined : result.value;
-      if (chunk !== undefined) next = reader.read();
     }
     return left === 0;
   }
 
-  async #streamRaw(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    first: Uint8Array,
-    next: Promise<ReadableStreamReadResult<Uint8Array>>,
-  ): Promise<void> {
-    let chunk: Uint8Array | undefined = first;
-    while (chunk !== undefined) {
-      await this.#write(chunk);
-      this.bodyBytes += chunk.length;
-      const result = await next;
-      chunk = result.done ? undefined : result.value;
-      if (chunk !== undefined) next = reader.read();
-    }
-  }
-
-  async #streamChunked(
-    reader: ReadableStreamDefaultReader<Uint8Array>,
-    first: Uint8Array,
-    next: Promise<ReadableStreamReadResult<Uint8Array>>,
-  ): Promise<boolean> {
-    let chunk: Uint8Array | undefined = first;
+  async #streamChunked(chunks: AsyncIterable<Uint8Array>): Promise<boolean> {
     let crlfOwed = false;
-    while (chunk !== undefined) {
-      if (chunk.length > 0) {
-        const prefix = `${crlfOwed ? "\r\n" : ""}${chunk.length.toString(16)}\r\n`;
-        if (chunk.length <= COALESCE_BYTES) {
-          const n = this.#encodeHead(prefix, chunk.length + 2);
-          this.#buf.set(chunk, n);
-          this.#buf[n + chunk.length] = 0x0d;
-          this.#buf[n + chunk.length + 1] = 0x0a;
-          await this.#write(this.#buf.subarray(0, n + chunk.length + 2));
-          crlfOwed = false;
-        } else {
-          await this.#write(this.#buf.subarray(0, this.#encodeHead(prefix, 0)));
-          await this.#write(chunk);
-          crlfOwed = true;
-        }
-        this.bodyBytes += chunk.length;
+    for await (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      const prefix = `${crlfOwed ? "\r\n" : ""}${chunk.length.toString(16)}\r\n`;
+      if (chunk.length <= COALESCE_BYTES) {
+        const n = this.#encodeHead(prefix, chunk.length + 2);
+        this.#buf.set(chunk, n);
+        this.#buf[n + chunk.length] = 0x0d;
+        this.#buf[n + chunk.length + 1] = 0x0a;
+        await this.#write(this.#buf.subarray(0, n + chunk.length + 2));
+        crlfOwed = false;
+      } else {
+        await this.#write(this.#buf.subarray(0, this.#encodeHead(prefix, 0)));
+        await this.#write(chunk);
+        crlfOwed = true;
       }
-      const result = await next;
-      chunk = result.done ? undefined : result.value;
-      if (chunk !== undefined) next = reader.read();
+      this.bodyBytes += chunk.length;
     }
     // RFC 9112 §7.1: the last chunk and an empty trailer section.
     const tail = `${crlfOwed ? "\r\n" : ""}0\r\n\r\n`;
@@ -271,15 +249,40 @@ export class ResponseWriter {
 async function completeLength(body: ReadableStream<Uint8Array>): Promise<number> {
   const reader = body.getReader();
   try {
-    const first = await reader.read();
+    const first = await peek(reader.read());
+    if (first === PENDING) return -1;
     if (first.done) return 0;
-    const peek = await Promise.race<ReadableStreamReadResult<Uint8Array> | typeof PENDING>(
-      [reader.read(), PENDING],
-    );
-    return peek !== PENDING && peek.done ? first.value.length : -1;
+    const second = await peek(reader.read());
+    return second !== PENDING && second.done ? first.value.length : -1;
   } catch {
     return -1;
   } finally {
     reader.cancel().catch(() => {});
+  }
+}
+
+/**
+ * The read's result if it settles within a microtask turn, else `PENDING`. A fresh body stream
+ * (a string or bytes body) answers its first read one turn late, hence the extra `then`.
+ */
+function peek(
+  read: Promise<ReadableStreamReadResult<Uint8Array>>,
+): Promise<ReadableStreamReadResult<Uint8Array> | typeof PENDING> {
+  return Promise.race<ReadableStreamReadResult<Uint8Array> | typeof PENDING>([
+    read,
+    Promise.resolve().then(() => PENDING),
+  ]);
+}
+
+/** The body's chunks: the reads already issued, then the rest, one read ahead of the writes. */
+async function* bodyChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>[],
+): AsyncIterable<Uint8Array> {
+  while (true) {
+    const result = await (pending.shift() ?? reader.read());
+    if (result.done) return;
+    if (pending.length === 0) pending.push(reader.read());
+    yield result.value;
   }
 }

@@ -534,3 +534,65 @@ Deno.test("opens its listener with the listen option's function", async () => {
   assert.equal((await client.response()).body, "via listen");
   await server.shutdown();
 });
+
+Deno.test("sends a streaming response's head before its first chunk exists", async () => {
+  let emit: ((s: string | null) => void) | undefined;
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          emit = (s) =>
+            s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/events"));
+  await settle();
+  assert.match(client.pending, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(client.pending, /\r\n\r\n$/, "the head and nothing else");
+  emit!("data: x\n\n");
+  emit!(null);
+  assert.equal((await client.response()).body, "data: x\n\n");
+  await server.shutdown();
+});
+
+Deno.test("answers HEAD for a never-ending stream without waiting for it", async () => {
+  let cancelled = false;
+  const { listener, server } = startServer(() =>
+    new Response(new ReadableStream({ cancel: () => void (cancelled = true) }))
+  );
+  const client = listener.connect();
+  client.send("HEAD /events HTTP/1.1\r\nHost: h\r\n\r\n");
+  const res = await client.response({ head: true });
+  assert.equal(res.status, 200);
+  assert.equal(res.get("content-length"), undefined);
+  assert.equal(cancelled, true);
+  await server.shutdown();
+});
+
+Deno.test("ends a chunked response unterminated when its stream fails", async () => {
+  const { listener, server } = startServer(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await null;
+          controller.enqueue(new TextEncoder().encode("partial"));
+          controller.error(new Error("source failed"));
+        },
+      }),
+    )
+  );
+  const client = listener.connect();
+  client.send(GET("/"));
+  const rest = await client.closed();
+  assert.match(rest, /transfer-encoding: chunked\r\n\r\n7\r\npartial\r\n$/);
+  assert.doesNotMatch(
+    rest,
+    /\r\n0\r\n\r\n$/,
+    "no last-chunk marker, so the client sees the failure",
+  );
+  await server.shutdown();
+});
