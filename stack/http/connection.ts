@@ -52,6 +52,7 @@ export class HttpConnection {
   #reader: ConnReader;
   #writer: ResponseWriter;
   #info: ServeHandlerInfo;
+  #inflight: AbortController | undefined;
   #idle = true;
   #closing = false;
   #closed = false;
@@ -116,6 +117,8 @@ export class HttpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.deadline = Infinity;
+    // Like Deno.serve: the request's signal aborts when its connection ends before the response.
+    this.#inflight?.abort();
     this.#reader.interrupt(new Error("Connection closed"));
     this.#writer.release();
     try {
@@ -182,12 +185,13 @@ export class HttpConnection {
     const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
     let request: Request;
     try {
+      const signal = (this.#inflight = new AbortController()).signal;
       // GET is the default, and naming it anyway costs a method normalisation per request.
       request = hasBody
-        ? new Request(url, { method, headers: head.fields, body: body.stream() })
+        ? new Request(url, { method, headers: head.fields, body: body.stream(), signal })
         : method === "GET"
-        ? new Request(url, { headers: head.fields })
-        : new Request(url, { method, headers: head.fields });
+        ? new Request(url, { headers: head.fields, signal })
+        : new Request(url, { method, headers: head.fields, signal });
     } catch (error) {
       return await this.#reject(
         new HttpError(400, `Cannot build request: ${(error as Error).message}`),
@@ -219,6 +223,7 @@ export class HttpConnection {
       if (body.error && this.#writer.bodyBytes === 0) return await this.#reject(body.error);
       throw error;
     }
+    this.#inflight = undefined;
     if (!open || this.#closing) return false;
     if (!body.done) {
       // RFC 9110 §10.1.1: if 100 Continue was never sent the client may never send the body, so

@@ -596,3 +596,47 @@ Deno.test("ends a chunked response unterminated when its stream fails", async ()
   );
   await server.shutdown();
 });
+
+Deno.test("aborts the request's signal when the connection ends before the response", async () => {
+  let signal: AbortSignal | undefined;
+  let emit: ((s: string) => void) | undefined;
+  const { listener, clock, server } = startServer((req) => {
+    signal = req.signal;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          emit = (s) => controller.enqueue(new TextEncoder().encode(s));
+        },
+      }),
+    );
+  }, { limits: { writeTimeoutMs: 100 } });
+  const client = listener.connect();
+  client.send(GET("/stream"));
+  await settle();
+  emit!("tick");
+  await settle();
+  assert.equal(signal!.aborted, false);
+  server.shutdown();
+  await clock.advance(0);
+  assert.equal(signal!.aborted, false, "shutdown lets the response run");
+  // The server closes the connection (as a transport failure would); the handler learns of it.
+  client.serverConn.close();
+  emit!("tock");
+  await clock.advance(200);
+  assert.equal(signal!.aborted, true);
+  await server.finished;
+});
+
+Deno.test("leaves the signal alone once the response is complete", async () => {
+  let signal: AbortSignal | undefined;
+  const { listener, server } = startServer((req) => {
+    signal = req.signal;
+    return new Response("done");
+  });
+  const client = listener.connect();
+  client.send(GET("/", "Connection: close\r\n"));
+  await client.response();
+  await client.closed();
+  assert.equal(signal!.aborted, false);
+  await server.shutdown();
+});
