@@ -79,14 +79,15 @@ class Server implements HttpServer {
   constructor(options: ServeOptions, handler: ServeHandler) {
     const limits = resolveLimits(options.limits);
     this.#clock = options.clock ?? systemClock;
-    // Deadlines are checked on a tick of a quarter of the shortest timeout: one timer per server
-    // rather than one per connection, at the cost of firing up to a tick late.
-    this.#tickMs = Math.max(
-      1,
-      Math.min(limits.idleTimeoutMs, limits.headersTimeoutMs, limits.bodyTimeoutMs) / 4,
-      0,
+    // Deadlines are checked on a tick of a quarter of the shortest timeout (at most 1 s): one timer
+    // per server rather than one per connection, at the cost of firing up to a tick late.
+    const shortest = Math.min(
+      limits.idleTimeoutMs,
+      limits.headersTimeoutMs,
+      limits.bodyTimeoutMs,
+      limits.writeTimeoutMs,
     );
-    this.#tickMs = Math.min(this.#tickMs, 1000);
+    this.#tickMs = Math.min(1000, Math.max(1, shortest / 4));
     const port = options.port ?? 8000;
     const hostname = options.hostname ?? "0.0.0.0";
     this.#listener = options.listener ??
