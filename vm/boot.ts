@@ -11,7 +11,7 @@
 
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
-import { buildImage, type ImageResult } from "./image.ts";
+import { buildImage, defaultAppArgs, type ImageResult } from "./image.ts";
 import { chooseAccel, type GuestNetwork, parseMemory, QEMU, qemuArgs } from "./qemu.ts";
 
 /** Options of `Vm.boot`. */
@@ -143,7 +143,6 @@ export class Vm {
     const gateway = opts.gateway ?? "10.0.2.2";
     const image = await buildImage({
       app: opts.app,
-      appArgs: opts.appArgs,
       compress: opts.compress,
       progress: opts.progress,
     });
@@ -188,6 +187,8 @@ export class Vm {
       guestAddress,
       gateway,
       monitor,
+      app: image.app,
+      appArgs: opts.appArgs ?? defaultAppArgs(image.app),
     });
     let logFile: Deno.FsFile | undefined;
     if (opts.log) {
@@ -218,6 +219,8 @@ export class Vm {
     } catch (error) {
       vm.kill();
       await vm.#status;
+      await vm.#consoleDone;
+      await vm.#stderr;
       throw error;
     }
     return vm;
@@ -311,6 +314,7 @@ export class Vm {
     if (outcome === "late") this.kill();
     const status = await this.#status;
     await this.#consoleDone;
+    await this.#stderr;
     return status;
   }
 

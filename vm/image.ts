@@ -1,9 +1,10 @@
 /**
  * `deno task image [--app apps/udp_echo.ts] [--compress lz4|zstd]`: builds the bootable pair (kernel,
  * initramfs) in vm/.cache/. The initramfs holds deno (found with `Deno.execPath()`) and the libraries `ldd`
- * lists, the project's stack/ and apps/, vm/init.ts as PID 1, and /app/boot.json naming the app. It is
- * reproducible (sorted entries, fixed mtimes, see cpio.ts) and incremental: a hash of every input is kept
- * beside the image, and nothing is rebuilt while it matches.
+ * lists, the project's stack/ and apps/ under /app, and vm/init.ts as PID 1. Which app runs, with which
+ * arguments, is chosen on the kernel command line (APP=, APP_ARGS=, see qemu.ts), so one image serves every
+ * app under apps/. It is reproducible (sorted entries, fixed mtimes, see cpio.ts) and incremental: a hash
+ * of every input is kept beside the image, and nothing is rebuilt while it matches.
  *
  * @module
  */
@@ -23,8 +24,6 @@ export const PROJECT_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$
 export interface ImageOptions {
   /** The app to run, relative to the project root or the current folder (default apps/udp_echo.ts). */
   app?: string;
-  /** Arguments for the app; `{address}` and `{gateway}` are replaced by the guest's settings. */
-  appArgs?: string[];
   /** Initramfs compression (default lz4, which boots fastest). */
   compress?: "lz4" | "zstd";
   /** A kernel image to use instead of fetching Debian's cloud kernel. */
@@ -63,7 +62,10 @@ export function defaultApp(): string {
   }
 }
 
-/** Default arguments of an app: apps built on apps/lib/link.ts take --nic virtio. */
+/**
+ * Default arguments of an app: apps built on apps/lib/link.ts take --nic virtio. `{address}` and
+ * `{gateway}` are replaced in the guest by its network settings.
+ */
 export function defaultAppArgs(app: string): string[] {
   if (app === "vm/guest_echo.ts") return ["--ip", "{address}"];
   return ["--nic", "virtio", "--ip", "{address}", "--gateway", "{gateway}"];
@@ -123,7 +125,8 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
 
 /** Project files the guest needs: sources of stack/ and apps/, the init, and the app, without tests. */
 function projectFiles(app: string): string[] {
-  const files = new Set<string>(["vm/init.ts", "vm/guest_echo.ts", app]);
+  const files = new Set<string>(["vm/init.ts", "vm/guest_echo.ts"]);
+  if (app !== "") files.add(app);
   const walk = (relative: string) => {
     let entries: Deno.DirEntry[];
     try {
@@ -151,8 +154,13 @@ function parents(path: string, into: Set<string>): void {
   for (let i = 1; i < parts.length; i++) into.add(parts.slice(0, i).join("/"));
 }
 
-/** The archive's entries for `app` (project-relative). */
-export async function imageEntries(app: string, appArgs: string[]): Promise<CpioEntry[]> {
+/** True when the standard image (stack/, apps/, vm/) already holds `app`. */
+export function inStandardImage(app: string): boolean {
+  return /^(stack|apps)\//.test(app) || app === "vm/guest_echo.ts";
+}
+
+/** The archive's entries; `app` (project-relative) is added when the standard set lacks it. */
+export async function imageEntries(app = ""): Promise<CpioEntry[]> {
   const deno = Deno.execPath();
   const libraries = await sharedLibraries(deno);
   const dirs = new Set<string>(["bin", "dev", "proc", "sys", "tmp", "run", "var/deno", "app"]);
@@ -171,8 +179,6 @@ export async function imageEntries(app: string, appArgs: string[]): Promise<Cpio
     entries.push({ path, kind: "file", source: `${PROJECT_ROOT}/${file}` });
     parents(path, dirs);
   }
-  const boot = JSON.stringify({ app, args: appArgs }, null, 2) + "\n";
-  entries.push({ path: "app/boot.json", kind: "file", source: new TextEncoder().encode(boot) });
   for (const dir of [...dirs]) parents(`${dir}/x`, dirs);
   for (const dir of dirs) entries.push({ path: dir, kind: "dir" });
   return entries;
@@ -225,7 +231,6 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     throw new Error(`Unknown compression '${compress}': expected lz4 or zstd`);
   }
   const app = resolveApp(opts.app ?? defaultApp());
-  const appArgs = opts.appArgs ?? defaultAppArgs(app);
   const cacheDir = opts.cacheDir ?? `${PROJECT_ROOT}/vm/.cache`;
 
   let kernel: string;
@@ -246,13 +251,15 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     progress(`[1/3] kernel: ${fetched.cached ? "cached" : "fetched"} ${kernel.split("/").pop()}`);
   }
 
-  const entries = await imageEntries(app, appArgs);
+  const entries = await imageEntries(inStandardImage(app) ? "" : app);
   const kernelInfo = await Deno.stat(kernel);
   const hash = await inputsHash(entries, {
     compress,
     kernel: [kernel, kernelInfo.size, kernelInfo.mtime?.getTime()],
   });
-  const stem = app.replace(/\.ts$/, "").replaceAll("/", "_");
+  const stem = inStandardImage(app)
+    ? "initramfs"
+    : `initramfs-${app.replace(/\.ts$/, "").replaceAll("/", "_")}`;
   const imagesDir = `${cacheDir}/images`;
   await Deno.mkdir(imagesDir, { recursive: true });
   const initramfs = `${imagesDir}/${stem}.cpio.${compress === "lz4" ? "lz4" : "zst"}`;
@@ -276,7 +283,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
 
   const cpio = `${imagesDir}/${stem}.cpio.tmp`;
   const cpioBytes = await writeCpio(cpio, entries);
-  progress(`[2/3] initramfs: ${entries.length} entries, ${megabytes(cpioBytes)} (app ${app})`);
+  progress(`[2/3] initramfs: ${entries.length} entries, ${megabytes(cpioBytes)}`);
   const compressed = `${initramfs}.tmp`;
   const compressStart = performance.now();
   try {
@@ -316,7 +323,6 @@ export function parseImageArgs(args: string[]): ImageOptions {
     strict: true,
     options: {
       app: { type: "string" },
-      arg: { type: "string", multiple: true },
       compress: { type: "string" },
       kernel: { type: "string" },
       force: { type: "boolean" },
@@ -328,7 +334,6 @@ export function parseImageArgs(args: string[]): ImageOptions {
   }
   return {
     app: values.app,
-    appArgs: values.arg,
     compress,
     kernel: values.kernel,
     force: values.force,

@@ -1,8 +1,9 @@
 /**
  * The guest's init: deno runs it as PID 1 (`rdinit=/bin/deno ... -- run -A --no-config /app/vm/init.ts`).
  * It mounts the pseudo file systems over FFI, reserves hugepages for the driver's DMA memory, shows that
- * the kernel has no network interface besides lo and that no driver is bound to the NIC, runs the app from
- * /app/boot.json as a child process, and powers the machine off when the app exits. Ctrl-Alt-Del (QEMU's
+ * the kernel has no network interface besides lo and that no driver is bound to the NIC, runs the app named
+ * by APP= (arguments in APP_ARGS=, comma-separated) on the kernel command line as a child process, and
+ * powers the machine off when the app exits. Ctrl-Alt-Del (QEMU's
  * `sendkey ctrl-alt-delete`, sent by `deno task boot` on Ctrl-C) asks the app to stop first.
  *
  * PID 1 must never exit (the kernel panics), so every failure ends in a power-off instead.
@@ -119,17 +120,15 @@ async function main(): Promise<void> {
   );
   reportNetworking();
 
-  const boot = JSON.parse(Deno.readTextFileSync("/app/boot.json")) as {
-    app: string;
-    args: string[];
-  };
+  const app = Deno.env.get("APP");
+  if (!app) throw new Error("no APP= on the kernel command line");
   const net = networkFromCmdline();
-  const args = boot.args.map((arg) =>
+  const args = (Deno.env.get("APP_ARGS") ?? "").split(",").filter((arg) => arg !== "").map((arg) =>
     arg.replaceAll("{address}", net.address).replaceAll("{gateway}", net.gateway)
   );
-  log(`starting ${boot.app} ${args.join(" ")}`);
+  log(`starting ${app} ${args.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-config", `/app/${boot.app}`, ...args],
+    args: ["run", "-A", "--no-config", `/app/${app}`, ...args],
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

@@ -26,6 +26,9 @@ export interface QemuConfig {
   /** The guest's address with prefix (10.0.2.15/24) and gateway. */
   guestAddress: string;
   gateway: string;
+  /** The app to run (project-relative) and its arguments. */
+  app: string;
+  appArgs: string[];
   /** Unix socket path of the human monitor (for sendkey at power-off). */
   monitor: string;
 }
@@ -41,8 +44,23 @@ export function parseMemory(text: string): number {
   return match[2].toLowerCase() === "g" ? value * 1024 : value;
 }
 
-/** The kernel command line: quiet serial console, deno as init, the guest's network settings. */
-export function kernelCmdline(guestAddress: string, gateway: string): string {
+/**
+ * The kernel command line: quiet serial console, deno as init, the guest's network settings, and the app
+ * with its arguments (comma-separated, since a word cannot hold spaces).
+ */
+export function kernelCmdline(
+  guestAddress: string,
+  gateway: string,
+  app: string,
+  appArgs: string[],
+): string {
+  for (const word of [app, ...appArgs]) {
+    if (word === "" || /[\s,"]/.test(word)) {
+      throw new Error(
+        `App argument '${word}' cannot pass the kernel command line (no spaces, commas, quotes)`,
+      );
+    }
+  }
   const [address, prefixText] = guestAddress.split("/");
   const prefix = Number(prefixText ?? 24);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
@@ -57,6 +75,8 @@ export function kernelCmdline(guestAddress: string, gateway: string): string {
     "DENO_DIR=/var/deno",
     "NO_COLOR=1",
     `ip=${address}::${gateway}:${netmask}`,
+    `APP=${app}`,
+    ...(appArgs.length > 0 ? [`APP_ARGS=${appArgs.join(",")}`] : []),
     "--",
     "run",
     "-A",
@@ -92,7 +112,7 @@ export function qemuArgs(config: QemuConfig): string[] {
     "-initrd",
     config.initramfs,
     "-append",
-    kernelCmdline(config.guestAddress, config.gateway),
+    kernelCmdline(config.guestAddress, config.gateway, config.app, config.appArgs),
     "-serial",
     "stdio",
     "-monitor",

@@ -8,15 +8,23 @@ Deno.test("parseMemory reads M, G and plain MiB and rejects the rest", () => {
   assert.throws(() => parseMemory("lots"), /not a size such as 512M/);
 });
 
-Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=", () => {
-  const line = kernelCmdline("10.0.2.15/24", "10.0.2.2");
+Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=, APP= and APP_ARGS=", () => {
+  const line = kernelCmdline("10.0.2.15/24", "10.0.2.2", "apps/udp_echo.ts", ["--nic", "virtio"]);
   const [before, after] = line.split(" -- ");
   for (const word of before.split(" ")) {
     assert.ok(word.includes("=") || word === "quiet", `bare word '${word}' would reach deno`);
   }
   assert.match(before, /ip=10\.0\.2\.15::10\.0\.2\.2:255\.255\.255\.0/);
+  assert.match(before, / APP=apps\/udp_echo\.ts APP_ARGS=--nic,virtio$/);
+  assert.throws(
+    () => kernelCmdline("10.0.2.15/24", "10.0.2.2", "a.ts", ["a b"]),
+    /cannot pass the kernel/,
+  );
   assert.equal(after, "run -A --no-config /app/vm/init.ts");
-  assert.match(kernelCmdline("192.168.7.2/20", "192.168.0.1"), /:255\.255\.240\.0 /);
+  assert.match(
+    kernelCmdline("192.168.7.2/20", "192.168.0.1", "a.ts", []),
+    /:255\.255\.240\.0 APP=a\.ts --/,
+  );
 });
 
 Deno.test("qemuArgs forwards only from 127.0.0.1 (restrict=on unless UDP needs it off), and picks the CPU per accelerator", () => {
@@ -27,6 +35,8 @@ Deno.test("qemuArgs forwards only from 127.0.0.1 (restrict=on unless UDP needs i
     guestAddress: "10.0.2.15/24",
     gateway: "10.0.2.2",
     monitor: "/tmp/m.sock",
+    app: "apps/udp_echo.ts",
+    appArgs: [],
   };
   const args = qemuArgs({
     ...base,

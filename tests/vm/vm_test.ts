@@ -1,0 +1,218 @@
+/**
+ * The VM end to end, under whatever accelerator `auto` picks (TCG on machines without vmx/svm): build the
+ * image, boot it once per app, talk to the app through the forwarded host port, read the console for the
+ * guest's own checks (no kernel NIC, no driver bound), and power off cleanly. QEMU is killed by PID in
+ * `finally` whatever happens.
+ */
+
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { buildImage, resolveApp } from "../../vm/image.ts";
+import { minimumMemoryMiB, parseBootArgs, Vm } from "../../vm/boot.ts";
+
+const quiet = { echo: () => {}, progress: () => {} };
+
+/** A port that was free a moment ago on 127.0.0.1 (the kernel picks it, so runs do not collide). */
+async function freePort(protocol: "tcp" | "udp"): Promise<number> {
+  if (protocol === "tcp") {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    return port;
+  }
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+function assertGuestChecks(vm: Vm): void {
+  const lines = vm.console;
+  assert.ok(lines.includes("init: net interfaces: lo"), `no kernel NIC expected:\n${vm.tail()}`);
+  assert.ok(
+    lines.some((line) => /^init: pci \S+ 1af4:1041 driver=none$/.test(line)),
+    `the NIC must have no kernel driver:\n${vm.tail()}`,
+  );
+}
+
+async function assertCleanPowerOff(vm: Vm): Promise<void> {
+  const status = await vm.powerOff();
+  assert.equal(status.code, 0, vm.tail());
+  assert.ok(vm.console.some((line) => line.startsWith("init: power-off requested")), vm.tail());
+  assert.ok(
+    vm.console.some((line) => /^init: app exited with code 0; powering off$/.test(line)),
+    vm.tail(),
+  );
+  assert.ok(vm.console.some((line) => line.includes("reboot: Power down")), vm.tail());
+}
+
+Deno.test("UDP echo app in the VM: echoes through the forwarded port, no kernel NIC, clean power-off", async (t) => {
+  const port = await freePort("udp");
+  const vm = await Vm.boot({ app: "apps/udp_echo.ts", port, ...quiet });
+  try {
+    assert.equal(vm.url, `udp://127.0.0.1:${port}`);
+    await t.step("echoes datagrams of several sizes byte for byte", async () => {
+      for (const size of [1, 64, 512, 1400]) {
+        const payload = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff);
+        const answer = await Vm.udpExchange(vm.url, payload, 5000);
+        assert.deepEqual(answer, payload, `size ${size}`);
+      }
+    });
+    await t.step("answers 16 senders at once", async () => {
+      const payloads = Array.from(
+        { length: 16 },
+        (_, i) => new TextEncoder().encode(`sender ${i}`),
+      );
+      const answers = await Promise.all(payloads.map((p) => Vm.udpExchange(vm.url, p, 8000)));
+      assert.deepEqual(answers, payloads);
+    });
+    await t.step("the guest reports no kernel network interface and no driver on the NIC", () => {
+      assertGuestChecks(vm);
+      assert.ok(
+        vm.console.some((line) => line.startsWith("udp_echo listening on 10.0.2.15:7")),
+        vm.tail(),
+      );
+    });
+    await t.step("powers off cleanly", () => assertCleanPowerOff(vm));
+  } finally {
+    vm.kill();
+    await vm.status;
+  }
+});
+
+Deno.test("HTTP echo app in the VM: GET, POST, keep-alive and concurrent requests", async (t) => {
+  const port = await freePort("tcp");
+  const vm = await Vm.boot({ app: "apps/http_echo.ts", port, ...quiet });
+  try {
+    assert.equal(vm.url, `http://127.0.0.1:${port}/`);
+    await t.step("GET /health", async () => {
+      const response = await fetch(`${vm.url}health`);
+      assert.equal(response.status, 200);
+      assert.equal((await response.text()).trim(), "ok");
+    });
+    await t.step("POST /echo returns the body", async () => {
+      const body = "x".repeat(5000) + "end";
+      const response = await fetch(`${vm.url}echo`, { method: "POST", body });
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), body);
+    });
+    await t.step("keep-alive: several requests on one connection", async () => {
+      const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+      const request = new TextEncoder().encode(`GET /health HTTP/1.1\r\nHost: vm\r\n\r\n`);
+      const responses = (text: string) =>
+        (text.match(/HTTP\/1\.1 200[^]*?\r\n\r\nok/g) ?? []).length;
+      let text = "";
+      try {
+        const buffer = new Uint8Array(4096);
+        for (let i = 1; i <= 3; i++) {
+          await connection.write(request);
+          while (responses(text) < i) {
+            const n = await connection.read(buffer);
+            if (n === null) break;
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+        }
+      } finally {
+        connection.close();
+      }
+      assert.equal(responses(text), 3, text);
+    });
+    await t.step("8 concurrent requests", async () => {
+      const bodies = await Promise.all(
+        Array.from(
+          { length: 8 },
+          (_, i) =>
+            fetch(`${vm.url}json?i=${i}`).then((r) =>
+              r.json() as Promise<{ query: { i: string } }>
+            ),
+        ),
+      );
+      assert.deepEqual(bodies.map((b) => b.query.i), ["0", "1", "2", "3", "4", "5", "6", "7"]);
+    });
+    await t.step("the guest reports no kernel network interface and no driver on the NIC", () => {
+      assertGuestChecks(vm);
+    });
+    await t.step("powers off cleanly", () => assertCleanPowerOff(vm));
+  } finally {
+    vm.kill();
+    await vm.status;
+  }
+});
+
+Deno.test("image builds are incremental and reproducible", async () => {
+  const first = await buildImage({ app: "apps/udp_echo.ts" });
+  const again = await buildImage({ app: "apps/udp_echo.ts" });
+  assert.equal(again.built, false, "nothing changed, nothing rebuilt");
+  assert.equal(again.initramfs, first.initramfs);
+  const digest = async (path: string) =>
+    Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path))));
+  // Two fresh builds from the same inputs; the stamps' input hashes tell whether a source file changed
+  // in between (the tree is shared while developing), in which case the pair is built again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dirs = [
+      await Deno.makeTempDir({ prefix: "vm_image_a_" }),
+      await Deno.makeTempDir({ prefix: "vm_image_b_" }),
+    ];
+    try {
+      const [a, b] = [
+        await buildImage({ kernel: first.kernel, cacheDir: dirs[0] }),
+        await buildImage({ kernel: first.kernel, cacheDir: dirs[1] }),
+      ];
+      assert.ok(a.built && b.built);
+      const stamps = await Promise.all(
+        [a, b].map((r) => Deno.readTextFile(`${r.initramfs}.inputs`)),
+      );
+      if (stamps[0] !== stamps[1]) continue;
+      assert.deepEqual(
+        await digest(a.initramfs),
+        await digest(b.initramfs),
+        "same inputs, same bytes",
+      );
+      return;
+    } finally {
+      for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+    }
+  }
+  assert.fail("the inputs changed during every attempt");
+});
+
+Deno.test("builder and runner reject bad input with clear messages", async () => {
+  assert.throws(
+    () => resolveApp("apps/no_such_app.ts"),
+    /App file not found: apps\/no_such_app\.ts/,
+  );
+  assert.throws(() => resolveApp("/etc/hostname"), /outside the project/);
+  await assert.rejects(buildImage({ app: "apps/missing.ts" }), /App file not found/);
+  await assert.rejects(buildImage({ compress: "xz" as "lz4" }), /Unknown compression 'xz'/);
+  await assert.rejects(buildImage({ kernel: "/nonexistent/vmlinuz" }), /Kernel file not found/);
+  assert.throws(() => parseBootArgs(["--accel", "fast"]), /--accel must be auto, kvm or tcg/);
+  assert.throws(() => parseBootArgs(["--memory", "lots"]), /not a size such as 512M/);
+  assert.throws(() => parseBootArgs(["--port", "70000"]), /--port must be a port number/);
+  assert.throws(() => parseBootArgs(["--protocol", "ftp"]), /--protocol must be http or udp/);
+  assert.throws(() => parseBootArgs(["--bogus"]), /Unknown option '--bogus'/);
+  assert.equal(parseBootArgs(["--port", "9000", "--accel", "tcg"]).port, 9000);
+  await assert.rejects(
+    Vm.boot({ memory: "128M", ...quiet }),
+    /--memory 128M is too little.* use \d+M/,
+  );
+  assert.ok(minimumMemoryMiB(100e6) > 256);
+  await assert.rejects(
+    Vm.boot({ tap: "no-such-tap0", ...quiet }),
+    /TAP interface no-such-tap0 does not exist/,
+  );
+});
+
+Deno.test("the runner refuses a host port that is in use", async () => {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  try {
+    const port = socket.address().port;
+    await assert.rejects(
+      Vm.boot({ app: "apps/udp_echo.ts", port, ...quiet }),
+      new RegExp(`Host port ${port} \\(udp\\) is already in use`),
+    );
+  } finally {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+});
