@@ -24,6 +24,13 @@ export interface HttpConn {
   readonly writable: WritableStream<Uint8Array>;
   /** The peer's address, handed to the handler as `info.remoteAddr`. */
   readonly remoteAddr: HttpAddr;
+  /**
+   * Reads into `p` like `Deno.Conn.read` (null at the end). When present with `write`, the server
+   * uses these instead of the streams: each stream read and write costs a few microseconds more.
+   */
+  read?(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p` like `Deno.Conn.write`, resolving to the count written. */
+  write?(p: Uint8Array): Promise<number>;
   /** Closes both directions; pending reads and writes must then settle (reject or end). */
   close(): void;
   /** Ends the sending direction (FIN) while reading stays open, where supported. */

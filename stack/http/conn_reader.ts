@@ -12,6 +12,14 @@ import type { HttpLimits } from "./limits.ts";
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
+/** Buffer size for connections read with `read(p)`. */
+const READ_BYTES = 64 * 1024;
+
+/** A connection read with `read(p)`, like `Deno.Conn`. */
+export interface ByteSource {
+  /** Reads into `p`; resolves to the count, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+}
 
 /** A region of bytes: `bytes[start, end)`. Valid until the next read from the same reader. */
 export interface ByteRange {
@@ -63,7 +71,11 @@ class HeadScanner {
 
 /** Reads a connection's bytes for the HTTP parser, interruptible by a timeout. */
 export class ConnReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #source: ByteSource | undefined;
+  /** The buffer `read(p)` fills; replaced once views into it were handed out as body bytes. */
+  #own: Uint8Array = EMPTY;
+  #lent = false;
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   #eof = false;
@@ -74,9 +86,10 @@ export class ConnReader {
   #lineBuf: Uint8Array = EMPTY;
   #range: ByteRange = { bytes: EMPTY, start: 0, end: 0 };
 
-  /** Takes the connection's readable stream (locks it). */
-  constructor(readable: ReadableStream<Uint8Array>) {
-    this.#reader = readable.getReader();
+  /** Reads from a readable stream (locking it) or from a `read(p)` source. */
+  constructor(source: ReadableStream<Uint8Array> | ByteSource) {
+    if (source instanceof ReadableStream) this.#reader = source.getReader();
+    else this.#source = source;
   }
 
   /** True when received bytes are waiting to be parsed. */
@@ -98,21 +111,31 @@ export class ConnReader {
 
   /** Releases the stream; pending reads end. */
   cancel(): void {
-    this.#reader.cancel().catch(() => {});
+    this.#reader?.cancel().catch(() => {});
   }
 
   async #fill(): Promise<boolean> {
     while (true) {
       if (this.#interrupted) throw this.#interrupted;
       if (this.#eof) return false;
-      // Not Promise.race with a long-lived promise: each race would leave a reaction on it for
-      // the life of the connection.
-      const read = this.#reader.read();
-      const result = await new Promise<ReadableStreamReadResult<Uint8Array>>((resolve, reject) => {
-        this.#rejectRead = reject;
-        read.then(resolve, reject);
-      });
-      this.#rejectRead = undefined;
+      if (this.#source !== undefined) {
+        if (this.#lent || this.#own.length === 0) {
+          this.#own = new Uint8Array(READ_BYTES);
+          this.#lent = false;
+        }
+        const n = await this.#interruptible(this.#source.read(this.#own));
+        if (n === null) {
+          this.#eof = true;
+          return false;
+        }
+        if (n > 0) {
+          this.#chunk = this.#own.subarray(0, n);
+          this.#pos = 0;
+          return true;
+        }
+        continue;
+      }
+      const result = await this.#interruptible(this.#reader!.read());
       if (result.done) {
         this.#eof = true;
         return false;
@@ -123,6 +146,20 @@ export class ConnReader {
         return true;
       }
     }
+  }
+
+  /**
+   * Settles like `read`, or rejects with the interrupt's error. Not Promise.race with one
+   * long-lived promise: each race would leave a reaction on it for the life of the connection.
+   */
+  #interruptible<T>(read: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectRead = reject;
+      read.then((value) => {
+        this.#rejectRead = undefined;
+        resolve(value);
+      }, reject);
+    });
   }
 
   /**
@@ -216,6 +253,8 @@ export class ConnReader {
     const end = Math.min(this.#chunk.length, this.#pos + max);
     const out = this.#chunk.subarray(this.#pos, end);
     this.#pos = end;
+    // The caller may keep the view (a request body chunk): never read into this buffer again.
+    this.#lent = true;
     return out;
   }
 

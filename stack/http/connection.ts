@@ -70,8 +70,12 @@ export class HttpConnection {
     this.#conn = conn;
     this.#ctx = ctx;
     this.#info = { remoteAddr: conn.remoteAddr };
-    this.#reader = new ConnReader(conn.readable);
-    this.#writer = new ResponseWriter(conn.writable, (active) => {
+    // read/write when the connection has both (Deno.Conn, TcpConn): cheaper than the streams.
+    const direct = typeof conn.read === "function" && typeof conn.write === "function";
+    this.#reader = new ConnReader(
+      direct ? conn as Required<Pick<HttpConn, "read">> : conn.readable,
+    );
+    this.#writer = new ResponseWriter(conn, (active) => {
       this.#writes += active ? 1 : -1;
       this.#rearm();
     });

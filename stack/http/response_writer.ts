@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { HttpConn } from "./conn.ts";
 import { reasonPhrase } from "./error.ts";
 
 /** Bodies up to this size are sent in the same write as the head (one copy, one segment). */
@@ -29,15 +30,20 @@ export interface ResponseContext {
 
 /** Serialises responses onto one connection's writable stream. */
 export class ResponseWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #conn: HttpConn | undefined;
   #waiting: (active: boolean) => void;
   #buf = new Uint8Array(4096);
   /** Bytes of response body written so far (for tests and stats). */
   bodyBytes = 0;
 
-  /** Locks `writable`; `waiting(true/false)` brackets every write for the write timeout. */
-  constructor(writable: WritableStream<Uint8Array>, waiting: (active: boolean) => void) {
-    this.#writer = writable.getWriter();
+  /**
+   * Writes with `conn.write` when it has one, else locks `conn.writable`; `waiting(true/false)`
+   * brackets every write for the write timeout.
+   */
+  constructor(conn: HttpConn, waiting: (active: boolean) => void) {
+    if (typeof conn.write === "function" && typeof conn.read === "function") this.#conn = conn;
+    else this.#writer = conn.writable.getWriter();
     this.#waiting = waiting;
   }
 
@@ -149,7 +155,7 @@ export class ResponseWriter {
   /** Releases the writer (the connection closes it). */
   release(): void {
     try {
-      this.#writer.releaseLock();
+      this.#writer?.releaseLock();
     } catch {
       // A pending write keeps the lock; the connection is closing anyway.
     }
@@ -238,7 +244,13 @@ export class ResponseWriter {
   async #write(bytes: Uint8Array): Promise<void> {
     this.#waiting(true);
     try {
-      await this.#writer.write(bytes);
+      if (this.#writer !== undefined) {
+        await this.#writer.write(bytes);
+      } else {
+        // write(p) may take only part of the bytes, as Deno.Conn.write does.
+        let done = await this.#conn!.write!(bytes);
+        while (done < bytes.length) done += await this.#conn!.write!(bytes.subarray(done));
+      }
     } finally {
       this.#waiting(false);
     }
