@@ -241,3 +241,55 @@ Deno.test("ipv4: an unknown protocol earns protocol unreachable; a custom transp
   detach();
   net.close();
 });
+
+Deno.test("ipv4: fragmented datagrams over a lossy link arrive whole or not at all", () => {
+  const net = new TwoStacks({
+    seed: 11,
+    impair: { loss: 0.1, reorder: 0.2, delayMs: 1 },
+    b: { ipv4: { reassemblyTimeoutMs: 2000 } },
+  });
+  const got = collect(net);
+  net.a.icmp.ping(IP_B, { ident: 1, seq: 1, now: 0 });
+  net.run(3000); // ARP may need a retry on this link
+  const sent = new Map<number, Uint8Array>();
+  for (let i = 0; i < 60; i++) {
+    const payload = randomBytes(3000 + i, 500 + i);
+    sent.set(payload.length, payload);
+    net.a.udp.send(5000, IP_B, 9000, payload);
+    net.run(5);
+  }
+  net.run(5000);
+  // Each datagram is 3 fragments: about 0.9^3 ≈ 73 % survive; the seed fixes the count.
+  assert.ok(got.length > 25 && got.length < 60, `got ${got.length}`);
+  for (const g of got) assert.deepEqual(g, sent.get(g.length));
+  const r = net.b.stats().reassembly;
+  assert.equal(r.reassembled, got.length);
+  assert.ok(r.dropTimeout > 0);
+  assert.equal(net.b.ipv4.reassembler.inProgress, 0);
+  assert.equal(net.b.ipv4.reassembler.bytesHeld, 0);
+  net.close();
+});
+
+Deno.test("ipv4: off-link destinations go to the default gateway's MAC", () => {
+  const gateway = IP_B;
+  const net = new TwoStacks({ a: { gateway } });
+  const offLink = 0x08080808;
+  let seenDst = 0;
+  net.b.eth.register(EtherType.Ipv4, {
+    receive: (
+      p,
+    ) => (seenDst =
+      (p.bytes[p.offset + 16] << 24 | p.bytes[p.offset + 17] << 16 | p.bytes[p.offset + 18] << 8 |
+        p.bytes[p.offset + 19]) >>> 0),
+  });
+  assert.equal(net.a.ipv4.sourceFor(offLink), IP_A);
+  assert.equal(net.a.udp.send(5000, offLink, 53, new Uint8Array(8)), "queued");
+  net.run(10);
+  assert.equal(seenDst, offLink);
+  assert.equal(net.a.arp.lookup(gateway, net.now), MAC_B);
+  // Without a gateway there is no route.
+  net.a.ipv4.setGateway(undefined);
+  assert.equal(net.a.udp.send(5000, offLink, 53, new Uint8Array(8)), "unroutable");
+  assert.equal(net.a.stats().ipv4.dropNoRoute, 1);
+  net.close();
+});
