@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
-import { completeTransportChecksum } from "./checksum_fixup.ts";
+import {
+  completeTransportChecksum,
+  transportChecksumPlace,
+  verifyTransportChecksum,
+} from "./checksum_fixup.ts";
 
 /** An Ethernet + IPv4 frame 10.0.0.2 → 10.0.0.1 carrying `segment` as `protocol`, at offset 3. */
 function frame(protocol: number, segment: Uint8Array, fragment = 0): Uint8Array {
@@ -64,4 +68,41 @@ Deno.test("completeTransportChecksum leaves other frames alone", () => {
   arp[12] = 0x08;
   arp[13] = 0x06;
   assert.equal(completeTransportChecksum(arp, 0, 60), false);
+});
+
+Deno.test("transportChecksumPlace finds the TCP and UDP checksum fields", () => {
+  const place = { start: 0, offset: 0 };
+  const tcp = frame(6, new Uint8Array(20));
+  assert.equal(transportChecksumPlace(tcp, 3, 14 + 40, place), true);
+  assert.deepEqual(place, { start: 34, offset: 16 });
+  const udp = frame(17, new Uint8Array(8));
+  assert.equal(transportChecksumPlace(udp, 3, 14 + 28, place), true);
+  assert.deepEqual(place, { start: 34, offset: 6 });
+  // IP options move the transport header.
+  const withOptions = frame(17, new Uint8Array(12));
+  withOptions[3 + 14] = 0x46;
+  assert.equal(transportChecksumPlace(withOptions, 3, 14 + 32, place), true);
+  assert.equal(place.start, 38);
+  assert.equal(transportChecksumPlace(frame(1, new Uint8Array(8)), 3, 42, place), false);
+  assert.equal(transportChecksumPlace(frame(17, new Uint8Array(8), 0x2000), 3, 42, place), false);
+  assert.equal(
+    transportChecksumPlace(frame(6, new Uint8Array(8)), 3, 42, place),
+    false,
+    "short TCP",
+  );
+});
+
+Deno.test("verifyTransportChecksum accepts good sums, rejects bad ones, ignores the rest", () => {
+  const udp = frame(17, new Uint8Array([0, 1, 0, 2, 0, 12, 0, 0, 1, 2, 3, 4]));
+  assert.equal(verifyTransportChecksum(udp, 3, 14 + 32), true, "UDP without a checksum");
+  completeTransportChecksum(udp, 3, 14 + 32);
+  assert.equal(verifyTransportChecksum(udp, 3, 14 + 32), true);
+  udp[3 + 34 + 9] ^= 0x40;
+  assert.equal(verifyTransportChecksum(udp, 3, 14 + 32), false);
+  const tcp = frame(6, new Uint8Array(20).fill(7));
+  completeTransportChecksum(tcp, 3, 14 + 40);
+  assert.equal(verifyTransportChecksum(tcp, 3, 14 + 40), true);
+  tcp[3 + 34 + 16] ^= 1;
+  assert.equal(verifyTransportChecksum(tcp, 3, 14 + 40), false);
+  assert.equal(verifyTransportChecksum(frame(1, new Uint8Array(8)), 3, 42), undefined);
 });

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { AppProcess } from "./app_process.ts";
-import { createLink, type Link, LINKS } from "./setup.ts";
+import { APP_LINKS, createLink, type Link } from "./setup.ts";
 
 /** `--nic` for the link, and the namespace the app must run in (a TAP lives inside it). */
 function nicArgs(link: Link): { args: string[]; ns?: string } {
@@ -17,7 +17,7 @@ function nicArgs(link: Link): { args: string[]; ns?: string } {
   return { args: ["--nic", `packet:${link.stackIf}`, ...args] };
 }
 
-for (const kind of LINKS) {
+for (const kind of APP_LINKS) {
   Deno.test(`interop ${kind}: Linux pings, arpings and echoes UDP with apps/udp_echo.ts`, async () => {
     const link = await createLink(kind);
     const { args, ns } = nicArgs(link);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../stack/util/rng.ts";
 import { AppProcess } from "./app_process.ts";
-import { createLink, type Link, LINKS } from "./setup.ts";
+import { APP_LINKS, createLink, type Link } from "./setup.ts";
 
 const SOCKETS = new URL("../../stack/socket/tcp.ts", import.meta.url);
 const socketsMissing = (() => {
@@ -27,7 +27,7 @@ function appArgs(link: Link): { args: string[]; ns?: string } {
   return { args: ["--nic", `packet:${link.stackIf}`, ...args] };
 }
 
-for (const kind of LINKS) {
+for (const kind of APP_LINKS) {
   Deno.test({
     name: `interop ${kind}: curl GETs from and POSTs 4 MiB through apps/http_echo.ts`,
     ignore: socketsMissing,

@@ -15,8 +15,10 @@ import { Rng } from "../../stack/util/rng.ts";
 import { Ipv4Cidr, parseIpv4 } from "../../stack/wire/address.ts";
 import { Netns, uniqueName } from "../nic/netns.ts";
 
-/** The link kinds the interop suite covers. */
-export const LINKS = ["tap", "packet"] as const;
+/** The link kinds the in-process interop tests cover: `tap-offload` is a TAP with virtio-net offloads. */
+export const LINKS = ["tap", "tap-offload", "packet"] as const;
+/** The link kinds an app opens from its `--nic` option. */
+export const APP_LINKS = ["tap", "packet"] as const;
 /** A link kind. */
 export type LinkKind = typeof LINKS[number];
 
@@ -52,7 +54,7 @@ export async function createLink(kind: LinkKind): Promise<Link> {
   const ns = await Netns.create("ni");
   try {
     await ns.quiet();
-    if (kind === "tap") {
+    if (kind !== "packet") {
       // A persistent TAP, moved into the namespace; the stack (here or in a child) attaches to it.
       const name = uniqueName("it");
       await ns.exec("ip", ["tuntap", "add", "dev", name, "mode", "tap"]);
@@ -78,7 +80,8 @@ export async function createLink(kind: LinkKind): Promise<Link> {
  */
 export function openLinkNic(link: Link): Nic {
   if (link.kind === "packet") return new PacketNic(link.stackIf);
-  return inNamespace(link.ns.name, () => new TapNic(link.stackIf));
+  const offload = link.kind === "tap-offload";
+  return inNamespace(link.ns.name, () => new TapNic(link.stackIf, { offload }));
 }
 
 /** Starts an `Interface` at the link's stack address on the real-time runtime. */
