@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../stack/util/rng.ts";
+import { readIpv4 } from "../../stack/wire/address.ts";
 import { EtherType, ethFrame, inject, ipv4Datagram, udpDatagram } from "./frames.ts";
 import { IP_A, IP_B, TwoStacks } from "./two_stacks.ts";
 
@@ -276,11 +277,7 @@ Deno.test("ipv4: off-link destinations go to the default gateway's MAC", () => {
   const offLink = 0x08080808;
   let seenDst = 0;
   net.b.eth.register(EtherType.Ipv4, {
-    receive: (
-      p,
-    ) => (seenDst =
-      (p.bytes[p.offset + 16] << 24 | p.bytes[p.offset + 17] << 16 | p.bytes[p.offset + 18] << 8 |
-        p.bytes[p.offset + 19]) >>> 0),
+    receive: (p) => (seenDst = readIpv4(p.bytes, p.offset + 16)),
   });
   assert.equal(net.a.ipv4.sourceFor(offLink), IP_A);
   assert.equal(net.a.udp.send(5000, offLink, 53, new Uint8Array(8)), "queued");
