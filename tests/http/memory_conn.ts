@@ -7,6 +7,14 @@
 
 import type { HttpAddr, HttpConn, HttpListener } from "../../stack/http/conn.ts";
 
+/** Options of an in-memory connection. */
+export interface ConnectOptions {
+  /** Offer `closeWrite()` like a TCP connection. */
+  closeWrite?: boolean;
+  /** Offer `read(p)`/`write(p)` like `Deno.Conn`, so the server uses them instead of streams. */
+  direct?: boolean;
+}
+
 /** One direction of a connection: chunks are copied on write, as a socket would. */
 class Pipe {
   readable: ReadableStream<Uint8Array>;
@@ -59,7 +67,7 @@ export class MemoryClient {
   #ended = false;
   #changed: (() => void) | undefined;
   /** The server end, as the listener yields it. */
-  readonly serverConn: HttpConn;
+  readonly serverConn: { -readonly [K in keyof HttpConn]: HttpConn[K] };
   /** True once the server closed its end. */
   get closedByServer(): boolean {
     return this.#ended;
@@ -68,7 +76,7 @@ export class MemoryClient {
   /** True once the server called `close()` (not just `closeWrite()`). */
   serverClosed = false;
 
-  constructor(remoteAddr: HttpAddr, options: { closeWrite?: boolean } = {}) {
+  constructor(remoteAddr: HttpAddr, options: ConnectOptions = {}) {
     this.#toServer = new Pipe();
     const toClient = new Pipe();
     this.#pump(toClient.readable);
@@ -88,6 +96,28 @@ export class MemoryClient {
       },
       closeWrite: options.closeWrite ? () => toClient.end() : undefined,
     };
+    if (options.direct) {
+      // read/write like Deno.Conn, over the same pipes (the server then skips the streams).
+      const reader = toServer.readable.getReader();
+      let left: Uint8Array | undefined;
+      this.serverConn.read = async (p) => {
+        if (left === undefined || left.length === 0) {
+          const { value, done } = await reader.read();
+          if (done) return null;
+          left = value;
+        }
+        const n = Math.min(p.length, left.length);
+        p.set(left.subarray(0, n));
+        left = left.subarray(n);
+        return n;
+      };
+      // Takes at most 7 bytes per call, so the server must loop over partial writes.
+      this.serverConn.write = (p) => {
+        const n = Math.min(p.length, 7);
+        toClient.push(p.subarray(0, n));
+        return Promise.resolve(n);
+      };
+    }
   }
 
   /** Sends text (Latin-1) or bytes to the server. */
@@ -162,8 +192,8 @@ export class MemoryListener implements HttpListener {
   #closed = false;
   #next = 40000;
 
-  /** Opens a connection to the server and returns its client end (`closeWrite` like TCP's). */
-  connect(options: { closeWrite?: boolean } = {}): MemoryClient {
+  /** Opens a connection to the server and returns its client end. */
+  connect(options: ConnectOptions = {}): MemoryClient {
     const addr: HttpAddr = { hostname: "10.0.0.2", port: this.#next++, transport: "tcp" };
     const client = new MemoryClient(addr, options);
     this.#queue.push(client.serverConn);
