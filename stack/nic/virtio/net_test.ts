@@ -276,6 +276,21 @@ Deno.test("wait returns at once when a frame is pending and after the timeout ot
   await nic.wait(3);
 });
 
+Deno.test("a newer wait ends the loop of an older one", async () => {
+  const { nic } = setup();
+  const older = nic.wait(60_000);
+  await nic.wait(2);
+  await older; // would keep the test alive for a minute if the old loop kept polling
+});
+
+Deno.test("wait ends when a frame arrives while it sleeps", async () => {
+  const { device, nic } = setup();
+  const waiting = nic.wait(60_000);
+  setTimeout(() => device.deliver(ipv4Frame()), 5);
+  await waiting;
+  assert.equal(receiveAll(nic).length, 1);
+});
+
 Deno.test("DEVICE_NEEDS_RESET gives a clear error from wait", async () => {
   const { device, nic } = setup();
   device.breakDevice();
