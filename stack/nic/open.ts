@@ -19,6 +19,11 @@ export interface OpenNicOptions {
   pcapEpochMs?: number;
   /** AF_PACKET receive ring layout (default 2). */
   packetVersion?: 2 | 3;
+  /**
+   * TAP checksum and TSO offload (see `TapOptions.offload`); TCP must then follow the NIC's `caps`
+   * (pseudo-header checksums). Default false.
+   */
+  offload?: boolean;
 }
 
 /** The specs `openNic` understands, for help texts. */
@@ -51,7 +56,7 @@ async function openRaw(spec: string, opts: OpenNicOptions): Promise<Nic> {
     case "tap":
       if (arg) {
         const { TapNic } = await import("./tap.ts");
-        return new TapNic(arg, { mac: opts.mac, mtu: opts.mtu });
+        return new TapNic(arg, { mac: opts.mac, mtu: opts.mtu, offload: opts.offload });
       }
       break;
     case "packet":

@@ -10,6 +10,16 @@ Deno.test("openNic opens a TAP with our MAC and MTU", async () => {
     assert.ok(nic instanceof TapNic);
     assert.equal(nic.mac, 0x020000000077);
     assert.equal(nic.mtu, 1400);
+    assert.deepEqual(nic.caps, { rxChecksumVerified: false, txChecksumOffload: false });
+  } finally {
+    nic.close();
+  }
+});
+
+Deno.test("openNic opens a TAP with offloads when asked", async () => {
+  const nic = await openNic(`tap:${uniqueName("to")}`, { offload: true });
+  try {
+    assert.deepEqual(nic.caps, { rxChecksumVerified: true, txChecksumOffload: true });
   } finally {
     nic.close();
   }
