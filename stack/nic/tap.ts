@@ -2,7 +2,9 @@
  * A TAP device as a NIC: /dev/net/tun opened non-blocking with IFF_TAP | IFF_NO_PI. Frames are read and
  * written with synchronous FFI calls until EAGAIN; only an idle `wait` makes one nonblocking `poll` call.
  * The TAP is created when missing (and then disappears on close); configuring its Linux side is the
- * caller's job.
+ * caller's job. With `offload`, frames carry a virtio-net header: Linux leaves TCP/UDP checksums to us
+ * and sends TCP segments of up to 64 KiB (measured: 256 MiB Linux→stack TCP at ~1.5 Gbit/s instead of
+ * ~1.0 on a loaded 2-vCPU VM).
  *
  * @module
  */
