@@ -290,3 +290,27 @@ Deno.test("ipv4: off-link destinations go to the default gateway's MAC", () => {
   assert.equal(net.a.stats().ipv4.dropNoRoute, 1);
   net.close();
 });
+
+Deno.test("ipv4: a send from a broadcast or multicast source is refused and counted", () => {
+  const net = new TwoStacks();
+  net.run(1);
+  const fill = () => {};
+  assert.equal(net.a.ipv4.send(IP_B, 253, 0, fill, 0x0a0000ff), "unroutable");
+  assert.equal(net.a.ipv4.send(IP_B, 253, 0, fill, 0xffffffff), "unroutable");
+  assert.equal(net.a.ipv4.send(IP_B, 253, 0, fill, 0xe0000001), "unroutable");
+  assert.equal(net.a.stats().ipv4.dropBadSource, 3);
+  assert.equal(net.a.ipv4.send(0xffffffff, 253, 0, fill, 0), "sent"); // a DHCP client's discover
+  net.close();
+});
+
+Deno.test("ipv4: a full ARP queue drops and counts instead of asking to retry", () => {
+  const net = new TwoStacks({ a: { arp: { pendingPerEntry: 2 } } });
+  const silent = 0x0a000063;
+  const results = [0, 1, 2, 3].map(() => net.a.udp.send(5000, silent, 9, new Uint8Array(4)));
+  assert.deepEqual(results, ["queued", "queued", "queued", "queued"]);
+  assert.equal(net.a.stats().ipv4.dropArpFull, 2);
+  // Nothing is due until the ARP retry: no spinning.
+  net.settle();
+  assert.ok((net.a.pollAt(net.now) ?? Infinity) > net.now);
+  net.close();
+});

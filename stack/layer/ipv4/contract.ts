@@ -34,8 +34,9 @@ export type Ipv4Fill = (bytes: Uint8Array, offset: number, src: number, dst: num
 export interface Ipv4Sender {
   /**
    * Sends one datagram whose payload `fill` writes in place at bytes[offset..offset+payloadLength).
-   * Returns "sent", "queued" (waiting for ARP, copied to a bounded queue), "busy" (no NIC buffer or a
-   * full ARP queue: try again on a later poll) or "unroutable".
+   * Returns "sent", "queued" (waiting for ARP, copied to a bounded queue; when the queue is full the
+   * datagram is dropped and counted as `dropArpFull`, like a loss on the wire), "busy" (no NIC buffer:
+   * try again on a later poll) or "unroutable".
    */
   send(
     dst: number,

@@ -341,6 +341,12 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       stats.dropNoSource++;
       return "unroutable";
     }
+    // RFC 1122 §3.2.1.3: never send from a broadcast or multicast address (a transport answering a
+    // datagram sent to one would otherwise reply from it).
+    if (src !== undefined && (this.isBroadcast(src >>> 0) || isMulticastIpv4(src))) {
+      stats.dropBadSource++;
+      return "unroutable";
+    }
     let mac: number;
     if (this.hasAddress(dst)) {
       return this.#sendLocal(source, dst, protocol, payloadLength, fill);
@@ -360,8 +366,10 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
         fill(payload, 0, source, dst);
         const pending = new PendingDatagram(source >>> 0, dst, protocol, payload);
         if (this.#arp.resolve(hop, pending, now) === "full") {
+          // Dropped like a datagram lost on the wire. "busy" would tell the caller to retry on the
+          // next poll, and a caller that does (TCP's control queue) would spin until ARP gives up.
           stats.dropArpFull++;
-          return "busy";
+          return "queued";
         }
         stats.txQueued++;
         return "queued";
