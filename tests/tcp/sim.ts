@@ -103,13 +103,25 @@ export class Sim {
   /** Steps until `done()` or `limitMs` of virtual time or `maxSteps`; returns whether done. */
   run(done: () => boolean, limitMs = 600_000, maxSteps = 5_000_000): boolean {
     const end = this.now + limitMs;
+    let idle = 0;
     for (let i = 0; i < maxSteps; i++) {
       this.steps++;
-      this.pollNow();
+      const workedA = this.a.poll(this.now);
+      const workedB = this.b.poll(this.now);
+      const worked = workedA || workedB;
       if (done()) return true;
+      if (worked) {
+        idle = 0;
+        continue;
+      }
       const next = this.#next();
       if (next === undefined || next > end) return false;
-      this.now = Math.max(this.now, next);
+      if (next > this.now) {
+        this.now = next;
+        idle = 0;
+      } else if (++idle > 100) {
+        return false; // something claims to be due but does no work: a stall
+      }
     }
     return done();
   }
