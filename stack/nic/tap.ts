@@ -152,6 +152,7 @@ export class TapNic implements Nic {
     this.stats = newNicStats();
     Object.assign(this.stats, {
       rxOversize: 0,
+      rxErrors: 0,
       rxSegmentsMerged: 0,
       rxChecksumBad: 0,
       txErrors: 0,
@@ -182,7 +183,8 @@ export class TapNic implements Nic {
       if (n < 0) {
         const code = errno();
         if (code === Errno.EINTR) continue;
-        if (code !== Errno.EAGAIN) this.stats.rxDropped++;
+        // EBADFD/EIO once the interface is gone: counted; the app sees no frames, not an exception.
+        if (code !== Errno.EAGAIN) this.stats.rxErrors++;
         break;
       }
       const length = n - header;

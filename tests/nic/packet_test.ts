@@ -175,6 +175,26 @@ for (const version of [2, 3] as const) {
   });
 }
 
+Deno.test("PacketNic keeps calm once its interface is deleted", async () => {
+  const ns = await Netns.create();
+  const host = uniqueName("pa");
+  let nic: PacketNic | undefined;
+  try {
+    await ns.veth(host, uniqueName("pb"), "10.77.2.1/24");
+    nic = new PacketNic(host);
+    await run("ip", ["link", "del", host]);
+    assert.equal(nic.receive(0, () => {}), 0);
+    // The socket now polls as failed; wait must still return (after its timeout).
+    await nic.wait(5);
+    assert.equal(nic.send(0, 60, (b, o, l) => writeFiller(b, o, l, OUR_MAC, 0)), true);
+    nic.flush(0);
+    assert.equal(nic.stats.txErrors, 1);
+  } finally {
+    nic?.close();
+    await ns.close();
+  }
+});
+
 Deno.test("PacketNic explains an interface that does not exist", () => {
   assert.throws(() => new PacketNic("nosuchif0"), (e) => {
     assert.ok(e instanceof NicError);

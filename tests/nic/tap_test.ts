@@ -108,6 +108,25 @@ Deno.test("TapNic reads the MTU of an existing TAP and leaves it in place", asyn
   }
 });
 
+Deno.test("TapNic counts errors, without throwing, once its interface is deleted", async () => {
+  const name = uniqueName("tt");
+  await must("ip", ["tuntap", "add", "dev", name, "mode", "tap"]);
+  const tap = new TapNic(name);
+  try {
+    await must("ip", ["link", "del", name]);
+    assert.equal(tap.receive(0, () => {}), 0);
+    assert.equal(tap.stats.rxErrors, 1);
+    // The descriptor now polls as hung up; wait must still return (after its timeout).
+    await tap.wait(5);
+    assert.equal(tap.send(0, 60, (b, o, l) => writeFiller(b, o, l, tap.mac, 0)), true);
+    assert.equal(tap.stats.txErrors, 1);
+    assert.equal(tap.stats.txFrames, 0);
+  } finally {
+    tap.close();
+    await run("ip", ["link", "del", name]);
+  }
+});
+
 Deno.test("TapNic close wakes a pending wait", async () => {
   const tap = new TapNic(uniqueName("tt"));
   const waiting = tap.wait(60_000);

@@ -41,6 +41,13 @@ export class PollWait {
     if (this.#closed) return Promise.resolve();
     const timeout = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
     const pending = this.#pending;
+    if (pending === undefined && libc().poll(this.#fds, 1n, 0) > 0) {
+      // A frame that came in since the last receive costs a ~0.3 µs check here, not a ~9 µs hop.
+      if (this.#view.getInt16(6, true) & (Linux.POLLIN | Linux.POLLOUT)) return Promise.resolve();
+      // Only an error or hang-up (the device went away): poll would return at once forever, so sleep
+      // the timeout rather than spin.
+      return new Promise((resolve) => setTimeout(resolve, timeout));
+    }
     if (pending !== undefined) {
       return new Promise((resolve) => {
         const timer = setTimeout(resolve, timeout);
