@@ -163,7 +163,9 @@ export class HttpConnection {
     if (bytes === undefined) return false;
     if (bytes instanceof HttpError) return await this.#reject(bytes);
     const head = parseRequestHead(bytes.bytes, bytes.start, bytes.end, limits);
-    if (head instanceof HttpError) return await this.#reject(head);
+    if (head instanceof HttpError) {
+      return await this.#reject(head, isHeadRequest(bytes.bytes, bytes.start, bytes.end));
+    }
     this.deadline = Infinity;
     return await this.#respond(head);
   }
@@ -171,6 +173,7 @@ export class HttpConnection {
   async #respond(head: RequestHead): Promise<boolean> {
     const ctx = this.#ctx;
     const method = head.method;
+    const isHead = method === "HEAD";
     if (method === "CONNECT" || method === "TRACE" || method === "TRACK") {
       // Tunnels and TRACE are not offered (and Fetch forbids them in a Request).
       return await this.#reject(new HttpError(501, `Method ${method} is not implemented`));
@@ -184,7 +187,7 @@ export class HttpConnection {
     });
     const url = this.#url(head);
     if (url === undefined) {
-      return await this.#reject(new HttpError(400, "Request target is invalid"));
+      return await this.#reject(new HttpError(400, "Request target is invalid"), isHead);
     }
     const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
     let request: Request;
@@ -199,6 +202,7 @@ export class HttpConnection {
     } catch (error) {
       return await this.#reject(
         new HttpError(400, `Cannot build request: ${(error as Error).message}`),
+        isHead,
       );
     }
 
@@ -208,7 +212,7 @@ export class HttpConnection {
       response = result instanceof Promise ? await result : result;
       if (!(response instanceof Response)) throw new TypeError("Handler did not return a Response");
     } catch (error) {
-      if (body.error) return await this.#reject(body.error);
+      if (body.error) return await this.#reject(body.error, isHead);
       response = await this.#onError(error);
     }
     this.requests++;
@@ -218,13 +222,13 @@ export class HttpConnection {
     let open: boolean;
     try {
       open = await this.#writer.writeResponse(response, {
-        head: method === "HEAD",
+        head: isHead,
         minor,
         keepAlive,
         date: ctx.date(),
       });
     } catch (error) {
-      if (body.error && this.#writer.bodyBytes === 0) return await this.#reject(body.error);
+      if (body.error && this.#writer.bodyBytes === 0) return await this.#reject(body.error, isHead);
       throw error;
     }
     this.#inflight = undefined;
@@ -273,10 +277,10 @@ export class HttpConnection {
   }
 
   /** Answers a malformed or refused request and ends the connection. */
-  async #reject(error: HttpError): Promise<false> {
+  async #reject(error: HttpError, isHead = false): Promise<false> {
     this.#idle = false;
     try {
-      await this.#writer.writeError(error.status, error.message, this.#ctx.date());
+      await this.#writer.writeError(error.status, error.message, this.#ctx.date(), isHead);
       await this.#linger();
     } catch {
       // The client may already be gone.
@@ -302,4 +306,12 @@ export class HttpConnection {
       dropped += piece.length;
     }
   }
+}
+
+/** Whether a head that failed to parse still reads as a HEAD request (its answer has no body). */
+function isHeadRequest(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i + 1 < end && bytes[i] === 0x0d && bytes[i + 1] === 0x0a) i += 2;
+  return end - i > 5 && bytes[i] === 0x48 && bytes[i + 1] === 0x45 && bytes[i + 2] === 0x41 &&
+    bytes[i + 3] === 0x44 && bytes[i + 4] === 0x20;
 }

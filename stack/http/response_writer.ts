@@ -52,14 +52,24 @@ export class ResponseWriter {
     return this.#write(CONTINUE);
   }
 
-  /** Sends a plain-text error response that closes the connection. */
-  async writeError(status: number, message: string, date: string | undefined): Promise<void> {
+  /** Sends a plain-text error response that closes the connection (no body when `head`). */
+  async writeError(
+    status: number,
+    message: string,
+    date: string | undefined,
+    head = false,
+  ): Promise<void> {
     const body = message + "\n";
-    let head =
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-type: text/plain;charset=utf-8\r\n` +
-      `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n`;
-    if (date !== undefined) head += `date: ${date}\r\n`;
-    const n = this.#encodeHead(head + "\r\n" + body, 0);
+    let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
+      `content-type: text/plain;charset=utf-8\r\ncontent-length: ${
+        encoder.encode(body).length
+      }\r\n` +
+      "connection: close\r\n";
+    if (date !== undefined) text += `date: ${date}\r\n`;
+    text += "\r\n";
+    // RFC 9110 §9.3.2: the answer to HEAD has the fields a GET would get, and no content.
+    if (!head) text += body;
+    const n = this.#encodeHead(text, 0);
     await this.#write(this.#buf.subarray(0, n));
   }
 

@@ -167,3 +167,14 @@ Deno.test("decodes obs-text in a field value as Latin-1", async () => {
   assert.equal(value, "caf\xe9");
   await server.shutdown();
 });
+
+Deno.test("answers a malformed HEAD request without content", async () => {
+  const { listener, server } = startServer(() => new Response("never"));
+  const client = listener.connect();
+  client.send("HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n");
+  const res = await client.response({ head: true });
+  assert.equal(res.status, 400);
+  assert.ok(Number(res.get("content-length")) > 0, "the length a GET would get");
+  assert.equal(await client.closed(), "", "but no content follows");
+  await server.shutdown();
+});

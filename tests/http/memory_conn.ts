@@ -120,8 +120,9 @@ export class MemoryClient {
     }
   }
 
-  /** Sends text (Latin-1) or bytes to the server. */
+  /** Sends text (Latin-1) or bytes to the server; dropped once the server closed its end. */
   send(data: string | Uint8Array): void {
+    if (this.#toServer.ended) return;
     this.#toServer.push(typeof data === "string" ? latin1(data) : data);
   }
 
