@@ -28,7 +28,7 @@ export interface EchoReply {
   src: number;
   ident: number;
   seq: number;
-  /** When the request was sent, if it came from `ping` (its first 8 data bytes carry the time). */
+  /** When the request was sent, if it was one of the last 256 sent by `ping`. */
   sentAt: number | undefined;
   /** The echo data. */
   bytes: Uint8Array;
@@ -60,7 +60,9 @@ export interface IcmpOptions {
 
 /** RFC 1812 §4.3.2.3: an error quotes as much of the datagram as fits in 576 bytes. */
 const MAX_ERROR_DATAGRAM = 576;
+/** The echo data starts with the send time, as ping(8) does (for captures and other tools). */
 const TIMESTAMP_LENGTH = 8;
+const PING_SLOTS = 256;
 
 /** The ICMP endpoint of an interface. */
 export class IcmpEndpoint implements TransportHandler, Ipv4ErrorSink {
@@ -107,6 +109,10 @@ export class IcmpEndpoint implements TransportHandler, Ipv4ErrorSink {
   #pingAt = 0;
   #fill: (bytes: Uint8Array, offset: number) => void;
   #stamp = new DataView(new ArrayBuffer(TIMESTAMP_LENGTH));
+  // The last pings sent, by seq modulo 256, so that replies get their send time without trusting data.
+  #sentIdent = new Int32Array(PING_SLOTS).fill(-1);
+  #sentSeq = new Int32Array(PING_SLOTS);
+  #sentAt = new Float64Array(PING_SLOTS);
 
   /** Creates the layer and registers it with `ip` for protocol 1. */
   constructor(ip: Ipv4Endpoint, options: IcmpOptions = {}) {
@@ -171,7 +177,13 @@ export class IcmpEndpoint implements TransportHandler, Ipv4ErrorSink {
     this.#dataLength = length;
     this.#pingAt = options.now;
     const result = this.#ip.send(dst, IpProtocol.Icmp, ICMPV4_HEADER_LENGTH + length, this.#fill);
-    if (result === "sent" || result === "queued") this.stats.txEchoRequests++;
+    if (result === "sent" || result === "queued") {
+      this.stats.txEchoRequests++;
+      const slot = tx.seq & (PING_SLOTS - 1);
+      this.#sentIdent[slot] = tx.ident;
+      this.#sentSeq[slot] = tx.seq;
+      this.#sentAt[slot] = options.now;
+    }
     this.#count(result);
     return result;
   }
@@ -260,14 +272,9 @@ export class IcmpEndpoint implements TransportHandler, Ipv4ErrorSink {
     reply.offset = repr.dataOffset;
     reply.length = repr.dataLength;
     reply.sentAt = undefined;
-    if (repr.dataLength >= TIMESTAMP_LENGTH) {
-      const stamp = this.#stamp;
-      for (let i = 0; i < TIMESTAMP_LENGTH; i++) {
-        stamp.setUint8(i, packet.bytes[repr.dataOffset + i]);
-      }
-      const at = stamp.getFloat64(0);
-      // Another sender's data is no timestamp of ours: only a plausible time counts.
-      if (Number.isFinite(at) && at >= 0 && at <= now) reply.sentAt = at;
+    const slot = repr.seq & (PING_SLOTS - 1);
+    if (this.#sentIdent[slot] === repr.ident && this.#sentSeq[slot] === repr.seq) {
+      reply.sentAt = this.#sentAt[slot];
     }
     handler(reply, now);
   }
