@@ -2,7 +2,8 @@
  * Frames per second through the host NICs (TAP and AF_PACKET), 64 B and 1514 B frames, each direction,
  * beside Linux doing the same over the same kind of link in the same run: a small C program using a plain
  * AF_PACKET socket or a TAP file descriptor, built here with the system's C compiler. Also the round trip
- * of single frames, which shows the latency TPACKET_V3's block timeout adds. Every link lives in a
+ * of single frames, which shows the latency TPACKET_V3's block timeout adds, and TCP bulk between Linux
+ * and the stack over each link beside Linux↔Linux over a veth. Every link lives in a
  * throwaway namespace, and every run is bounded to about a second.
  *
  * @module
@@ -12,6 +13,7 @@ import type { Nic } from "../../stack/nic/nic.ts";
 import { PacketNic } from "../../stack/nic/packet.ts";
 import { TapNic } from "../../stack/nic/tap.ts";
 import { Netns, run, uniqueName } from "../nic/netns.ts";
+import { linuxToLinux, linuxToStack, stackToLinux } from "../interop/tcp_throughput.ts";
 
 const SECONDS = 1;
 const SIZES = [64, 1514] as const;
@@ -337,6 +339,15 @@ async function benchTap(ref: Reference | undefined, out: Record<string, number |
   }
 }
 
+/** TCP bulk through each link with the stack on one end, beside Linux↔Linux over a veth. */
+async function benchTcp(out: Record<string, number | string>) {
+  out["tcp Linux→Linux over veth Mbit/s (reference)"] = Math.round(await linuxToLinux());
+  for (const kind of ["tap", "tap-offload", "packet"] as const) {
+    out[`tcp Linux→stack over ${kind} Mbit/s`] = Math.round(await linuxToStack(kind));
+    out[`tcp stack→Linux over ${kind} Mbit/s`] = Math.round(await stackToLinux(kind));
+  }
+}
+
 /** Measures the host NICs; each figure with a Linux reference taken in the same run. */
 export async function benchNic(): Promise<Record<string, number | string>> {
   const out: Record<string, number | string> = {};
@@ -345,6 +356,7 @@ export async function benchNic(): Promise<Record<string, number | string>> {
   try {
     await benchTap(ref, out);
     await benchPacket(ref, out);
+    await benchTcp(out);
   } finally {
     if (ref) await Deno.remove(ref.dir, { recursive: true });
   }
