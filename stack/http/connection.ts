@@ -53,6 +53,7 @@ export class HttpConnection {
   #writer: ResponseWriter;
   #info: ServeHandlerInfo;
   #inflight: AbortController | undefined;
+  #requestStart = 0;
   #idle = true;
   #closing = false;
   #closed = false;
@@ -141,8 +142,10 @@ export class HttpConnection {
   #rearm(): void {
     const limits = this.#ctx.limits;
     if (this.#writes > 0) this.#arm("write", limits.writeTimeoutMs);
-    else if (this.#bodyWaits > 0) this.#arm("body", limits.bodyTimeoutMs);
-    else this.deadline = Infinity;
+    else if (this.#bodyWaits > 0) {
+      this.#arm("body", limits.bodyTimeoutMs);
+      this.deadline = Math.min(this.deadline, this.#requestStart + limits.requestTimeoutMs);
+    } else this.deadline = Infinity;
   }
 
   /** One request and its response; resolves to whether the connection stays open. */
@@ -155,6 +158,7 @@ export class HttpConnection {
       bytes = await this.#reader.readHead(limits, () => {
         this.#idle = false;
         this.#arm("header", limits.headersTimeoutMs);
+        this.#requestStart = this.#ctx.now();
       });
     } catch (error) {
       if (error instanceof HttpError && !this.#idle) bytes = error;

@@ -22,6 +22,8 @@ export interface HttpLimits {
   idleTimeoutMs: number;
   /** Longest wait for more request body bytes while the handler is reading (408). */
   bodyTimeoutMs: number;
+  /** Longest time from a request's first byte to the end of its body, so a trickle ends (408). */
+  requestTimeoutMs: number;
   /** Longest wait for one response write to be accepted before the connection is closed. */
   writeTimeoutMs: number;
   /** Unread request body the server discards after a response to keep the connection alive. */
@@ -38,6 +40,7 @@ export const DEFAULT_LIMITS: Readonly<HttpLimits> = Object.freeze({
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 5_000,
   bodyTimeoutMs: 30_000,
+  requestTimeoutMs: 300_000,
   writeTimeoutMs: 30_000,
   maxDrainBytes: 64 * 1024,
 });

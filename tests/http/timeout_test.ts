@@ -136,3 +136,21 @@ Deno.test("uses a finer sweep tick for short timeouts", async () => {
   assert.equal(await client.closed(), "");
   await server.shutdown();
 });
+
+Deno.test("answers 408 to a body trickled slower than the request timeout allows", async () => {
+  const { listener, clock, server } = startServer(describeHandler, {
+    limits: { requestTimeoutMs: 60_000 },
+  });
+  const client = listener.connect();
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n");
+  let sent = 0;
+  // One byte every 20 s never trips the 30 s body timeout, only the total request timeout.
+  while (!client.closedByServer && sent < 100) {
+    client.send("x");
+    sent++;
+    await clock.advance(20_000);
+  }
+  assert.ok(sent <= 4, `cut off after ${sent} bytes`);
+  assert.equal((await client.response()).status, 408);
+  await server.shutdown();
+});
