@@ -81,7 +81,6 @@ export async function stackToLinux(kind: LinkKind): Promise<number> {
     let written = 0;
     let start = 0;
     let stopAt = Infinity;
-    let conn: TcpConnection | undefined;
     const sender: TcpHandler = {
       receive(event) {
         if (event.kind !== "in") return;
@@ -97,10 +96,10 @@ export async function stackToLinux(kind: LinkKind): Promise<number> {
         while (c.writable > 0) written += c.write(data, 0, Math.min(c.writable, data.length));
       },
     };
-    conn = tcp.connect(linuxAddress(link), 5001, { handler: sender });
+    const conn: TcpConnection = tcp.connect(linuxAddress(link), 5001, { handler: sender });
     stack.runtime.wake();
     await sink.status;
-    const acked = written - (conn?.unacknowledged ?? 0);
+    const acked = written - conn.unacknowledged;
     return start > 0 ? (acked * 8) / ((performance.now() - start) / 1000) / 1e6 : 0;
   } finally {
     try {
