@@ -218,8 +218,10 @@ export class FrameGen {
     // Half of them look like they are for us, so that the Ethernet layer passes them on.
     if (this.#rng.below(2) === 0 && length >= 14) {
       writeMac(bytes, 0, STACK_MAC);
-      bytes[12] = 0x08;
-      bytes[13] = this.#pick([0x00, 0x06]);
+      const type = this.#pick([0x0800, 0x0806, 0x86dd]);
+      bytes[12] = type >>> 8;
+      bytes[13] = type & 0xff;
+      if (type === 0x86dd && length >= 54) bytes[14] = 0x60 | (bytes[14] & 0x0f);
     }
     f.length = length;
   }

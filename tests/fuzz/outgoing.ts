@@ -13,6 +13,7 @@ import { IpProtocol, Ipv4Packet } from "../../stack/wire/ipv4.ts";
 import { TcpPacket } from "../../stack/wire/tcp.ts";
 import { UdpPacket } from "../../stack/wire/udp.ts";
 
+const IPV6_ETHERTYPE = 0x86dd;
 const eth = new EthernetFrame();
 const ip = new Ipv4Packet();
 const tcp = new TcpPacket();
@@ -37,6 +38,14 @@ export function checkOutgoing(
   if (type === EtherType.Arp) {
     const a = arp.wrap(bytes, at, rest).check();
     return a === undefined ? undefined : `outgoing ARP: ${a.message}`;
+  }
+  if (type === IPV6_ETHERTYPE) {
+    // IPv6 (neighbour discovery and the like): the fixed header must be whole and consistent.
+    if (rest < 40 || bytes[at] >>> 4 !== 6) return "outgoing IPv6: bad fixed header";
+    const payloadLength = (bytes[at + 4] << 8) | bytes[at + 5];
+    return 40 + payloadLength <= rest
+      ? undefined
+      : "outgoing IPv6: payload length beyond the frame";
   }
   if (type !== EtherType.Ipv4) return `outgoing EtherType 0x${type.toString(16)}`;
   const i = ip.wrap(bytes, at, rest).check();

@@ -41,13 +41,20 @@ export class HostPair {
   /** Builds both stacks. */
   constructor(options: HostPairOptions = {}) {
     const seed = options.seed ?? 1;
-    this.pair = new MemoryPair({ seed, impair: options.impair, ringFrames: options.ringFrames ?? 4096 });
+    this.pair = new MemoryPair({
+      seed,
+      impair: options.impair,
+      ringFrames: options.ringFrames ?? 4096,
+    });
     this.a = new Interface(this.pair.a, {
       addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
       gateway: ADDR_B,
       rng: new Rng(seed + 10),
     });
-    this.b = new Interface(this.pair.b, { addresses: [Ipv4Cidr.parse("10.0.0.2/24")], rng: new Rng(seed + 20) });
+    this.b = new Interface(this.pair.b, {
+      addresses: [Ipv4Cidr.parse("10.0.0.2/24")],
+      rng: new Rng(seed + 20),
+    });
     const key = (n: number) => {
       const k = new Uint8Array(16);
       new Rng(seed * 31 + n).fill(k);
@@ -60,7 +67,12 @@ export class HostPair {
       config: options.tcp,
       ...options.endpointA,
     });
-    this.tcpB = new TcpEndpoint({ rng: new Rng(seed + 40), isnKey: key(3), cookieKey: key(4), config: options.tcp });
+    this.tcpB = new TcpEndpoint({
+      rng: new Rng(seed + 40),
+      isnKey: key(3),
+      cookieKey: key(4),
+      config: options.tcp,
+    });
     this.a.attach(6, this.tcpA);
     this.b.attach(6, this.tcpB);
   }
@@ -141,7 +153,9 @@ export class Transfer {
     for (let n = this.to.read(this.#rx); n > 0; n = this.to.read(this.#rx)) {
       for (let i = 0; i < n && this.corrupt === undefined; i++) {
         const want = ((this.received + i) * 31 + 7) & 0xff;
-        if (this.#rx[i] !== want) this.corrupt = `byte ${this.received + i}: ${this.#rx[i]} != ${want}`;
+        if (this.#rx[i] !== want) {
+          this.corrupt = `byte ${this.received + i}: ${this.#rx[i]} != ${want}`;
+        }
       }
       this.received += n;
     }

@@ -59,7 +59,9 @@ Deno.test("overlap: a segment straddling the right window edge is trimmed to the
 });
 
 Deno.test("overlap: thousands of scattered out-of-order pieces hold no more than the hole limit", () => {
-  const { h, conn, rs, ls } = established({ tcp: { maxOutOfOrderHoles: 8, recvBufferSize: 65535 } });
+  const { h, conn, rs, ls } = established({
+    tcp: { maxOutOfOrderHoles: 8, recvBufferSize: 65535 },
+  });
   for (let i = 0; i < 5000; i++) {
     const at = 10 + ((i * 7919) % 6000) * 10; // disjoint 5-byte pieces with gaps, in a scrambled order
     h.send({ seq: rs + at, ack: ls, flags: "ACK", payload: fill(5, 9) });

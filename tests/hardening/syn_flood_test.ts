@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { TcpState } from "../../stack/layer/tcp/state.ts";
 import { TcpFlags } from "../../stack/wire/tcp.ts";
 import { ADDR_A, HostPair, Transfer } from "./host_pair.ts";
-import { IpProtocol, ipFrame, tcpSegment } from "./rig.ts";
+import { ipFrame, IpProtocol, tcpSegment } from "./rig.ts";
 import { Rng } from "../../stack/util/rng.ts";
 
 const BACKLOG = 16;
@@ -19,7 +19,13 @@ const MAC_A = 0x020000000001;
 function spoofedSyn(rng: Rng, port: number): Uint8Array {
   const src = (0x64400000 | rng.below(0x3fffff)) >>> 0; // 100.64.0.0/10
   const seg = tcpSegment(
-    { srcPort: 1024 + rng.below(60000), dstPort: port, seq: rng.nextU32(), flags: TcpFlags.SYN, mss: 1460 },
+    {
+      srcPort: 1024 + rng.below(60000),
+      dstPort: port,
+      seq: rng.nextU32(),
+      flags: TcpFlags.SYN,
+      mss: 1460,
+    },
     undefined,
     src,
     ADDR_A,
@@ -28,7 +34,10 @@ function spoofedSyn(rng: Rng, port: number): Uint8Array {
 }
 
 Deno.test("SYN flood: 100,000 spoofed SYNs get cookies, state stays bounded, a transfer goes on", () => {
-  const hp = new HostPair({ seed: 3, tcp: { sendBufferSize: 64 * 1024, recvBufferSize: 64 * 1024 } });
+  const hp = new HostPair({
+    seed: 3,
+    tcp: { sendBufferSize: 64 * 1024, recvBufferSize: 64 * 1024 },
+  });
   const { client, server } = hp.connect(8080);
   const flooded = hp.tcpA.listen(80, { backlog: BACKLOG });
   const transfer = new Transfer(client, server, 4 * 1024 * 1024);
@@ -99,7 +108,13 @@ Deno.test("SYN flood: a forged cookie ACK opens nothing", () => {
   for (let i = 0; i < 10_000; i++) {
     const src = (0x64400000 | rng.below(0x3fffff)) >>> 0;
     const seg = tcpSegment(
-      { srcPort: 2000 + (i % 50000), dstPort: 80, seq: rng.nextU32(), ack: rng.nextU32(), flags: TcpFlags.ACK },
+      {
+        srcPort: 2000 + (i % 50000),
+        dstPort: 80,
+        seq: rng.nextU32(),
+        ack: rng.nextU32(),
+        flags: TcpFlags.ACK,
+      },
       undefined,
       src,
       ADDR_A,
