@@ -215,6 +215,7 @@ export class HttpConnection {
       const result = ctx.handler(request, this.#info);
       response = result instanceof Promise ? await result : result;
       if (!(response instanceof Response)) throw new TypeError("Handler did not return a Response");
+      if (response.bodyUsed) throw new TypeError("Handler returned a Response whose body was used");
     } catch (error) {
       if (body.error) return await this.#reject(body.error, isHead);
       response = await this.#onError(error);

@@ -640,3 +640,17 @@ Deno.test("leaves the signal alone once the response is complete", async () => {
   assert.equal(signal!.aborted, false);
   await server.shutdown();
 });
+
+Deno.test("answers 500 when the handler returns a Response whose body was used", async () => {
+  const shared = new Response("once");
+  await shared.text();
+  const { listener, server } = startServer(() => shared, {
+    onError: (error) => new Response(String((error as Error).message), { status: 500 }),
+  });
+  const client = listener.connect();
+  client.send(GET("/"));
+  const res = await client.response();
+  assert.equal(res.status, 500);
+  assert.match(res.body, /body was used/);
+  await server.shutdown();
+});
