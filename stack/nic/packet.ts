@@ -163,7 +163,7 @@ export class PacketNic implements Nic {
     });
     // Protocol 0 receives nothing until bind, so no frame of another interface slips in meanwhile.
     const fd = c.socket(Linux.AF_PACKET, Linux.SOCK_RAW | Linux.SOCK_CLOEXEC, 0);
-    if (fd < 0) throw lastError(`Cannot open packet:${ifname}`);
+    if (fd < 0) throw lastError(`Cannot open packet:${ifname}`, errno(), "CAP_NET_RAW");
     this.#fd = fd;
     try {
       this.#setup(index, opts);

@@ -195,6 +195,27 @@ Deno.test("PacketNic keeps calm once its interface is deleted", async () => {
   }
 });
 
+Deno.test("PacketNic explains a missing CAP_NET_RAW", async () => {
+  const script = `
+    import { PacketNic } from "${new URL("../../stack/nic/packet.ts", import.meta.url).href}";
+    try { new PacketNic("lo"); console.log("opened"); }
+    catch (e) { console.log(e.code + ": " + e.message); }
+  `;
+  const r = await run("setpriv", [
+    "--bounding-set=-net_raw",
+    "--inh-caps=-net_raw",
+    Deno.execPath(),
+    "eval",
+    "--no-config",
+    script,
+  ]);
+  assert.equal(
+    r.stdout.trim(),
+    "EPERM: Cannot open packet:lo: permission denied (run as root or grant CAP_NET_RAW)",
+    r.stderr,
+  );
+});
+
 Deno.test("PacketNic explains an interface that does not exist", () => {
   assert.throws(() => new PacketNic("nosuchif0"), (e) => {
     assert.ok(e instanceof NicError);

@@ -120,13 +120,14 @@ export class NicError extends Error {
 }
 
 /**
- * Builds the error for a failed call: "`what`: `reason`", with a hint for permission problems.
- * Call it right after the failing call, before any other libc call can change errno.
+ * Builds the error for a failed call: "`what`: `reason`", with a hint naming the `capability` the call
+ * needs for permission problems. Call it right after the failing call, before any other libc call can
+ * change errno.
  */
-export function lastError(what: string, code = errno()): NicError {
+export function lastError(what: string, code = errno(), capability = "CAP_NET_ADMIN"): NicError {
   let reason = describeErrno(code);
   if (code === Errno.EPERM || code === Errno.EACCES) {
-    reason = "permission denied (run as root or grant CAP_NET_ADMIN)";
+    reason = `permission denied (run as root or grant ${capability})`;
   }
   return new NicError(`${what}: ${reason}`, errnoName(code), code);
 }
