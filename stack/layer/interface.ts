@@ -18,6 +18,8 @@ import { IcmpEndpoint, type IcmpOptions } from "./icmp/endpoint.ts";
 import type { Ipv4Sender, TransportHandler } from "./ipv4/contract.ts";
 import { Ipv4Endpoint, type PendingDatagram } from "./ipv4/endpoint.ts";
 import { UdpEndpoint } from "./udp/endpoint.ts";
+import { Ipv6Endpoint, type Ipv6Options } from "./ipv6/endpoint.ts";
+import { Udp6 } from "./ipv6/udp.ts";
 
 /** A transport plugged in with `attach` (TCP, or an app's own protocol). */
 export interface Transport extends TransportHandler {
@@ -51,6 +53,8 @@ export interface InterfaceOptions {
     reassemblyDatagrams?: number;
   };
   icmp?: IcmpOptions;
+  /** IPv6 (dual stack is the default: link-local address, DAD, SLAAC from RAs); false turns it off. */
+  ipv6?: Ipv6Options | false;
   /** Frames received per `poll` at most, so that sending is not starved (default 256). */
   rxBudget?: number;
   /** Announce the addresses with gratuitous ARP on the first poll (default true). */
@@ -72,6 +76,10 @@ export class Interface {
   readonly ipv4: Ipv4Endpoint;
   readonly icmp: IcmpEndpoint;
   readonly udp: UdpEndpoint;
+  /** The IPv6 layer, unless turned off with `ipv6: false`. */
+  readonly ipv6: Ipv6Endpoint | undefined;
+  /** UDP over IPv6, sharing `udp`'s ports. */
+  readonly udp6: Udp6 | undefined;
   /** Counters of the interface itself. */
   readonly counters = { polls: 0, handlerErrors: 0 };
   #transports: { protocol: number; transport: Transport; remove: () => void }[] = [];
@@ -110,6 +118,12 @@ export class Interface {
       txChecksumOffload: nic.caps.txChecksumOffload,
       rng,
     });
+    if (options.ipv6 !== false) {
+      this.ipv6 = new Ipv6Endpoint(this.eth, { rng, clock: options.clock, ...options.ipv6 });
+      this.udp6 = new Udp6(this.ipv6, this.udp, {
+        rxChecksumVerified: nic.caps.rxChecksumVerified,
+      });
+    }
     this.#rxBudget = Math.max(1, options.rxBudget ?? 256);
     this.#announce = options.announce ?? true;
     this.#onFrame = (bytes, offset, length) => {
@@ -140,10 +154,12 @@ export class Interface {
     this.#now = now;
     this.counters.polls++;
     this.ipv4.enterPoll(now);
+    this.ipv6?.enterPoll(now);
     try {
       return this.#poll(now);
     } finally {
       this.ipv4.leavePoll();
+      this.ipv6?.leavePoll();
     }
   }
 
@@ -157,6 +173,7 @@ export class Interface {
     if (received > 0) work = true;
     if (this.arp.poll(now)) work = true;
     if (this.ipv4.poll(now)) work = true;
+    if (this.ipv6?.poll(now)) work = true;
     for (const { transport } of this.#transports) {
       if (transport.poll(now, this.ipv4)) work = true;
     }
@@ -172,6 +189,7 @@ export class Interface {
   pollAt(now: number): number | undefined {
     if (!this.#started) return now;
     let at = earliest(this.arp.pollAt(), this.ipv4.pollAt(now));
+    at = earliest(at, this.ipv6?.pollAt(now));
     for (const { transport } of this.#transports) at = earliest(at, transport.pollAt(now));
     at = earliest(at, this.udp.pollAt(now));
     at = sendersPollAt(this.eth.senders, now, at);
@@ -191,6 +209,15 @@ export class Interface {
       udp: { ...this.udp.stats },
       iface: { ...this.counters },
     };
+    if (this.ipv6 !== undefined) {
+      out.ipv6 = { ...this.ipv6.stats };
+      out.icmpv6 = { ...this.ipv6.icmp.stats };
+      out.ndp = { ...this.ipv6.ndp.stats };
+      out.neighbors = { ...this.ipv6.neighbors.stats };
+      out.reassembly6 = { ...this.ipv6.reassembler.stats };
+      out.mld = { ...this.ipv6.mld.stats };
+      if (this.udp6 !== undefined) out.udp6 = { ...this.udp6.stats };
+    }
     for (const { protocol, transport } of this.#transports) {
       if (transport.stats !== undefined) {
         out[protocol === 6 ? "tcp" : `proto${protocol}`] = { ...transport.stats };

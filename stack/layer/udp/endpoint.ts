@@ -8,6 +8,7 @@
  */
 
 import { isWireError } from "../../wire/error.ts";
+import type { Ipv6Address } from "../../wire/ipv6_address.ts";
 import { Icmpv4Type, Icmpv4Unreachable } from "../../wire/icmpv4.ts";
 import { IpProtocol } from "../../wire/ipv4.ts";
 import { UDP_HEADER_LENGTH, UdpPacket, UdpRepr } from "../../wire/udp.ts";
@@ -33,6 +34,10 @@ export interface UdpIncoming {
   bytes: Uint8Array;
   offset: number;
   length: number;
+  /** Set when the datagram came over IPv6 (`src` and `dst` are then 0); reply with `iface.udp6`. */
+  src6?: Ipv6Address;
+  /** The IPv6 destination, with `src6`. */
+  dst6?: Ipv6Address;
 }
 
 /** A port handler. */
@@ -177,6 +182,15 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
     incoming.length = repr.payloadLength;
     stats.rxDelivered++;
     handler(incoming, now);
+  }
+
+  /** Hands a datagram decoded by another IP layer (IPv6) to its port's handler; false when closed. */
+  deliver(datagram: UdpIncoming, now: number): boolean {
+    const handler = this.#ports.get(datagram.dstPort);
+    if (handler === undefined) return false;
+    this.stats.rxDelivered++;
+    handler(datagram, now);
+    return true;
   }
 
   /** Sends `data` as one datagram (copied once, into the NIC buffer). */
