@@ -79,6 +79,7 @@ export class Runtime {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    log.debug(`started with ${this.#entries.length} interfaces`);
     this.#loop = this.#run();
   }
 
@@ -89,6 +90,7 @@ export class Runtime {
     this.wake();
     await this.#loop;
     this.#loop = undefined;
+    log.debug(`stopped after ${this.stats.rounds} rounds, ${this.stats.sleeps} sleeps`);
   }
 
   /** Ends the current sleep at once so that the next round polls (call after queueing output). */

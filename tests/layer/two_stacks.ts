@@ -16,6 +16,13 @@ export const IP_A = parseIpv4("10.0.0.1");
 /** 10.0.0.2, the second stack's address. */
 export const IP_B = parseIpv4("10.0.0.2");
 
+/**
+ * IPv4 only: these tests count frames and drops exactly, and IPv6's own traffic (DAD, MLD, router
+ * solicitations) would add to them. Typed loosely so that it also compiles where `Interface` has no
+ * IPv6 option.
+ */
+const IPV4_ONLY: Record<string, unknown> = { ipv6: false };
+
 /** Options of the fixture. */
 export interface TwoStacksOptions {
   seed?: number;
@@ -39,11 +46,13 @@ export class TwoStacks {
     this.a = new Interface(this.pair.a, {
       addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
       rng: new Rng(seed + 100),
+      ...IPV4_ONLY,
       ...options.a,
     });
     this.b = new Interface(this.pair.b, {
       addresses: [Ipv4Cidr.parse("10.0.0.2/24")],
       rng: new Rng(seed + 200),
+      ...IPV4_ONLY,
       ...options.b,
     });
   }

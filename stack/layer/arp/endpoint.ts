@@ -80,7 +80,12 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     this.#fill = (bytes, offset) =>
       this.#tx.emit(this.#view.wrap(bytes, offset, ARP_PACKET_LENGTH));
     this.#request = (ip) => this.#sendRequest(ip, this.#now);
-    this.#dropped = (ip, items) => this.onUnresolved(ip, items);
+    this.#dropped = (ip, items) => {
+      if (log.enabled("info")) {
+        log.info(`${formatIpv4(ip)} did not answer; dropped ${items.length} datagrams`);
+      }
+      this.onUnresolved(ip, items);
+    };
     eth.register(EtherType.Arp, this);
   }
 
@@ -138,7 +143,14 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
       // RFC 826 "merge": refresh what we know; a request to us may also create an entry, since we are
       // about to talk to its sender. Replies only complete a request we made.
       const waiting = this.cache.learn(senderIp, senderMac, now, forUs && isRequest);
-      if (waiting !== undefined) this.onResolved(senderIp, senderMac, waiting, now);
+      if (waiting !== undefined) {
+        if (log.enabled("debug")) {
+          log.debug(
+            `${formatIpv4(senderIp)} is at ${formatMac(senderMac)}; sending ${waiting.length}`,
+          );
+        }
+        this.onResolved(senderIp, senderMac, waiting, now);
+      }
     }
     if (!forUs) {
       stats.ignoredNotForUs++;

@@ -9,6 +9,7 @@
  */
 
 import {
+  formatIpv4,
   IPV4_BROADCAST,
   type Ipv4Cidr,
   isMulticastIpv4,
@@ -25,6 +26,7 @@ import {
 } from "../../wire/ipv4.ts";
 import { Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable } from "../../wire/icmpv4.ts";
 import { Rng } from "../../util/rng.ts";
+import { Logger } from "../../util/log.ts";
 import type { ArpEndpoint } from "../arp/endpoint.ts";
 import type { EthEndpoint, EthIncoming, EthRecv } from "../eth/endpoint.ts";
 import {
@@ -46,6 +48,8 @@ import { type Reassembled, Reassembler } from "./reassembly.ts";
 import { RouteTable } from "./routes.ts";
 
 export type { Ipv4ErrorSink, Ipv4Fill, Ipv4Incoming, Ipv4Sender, TransportHandler };
+
+const log = new Logger("ipv4");
 
 /** Options of the IPv4 layer. */
 export interface Ipv4Options {
@@ -577,6 +581,9 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
 
   #reassemblyExpired(d: Reassembled, now: number): void {
     const ip = this.#reassembled.wrap(d.bytes, d.headerOffset, d.headerLength + d.payloadLength);
+    if (log.enabled("debug")) {
+      log.debug(`reassembly of datagram ${ip.ident} from ${formatIpv4(ip.src)} timed out`);
+    }
     if (!this.hasAddress(ip.dst)) return;
     // RFC 792: time exceeded, code 1, when fragment zero arrived but the datagram never completed.
     this.errors?.sendError(Icmpv4Type.TimeExceeded, Icmpv4TimeExceeded.FragmentReassembly, ip, now);
