@@ -12,8 +12,10 @@ import type { HttpLimits } from "./limits.ts";
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
-/** Buffer size for connections read with `read(p)`. */
-const READ_BYTES = 64 * 1024;
+/** Buffer for `read(p)` connections: small while they carry heads, which most idle ones do. */
+const HEAD_READ_BYTES = 16 * 1024;
+/** Buffer once body bytes flow: larger reads, fewer calls. */
+const BODY_READ_BYTES = 64 * 1024;
 
 /** A connection read with `read(p)`, like `Deno.Conn`. */
 export interface ByteSource {
@@ -120,7 +122,7 @@ export class ConnReader {
       if (this.#eof) return false;
       if (this.#source !== undefined) {
         if (this.#lent || this.#own.length === 0) {
-          this.#own = new Uint8Array(READ_BYTES);
+          this.#own = new Uint8Array(this.#lent ? BODY_READ_BYTES : HEAD_READ_BYTES);
           this.#lent = false;
         }
         const n = await this.#interruptible(this.#source.read(this.#own));
