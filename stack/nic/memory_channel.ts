@@ -82,6 +82,8 @@ export class MemoryChannel {
   #rx: NicStats;
   #tx: NicStats;
   #waiters: Array<() => void> = [];
+  /** Bumped by `close`, so that a handler closing the link does not free its slot twice. */
+  #generation = 0;
 
   /** Creates an empty channel with all slots preallocated. */
   constructor(opts: ChannelOptions) {
@@ -194,7 +196,8 @@ export class MemoryChannel {
     // Frames queued while handling (a loopback reply) wait for the next call, so this always ends.
     let left = Math.min(budget ?? this.#count, this.#count);
     let handed = 0;
-    while (left-- > 0) {
+    const generation = this.#generation;
+    while (left-- > 0 && this.#count > 0 && generation === this.#generation) {
       const slot = this.#fifo[this.#head];
       if (this.#deliverAt[slot] > now) break;
       this.#head = (this.#head + 1) % this.capacity;
@@ -206,7 +209,7 @@ export class MemoryChannel {
       try {
         handler(this.pool, slot * this.slotSize, length);
       } finally {
-        this.#free[this.#freeCount++] = slot;
+        if (generation === this.#generation) this.#free[this.#freeCount++] = slot;
       }
     }
     return handed;
@@ -242,6 +245,7 @@ export class MemoryChannel {
 
   /** Drops every frame in flight and resolves pending waits. */
   close(): void {
+    this.#generation++;
     this.#head = 0;
     this.#count = 0;
     this.#held = NONE;

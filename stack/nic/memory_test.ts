@@ -289,6 +289,20 @@ Deno.test("close stops a NIC and releases its waiters", async () => {
   assert.deepEqual(drain(b, 0), []);
 });
 
+Deno.test("closing a NIC from inside its receive handler stops the delivery cleanly", () => {
+  const { a, b } = new MemoryPair({ ringFrames: 4 });
+  sendNumbered(a, 0, 0, 4);
+  const seen: number[] = [];
+  b.receive(0, (x, o) => {
+    seen.push(numberOf(x, o));
+    b.close();
+  });
+  assert.deepEqual(seen, [0]);
+  assert.equal(b.receive(0, () => seen.push(-1)), 0);
+  // The sender's pool is whole again: four frames fit.
+  assert.equal(sendNumbered(a, 0, 10, 5), 4);
+});
+
 Deno.test("Loopback receives what it sends, replies on the next call", () => {
   const nic = new Loopback({ mac: 0x02aabbccddee, mtu: 576 });
   assert.equal(nic.mac, 0x02aabbccddee);
