@@ -11,7 +11,7 @@
 
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
-import { buildImage, defaultAppArgs, type ImageResult } from "./image.ts";
+import { buildImage, defaultApp, defaultAppArgs, type ImageResult } from "./image.ts";
 import { chooseAccel, type GuestNetwork, parseMemory, QEMU, qemuArgs } from "./qemu.ts";
 
 /** Options of `Vm.boot`. */
@@ -73,6 +73,19 @@ export async function checkPortFree(port: number, protocol: "tcp" | "udp"): Prom
 /** The smallest RAM (MiB) the image boots in: the archive unpacks into a tmpfs of half the RAM. */
 export function minimumMemoryMiB(cpioBytes: number): number {
   return Math.ceil((2 * cpioBytes) / (1 << 20)) + 160;
+}
+
+/** Throws when `memoryMiB` cannot hold an archive of `cpioBytes`. */
+function checkMemory(memoryMiB: number, cpioBytes: number): void {
+  const minimum = minimumMemoryMiB(cpioBytes);
+  if (memoryMiB < minimum) {
+    throw new Error(
+      `--memory ${memoryMiB}M is too little: the ${
+        (cpioBytes / 1e6).toFixed(0)
+      } MB image unpacks ` +
+        `into a tmpfs capped at half the RAM, and deno needs room; use ${minimum}M or more`,
+    );
+  }
 }
 
 /** A running guest. */
@@ -141,34 +154,30 @@ export class Vm {
     const memoryMiB = parseMemory(opts.memory ?? "512M");
     const guestAddress = opts.guestAddress ?? "10.0.2.15/24";
     const gateway = opts.gateway ?? "10.0.2.2";
-    const image = await buildImage({
-      app: opts.app,
-      compress: opts.compress,
-      progress: opts.progress,
-    });
-    const protocol = opts.protocol ?? (/http/.test(image.app) ? "http" : "udp");
-    const minimum = minimumMemoryMiB(image.cpioBytes);
-    if (memoryMiB < minimum) {
-      throw new Error(
-        `--memory ${memoryMiB}M is too little: the ${
-          (image.cpioBytes / 1e6).toFixed(0)
-        } MB image ` +
-          `unpacks into a tmpfs capped at half the RAM, and deno needs room; use ${minimum}M or more`,
-      );
-    }
-    let network: GuestNetwork;
-    let url: string;
     if (opts.tap) {
       try {
         Deno.statSync(`/sys/class/net/${opts.tap}`);
       } catch {
         throw new Error(`TAP interface ${opts.tap} does not exist (create it with ip tuntap add)`);
       }
+    }
+    // deno is nearly all of the archive, so its size bounds the need before anything is built.
+    checkMemory(memoryMiB, Deno.statSync(Deno.execPath()).size);
+    const protocol = opts.protocol ?? (/http/.test(opts.app ?? defaultApp()) ? "http" : "udp");
+    if (!opts.tap) await checkPortFree(port, protocol === "http" ? "tcp" : "udp");
+    const image = await buildImage({
+      app: opts.app,
+      compress: opts.compress,
+      progress: opts.progress,
+    });
+    checkMemory(memoryMiB, image.cpioBytes);
+    let network: GuestNetwork;
+    let url: string;
+    if (opts.tap) {
       network = { kind: "tap", ifname: opts.tap };
       const host = guestAddress.split("/")[0];
       url = protocol === "http" ? `http://${host}/` : `udp://${host}:7`;
     } else {
-      await checkPortFree(port, protocol === "http" ? "tcp" : "udp");
       network = protocol === "http"
         ? { kind: "user", protocol: "tcp", hostPort: port, guestPort: 80 }
         // libslirp's restricted mode drops every UDP datagram from the guest except DHCP and TFTP
