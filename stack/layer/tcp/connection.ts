@@ -66,7 +66,9 @@ const DEFAULT_MSS = 536; // RFC 9293 §3.7.1: assumed when the peer sends no MSS
 const IP_TCP_HEADERS = 40;
 const TS_OPTION = 12;
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: TS.Recent older than 24 days is invalid
-const SEGMENT_BUDGET = 512; // segments one connection may send per poll, to keep polls bounded
+const SEGMENT_BUDGET = 512;
+const WORST_DELAYED_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
+const MIN_PTO_MS = 10; // segments one connection may send per poll, to keep polls bounded
 
 /** A TCP connection (the TCB). */
 export class TcpConnection {
@@ -153,9 +155,13 @@ export class TcpConnection {
   #inRecovery = false;
   #recover = 0;
   #highRxt = 0;
+  #holeRexmitAt: number | undefined = undefined; // when the hole at SND.UNA was last resent
   #rexmitHead = false;
   // Deadlines.
   #rtoAt = Infinity;
+  #tlpAt = Infinity; // tail loss probe timeout (RFC 8985 §7)
+  #tlpProbe = false;
+  #tlpOut = false; // a probe is unacknowledged: no second one
   #delAckAt = Infinity;
   #persistAt = Infinity;
   #persistBackoff = 0;
@@ -325,7 +331,14 @@ export class TcpConnection {
 
   /** The earliest deadline of any timer, or Infinity. */
   get deadline(): number {
-    return Math.min(this.#rtoAt, this.#delAckAt, this.#persistAt, this.#keepAt, this.#timeWaitAt);
+    return Math.min(
+      this.#rtoAt,
+      this.#tlpAt,
+      this.#delAckAt,
+      this.#persistAt,
+      this.#keepAt,
+      this.#timeWaitAt,
+    );
   }
 
   /** Sequence-space and option details, for tests and diagnostics. */
@@ -717,6 +730,7 @@ export class TcpConnection {
 
     if (this.#sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
       this.#sack.update(this.#sndUna, seg.sackBlocks, this.#sndMax);
+      this.#detectLostRetransmission(now);
     }
 
     // Window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one that set it.
@@ -797,11 +811,13 @@ export class TcpConnection {
     if (this.#inRecovery) {
       if (seqGe(ack, this.#recover)) {
         this.#inRecovery = false;
+        this.#holeRexmitAt = undefined;
         this.#cc.onExitRecovery(now);
       } else {
         // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too.
         this.#cc.onRecoveryAck(acked, now);
         if (!this.#sackOk) this.#rexmitHead = true;
+        if (this.#holeRexmitAt !== undefined) this.#holeRexmitAt = now;
         this.#host.ready(this);
       }
     } else {
@@ -809,7 +825,9 @@ export class TcpConnection {
       this.#cc.onAck(acked, flightBefore, now, rttSample);
     }
     this.#dupAcks = 0;
+    this.#tlpOut = false;
     this.#rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
+    this.#armProbe(now);
     if (this.#send.length > 0 || this.#finQueued) this.#host.ready(this);
   }
 
@@ -830,6 +848,7 @@ export class TcpConnection {
         this.#recover = this.#sndMax;
         this.#highRxt = this.#sndUna;
         this.#cc.onEnterRecovery(flight, now, this.#sackOk);
+        this.#tlpAt = Infinity;
         this.#rexmitHead = true;
         this.#rttSeq = undefined;
         this.#host.stats.fastRetransmits++;
@@ -839,6 +858,22 @@ export class TcpConnection {
       if (!this.#sackOk) this.#cc.onDuplicateAck?.(now); // RFC 6582 §3.2 step 3
       this.#host.ready(this);
     }
+  }
+
+  /**
+   * Lost-retransmission detection in the manner of RACK (RFC 8985 §6.2): while SACKs keep arriving, a
+   * resent hole at SND.UNA that stays unacknowledged for longer than an RTT plus a reordering allowance
+   * was lost again, so NextSeg may pick it once more.
+   */
+  #detectLostRetransmission(now: number): void {
+    if (!this.#inRecovery || this.#holeRexmitAt === undefined) return;
+    const srtt = this.#rtt.srtt ?? this.#rtt.rto;
+    if (now - this.#holeRexmitAt <= srtt * 1.25 + 2) return;
+    if (!seqLt(this.#sndUna, this.#highRxt)) return;
+    this.#highRxt = this.#sndUna;
+    this.#holeRexmitAt = undefined;
+    this.#host.stats.lostRetransmits++;
+    this.#host.ready(this);
   }
 
   #receiveText(seq: number, bytes: Uint8Array, off: number, len: number, now: number): void {
@@ -917,6 +952,15 @@ export class TcpConnection {
       this.#host.ready(this);
     }
     if (this.#rtoAt <= now) this.#retransmitTimeout(now);
+    if (this.#tlpAt <= now) {
+      this.#tlpAt = Infinity;
+      if (!this.#inRecovery && this.#sndMax !== this.#sndUna) {
+        this.#tlpProbe = true;
+        this.#tlpOut = true;
+        this.#host.stats.tailLossProbes++;
+        this.#host.ready(this);
+      }
+    }
     if (this.#persistAt <= now) {
       // RFC 9293 §3.8.6.1: probe the zero window; back off like the RTO but never give up.
       this.#probe = true;
@@ -971,6 +1015,8 @@ export class TcpConnection {
     this.#highRxt = this.#sndUna;
     this.#rttSeq = undefined;
     this.#rexmitTs = this.#tsNow(now);
+    this.#tlpAt = Infinity;
+    this.#tlpProbe = false;
     this.#rtoAt = now + this.#rtt.rto;
     this.#host.ready(this);
   }
@@ -1016,10 +1062,23 @@ export class TcpConnection {
   #sendNext(ip: TcpIpSender, now: number): number {
     const mss = this.#mss();
     const dataEnd = this.#dataEnd();
+    let probeNew = false;
+    if (this.#tlpProbe) {
+      this.#tlpProbe = false;
+      const peerRoom = seqSub(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+      if (seqLt(this.#sndNxt, dataEnd) && peerRoom > 0 && this.#sndNxt === this.#sndMax) {
+        probeNew = true; // RFC 8985 §7.3: a new segment is the best probe
+      } else {
+        const sent = this.#sendLastSegment(ip, now, mss, dataEnd);
+        if (sent !== 0) return sent;
+      }
+    }
     if (this.#rexmitHead) {
       this.#rexmitHead = false;
-      const len = Math.min(mss, Math.max(0, seqSub(dataEnd, this.#sndUna)));
-      const fin = this.#finQueued && seqAdd(this.#sndUna, len) === dataEnd;
+      const sentEnd = seqLt(this.#sndMax, dataEnd) ? this.#sndMax : dataEnd;
+      const len = Math.min(mss, Math.max(0, seqSub(sentEnd, this.#sndUna)));
+      const fin = this.#finQueued && seqGt(this.#sndMax, dataEnd) &&
+        seqAdd(this.#sndUna, len) === dataEnd;
       if (len > 0 || fin) {
         const sent = this.#sendData(ip, now, this.#sndUna, len, fin);
         if (sent < 0) {
@@ -1072,6 +1131,7 @@ export class TcpConnection {
     }
     const flight = seqSub(this.#sndNxt, this.#sndUna);
     const peerRoom = seqSub(seqAdd(this.#sndUna, this.#sndWnd), this.#sndNxt);
+    if (probeNew) ccRoom = Math.max(ccRoom, mss);
     let len = Math.min(mss, remaining, peerRoom, ccRoom);
     if (len < 0) len = 0;
     if (remaining > 0 && len === 0) {
@@ -1080,7 +1140,7 @@ export class TcpConnection {
       }
       return 0;
     }
-    if (len < remaining && len < mss) {
+    if (len < remaining && len < mss && !probeNew) {
       // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a full segment or half the largest window.
       if (flight > 0 && len < (this.#maxSndWnd >>> 1)) return 0;
       if (flight > 0 && ccRoom < peerRoom) return 0;
@@ -1088,8 +1148,7 @@ export class TcpConnection {
     const retransmitting = seqLt(this.#sndNxt, this.#sndMax);
     if (
       len === remaining && len > 0 && len < mss && !this.#noDelay && flight > 0 &&
-      !retransmitting &&
-      !finPending
+      !retransmitting && !finPending && !probeNew
     ) {
       return 0; // Nagle: a small segment waits while data is unacknowledged
     }
@@ -1107,8 +1166,42 @@ export class TcpConnection {
         this.#rttStart = now;
       }
     }
-    if (this.#rtoAt === Infinity) this.#rtoAt = now + this.#rtt.rto;
+    if (this.#rtoAt === Infinity || probeNew) this.#rtoAt = now + this.#rtt.rto;
+    if (!probeNew) this.#armProbe(now);
     return 1;
+  }
+
+  /** The tail loss probe's resend (RFC 8985 §7.3): the last segment sent. 1 sent, 0 none, -1 busy. */
+  #sendLastSegment(ip: TcpIpSender, now: number, mss: number, dataEnd: number): number {
+    const sentEnd = seqLt(this.#sndMax, dataEnd) ? this.#sndMax : dataEnd;
+    const fin = this.#finQueued && seqGt(this.#sndMax, dataEnd);
+    const start = seqMax(this.#sndUna, seqAdd(sentEnd, -mss));
+    const len = Math.max(0, seqSub(sentEnd, start));
+    if (len === 0 && !fin) return 0;
+    const sent = this.#sendData(ip, now, start, len, fin);
+    if (sent < 0) return -1;
+    this.#host.stats.retransmits++;
+    this.#rtoAt = now + this.#rtt.rto;
+    return 1;
+  }
+
+  /**
+   * Arms the tail loss probe (RFC 8985 §7.2): PTO = 2·SRTT, plus the peer's worst-case delayed-ACK
+   * time when only one segment is out, and never later than the RTO. Only with SACK, which tells the
+   * probe's ACK apart, and only outside recovery.
+   */
+  #armProbe(now: number): void {
+    const flight = seqSub(this.#sndMax, this.#sndUna);
+    if (!this.#sackOk || this.#inRecovery || this.#tlpOut || flight <= 0) {
+      this.#tlpAt = Infinity;
+      return;
+    }
+    const srtt = this.#rtt.srtt;
+    let pto = srtt === undefined ? 1000 : 2 * srtt;
+    pto += flight <= this.#mss() ? WORST_DELAYED_ACK_MS : 2;
+    pto = Math.max(pto, MIN_PTO_MS);
+    const at = now + pto;
+    this.#tlpAt = at < this.#rtoAt ? at : Infinity;
   }
 
   /** Retransmits the hole at `hole` up to the next SACKed range: 1 sent, 0 nothing, -1 busy. */
@@ -1145,6 +1238,9 @@ export class TcpConnection {
     const from = seqSub(seq, this.#sndBufSeq);
     const result = tx.send(ip, this.localAddr, this.remoteAddr, this.#send, from, len);
     if (result === "busy") return -1;
+    if (seq === this.#sndUna && seqLt(seq, this.#sndMax) && this.#inRecovery) {
+      this.#holeRexmitAt = now;
+    }
     this.#afterSend(now, len > 0);
     return len;
   }

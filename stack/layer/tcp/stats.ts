@@ -29,6 +29,8 @@ export interface TcpStats {
   retransmits: number;
   fastRetransmits: number;
   rtoExpired: number;
+  tailLossProbes: number;
+  lostRetransmits: number;
   timeouts: number;
   windowProbes: number;
   keepaliveProbes: number;
@@ -64,6 +66,8 @@ export function newTcpStats(): TcpStats {
     retransmits: 0,
     fastRetransmits: 0,
     rtoExpired: 0,
+    tailLossProbes: 0,
+    lostRetransmits: 0,
     timeouts: 0,
     windowProbes: 0,
     keepaliveProbes: 0,
