@@ -238,3 +238,60 @@ Deno.test("RTTM: the echoed timestamp measures RTT even for a retransmission", (
   h.send({ seq: rs, ack: ls + 100, flags: "ACK", tsVal: 1010, tsEcr: again.tsVal });
   assert.equal(conn.info.srtt, 60 / 8);
 });
+
+Deno.test("TLP: with SACK a tail loss probe resends the last segment after 2·SRTT", () => {
+  const { h, conn, ls } = established(sackOpts, sackSyn);
+  conn.write(new Uint8Array(3 * 1460));
+  assert.equal(h.recv().length, 3);
+  assert.equal(conn.info.rtoAt, 200);
+  assert.deepEqual(h.at(9), []);
+  const [probe] = h.at(10);
+  expectSeg(probe, { seq: ls + 2 * 1460, len: 1460 });
+  assert.equal(h.endpoint.stats.tailLossProbes, 1);
+  assert.deepEqual(h.at(209), [], "one probe, then the RTO restarted from the probe");
+  expectSeg(h.at(210)[0], { seq: ls });
+});
+
+Deno.test("TLP: a probe sends new data when the window holds some back", () => {
+  const { h, conn, ls } = established(sackOpts, sackSyn);
+  conn.write(new Uint8Array(20 * 1460));
+  assert.equal(h.recv().length, 10);
+  expectSeg(h.at(10)[0], { seq: ls + 10 * 1460, len: 1460 });
+});
+
+Deno.test("TLP: the probe's SACK starts fast recovery instead of a timeout", () => {
+  const { h, conn, rs, ls } = established(sackOpts, sackSyn);
+  const m = 1460;
+  conn.write(new Uint8Array(4 * m));
+  h.recv();
+  // Segment 1 was lost; 2 and 3 arrived, and then the probe (segment 4) arrives too.
+  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 3 * m] });
+  h.at(10);
+  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 4 * m] });
+  expectSeg(h.recv()[0], { seq: ls, len: m });
+  assert.equal(conn.info.inRecovery, true);
+  assert.equal(h.endpoint.stats.rtoExpired, 0);
+});
+
+Deno.test("TLP: not used without SACK", () => {
+  const { h, conn } = established();
+  conn.write(new Uint8Array(3 * 1460));
+  h.recv();
+  assert.deepEqual(h.at(100), []);
+});
+
+Deno.test("SACK: a lost retransmission is resent once SACKs show an RTT has passed", () => {
+  const { h, conn, rs, ls } = established(sackOpts, sackSyn);
+  const m = 1460;
+  conn.write(new Uint8Array(8 * m));
+  h.recv();
+  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 4 * m] });
+  const first = h.recv();
+  expectSeg(first[0], { seq: ls, len: m });
+  // More SACKs arrive well after an RTT while the hole stays: the resend was lost too.
+  h.now = 50;
+  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 6 * m] });
+  const again = h.recv();
+  assert.ok(again.some((s) => s.seq === ls >>> 0), "the hole is resent again");
+  assert.equal(h.endpoint.stats.lostRetransmits, 1);
+});
