@@ -83,6 +83,8 @@ export class ArpCache<T extends { readonly size: number }> {
   #perEntry: number;
   #maxPendingBytes: number;
   #pendingBytes = 0;
+  /** Entries still resolving, so that polls skip the scan when there are none (the usual case). */
+  #resolving = 0;
   #retryMs: number;
   #maxRetries: number;
 
@@ -148,6 +150,7 @@ export class ArpCache<T extends { readonly size: number }> {
         pendingBytes: 0,
       };
       this.#entries.set(ip, entry);
+      this.#resolving++;
       fresh = true;
     }
     if (
@@ -204,6 +207,7 @@ export class ArpCache<T extends { readonly size: number }> {
       return undefined;
     }
     // An outstanding request: any answer for it is the one we asked for.
+    this.#resolving--;
     entry.mac = mac;
     entry.expiresAt = now + this.#ttl;
     entry.nextRetryAt = Infinity;
@@ -230,6 +234,7 @@ export class ArpCache<T extends { readonly size: number }> {
       work = true;
       if (entry.retries >= this.#maxRetries) {
         this.#entries.delete(entry.ip);
+        this.#resolving--;
         this.stats.dropUnresolved += entry.pending.length;
         this.#pendingBytes -= entry.pendingBytes;
         if (dropped !== undefined && entry.pending.length > 0) dropped(entry.ip, entry.pending);
@@ -245,6 +250,7 @@ export class ArpCache<T extends { readonly size: number }> {
 
   /** The next retry deadline, or undefined when nothing is resolving. */
   pollAt(): number | undefined {
+    if (this.#resolving === 0) return undefined;
     let at: number | undefined;
     for (const entry of this.#entries.values()) {
       if (entry.mac < 0 && (at === undefined || entry.nextRetryAt < at)) at = entry.nextRetryAt;
@@ -256,6 +262,7 @@ export class ArpCache<T extends { readonly size: number }> {
   clear(): void {
     this.#entries.clear();
     this.#pendingBytes = 0;
+    this.#resolving = 0;
   }
 
   /** A snapshot for diagnostics: `[ip, mac or -1, expiresAt]` per entry. */

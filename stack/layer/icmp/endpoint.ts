@@ -17,6 +17,7 @@ import {
   isIcmpv4Error,
 } from "../../wire/icmpv4.ts";
 import { IpProtocol, Ipv4Packet } from "../../wire/ipv4.ts";
+import { copyBytes } from "../copy.ts";
 import type { SendResult } from "../handler.ts";
 import type { Ipv4Endpoint } from "../ipv4/endpoint.ts";
 import type { Ipv4ErrorSink, Ipv4Incoming, TransportHandler } from "../ipv4/contract.ts";
@@ -290,7 +291,7 @@ export class IcmpEndpoint implements TransportHandler, Ipv4ErrorSink {
         for (let i = 0; i < TIMESTAMP_LENGTH; i++) bytes[data + i] = this.#stamp.getUint8(i);
       }
     } else {
-      bytes.set(this.#dataBytes.subarray(this.#dataOffset, this.#dataOffset + length), data);
+      copyBytes(this.#dataBytes, this.#dataOffset, bytes, data, length);
     }
     this.#tx.dataLength = length;
     this.#tx.emit(this.#txView.wrap(bytes, offset, ICMPV4_HEADER_LENGTH + length));
