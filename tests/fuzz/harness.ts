@@ -55,12 +55,10 @@ export interface HarnessOptions {
   /** Fraction of sends the NIC refuses (default 0.02). */
   busyRate?: number;
   /**
-   * Fail on known, reported bugs too (default false). Known: a full ARP queue makes IPv4 `send`
-   * answer "busy", so TCP retries on every poll and the stack spins until ARP gives up
-   * (tests/hardening/regressions_test.ts). Known: TCP answers segments sent to a broadcast address
-   * with a RST from that broadcast address (tests/hardening/regressions_test.ts). Known: SYN-cookie
-   * connections corrupt the listener's half-open count (tests/hardening/syn_flood_test.ts). Known:
-   * closing in SYN-RECEIVED after a simultaneous open throws (tests/hardening/regressions_test.ts).
+   * Fail on known, reported bugs too (default false). Known: SYN-cookie connections corrupt the
+   * listener's half-open count (tests/hardening/syn_flood_test.ts); closing in SYN-RECEIVED after a
+   * simultaneous open throws, and a SYN to a broadcast address opens a connection
+   * (tests/hardening/regressions_test.ts).
    */
   strict?: boolean;
 }
@@ -96,8 +94,6 @@ export class FuzzHarness {
   now = 0;
   /** The first invariant violation, once one happened. */
   failure: FuzzFailure | undefined = undefined;
-  /** Instants at which the stack spun on the known full-ARP-queue bug (see `strict`). */
-  knownSpins = 0;
   /** Frames fed, by generator kind. */
   readonly kinds = new Map<string, number>();
   #rng: Rng;
@@ -123,13 +119,6 @@ export class FuzzHarness {
     this.nic = new ScriptNic(STACK_MAC, new Rng(options.seed ^ 0x1234567));
     this.nic.busyRate = options.busyRate ?? 0.02;
     this.nic.ownAddress = STACK_IP;
-    if (!this.#strict) {
-      this.nic.tolerate = (reason) =>
-        /^outgoing IPv4: source (255\.255\.255\.255|10\.0\.0\.255|2[2-3]\d\.[\d.]+) \(protocol 6\)$/
-          .test(
-            reason,
-          );
-    }
     this.iface = new Interface(this.nic, {
       addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
       rng: new Rng(options.seed + 1),
@@ -265,7 +254,6 @@ export class FuzzHarness {
 
   /** Polls until idle at the current time (bounded: a stack that never settles is a failure). */
   #settle(): void {
-    const arpFull = this.iface.ipv4.stats.dropArpFull;
     for (let i = 0; i < 64; i++) {
       let worked: boolean;
       try {
@@ -280,10 +268,6 @@ export class FuzzHarness {
         return;
       }
       if (!worked && (at === undefined || at > this.now)) return;
-    }
-    if (!this.#strict && this.iface.ipv4.stats.dropArpFull > arpFull) {
-      this.knownSpins++;
-      return;
     }
     this.#fail("the stack did not settle within 64 polls at one instant");
   }
@@ -454,6 +438,10 @@ export class FuzzHarness {
         return this.#fail(`connection ${name} is not found by its four-tuple`);
       }
       if (tcp.get(conn.key) !== conn) return this.#fail(`connection ${name} is not under its key`);
+      // Known: a SYN to a broadcast address opens a connection bound to it (regressions_test.ts).
+      if (this.#strict && conn.localAddr !== STACK_IP && conn.localAddr !== 0) {
+        return this.#fail(`connection ${name} is bound to ${conn.localAddr >>> 0}`);
+      }
       const info = conn.info;
       const state = tcpStateName(conn.state);
       if (!seqLe(info.sndUna, info.sndNxt) || !seqLe(info.sndNxt, info.sndMax)) {
