@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
-import { Loopback } from "./nic/memory.ts";
+import { Interface } from "./layer/interface.ts";
+import { Loopback, MemoryPair } from "./nic/memory.ts";
+import { Rng } from "./util/rng.ts";
+import { Ipv4Cidr } from "./wire/address.ts";
 import { type Pollable, Runtime } from "./runtime.ts";
 
 /** An interface stand-in that records polls and reports work as told. */
@@ -129,5 +132,37 @@ Deno.test("runtime: a throwing poll is counted and the loop keeps serving", asyn
   } finally {
     await runtime.stop();
     nic.close();
+  }
+});
+
+Deno.test("runtime: drives two interfaces over a memory pair until a ping is answered", async () => {
+  const pair = new MemoryPair({ seed: 3 });
+  const clock = () => performance.now();
+  const a = new Interface(pair.a, {
+    addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
+    rng: new Rng(1),
+    clock,
+  });
+  const b = new Interface(pair.b, {
+    addresses: [Ipv4Cidr.parse("10.0.0.2/24")],
+    rng: new Rng(2),
+    clock,
+  });
+  const runtime = new Runtime([{ iface: a, nic: pair.a }, { iface: b, nic: pair.b }], clock, {
+    maxSleepMs: 3_600_000,
+  });
+  let replies = 0;
+  a.icmp.onEchoReply = () => replies++;
+  runtime.start();
+  try {
+    assert.ok(await until(() => runtime.stats.sleeps > 0));
+    // Sent from app code between rounds, as a CLI does; wake() makes the loop poll at once.
+    a.icmp.ping(0x0a000002, { ident: 1, seq: 1, now: clock() });
+    runtime.wake();
+    assert.ok(await until(() => replies === 1));
+  } finally {
+    await runtime.stop();
+    pair.a.close();
+    pair.b.close();
   }
 });
