@@ -44,6 +44,8 @@ export interface BootOptions {
   timeoutMs?: number;
   /** Initramfs compression. */
   compress?: "lz4" | "zstd";
+  /** Called once QEMU runs, before the app answers (so Ctrl-C during boot can power it off). */
+  onStart?: (vm: Vm) => void;
 }
 
 const CONSOLE_TAIL = 30;
@@ -218,6 +220,7 @@ export class Vm {
       throw error;
     }
     const vm = new Vm(child, url, image, monitor, sink);
+    opts.onStart?.(vm);
     vm.#status.finally(() => {
       logFile?.close();
       Deno.remove(monitor.replace(/\/monitor\.sock$/, ""), { recursive: true }).catch(() => {});
@@ -384,24 +387,39 @@ export function parseBootArgs(args: string[]): BootOptions {
 
 if (import.meta.main) {
   let vm: Vm | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (!vm) Deno.exit(130);
+    if (stopping) {
+      vm.kill(); // a second Ctrl-C does not wait for the guest
+      return;
+    }
+    stopping = true;
+    console.error("boot: powering the guest off");
+    vm.powerOff().then((status) => Deno.exit(status.code));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   try {
     const opts = parseBootArgs(Deno.args);
-    const stop = () => {
-      if (!vm) Deno.exit(130);
-      console.error("boot: powering the guest off");
-      vm.powerOff().then((status) => Deno.exit(status.code));
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    vm = await Vm.boot({ ...opts, progress: (line) => console.error(`image ${line}`) });
+    vm = await Vm.boot({
+      ...opts,
+      progress: (line) => console.error(`image ${line}`),
+      onStart: (started) => (vm = started),
+    });
     console.error(`boot: guest up in ${(vm.bootMs / 1000).toFixed(1)} s (QEMU pid ${vm.pid})`);
     console.log(vm.url);
     const status = await vm.status;
-    console.error(`boot: QEMU exited with code ${status.code}`);
-    Deno.exit(status.code);
+    if (!stopping) {
+      console.error(`boot: QEMU exited with code ${status.code}`);
+      Deno.exit(status.code);
+    }
   } catch (error) {
-    console.error(`boot: ${error instanceof Error ? error.message : String(error)}`);
-    vm?.kill();
-    Deno.exit(1);
+    // While stopping, the boot fails because QEMU went away; the stop handler reports and exits.
+    if (!stopping) {
+      console.error(`boot: ${error instanceof Error ? error.message : String(error)}`);
+      vm?.kill();
+      Deno.exit(1);
+    }
   }
 }

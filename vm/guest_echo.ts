@@ -26,7 +26,7 @@ const nic = openVirtioNicSync({ pciAddress: values.pci });
 console.log(
   `guest_echo: ${nic.name} mac ${formatMac(nic.mac)} mtu ${nic.mtu} features 0x${
     nic.features.toString(16)
-  }, answering ARP, ping and UDP port 7 on ${values.ip ?? "10.0.2.15"}`,
+  }, DMA in ${nic.dmaKind}, answering ARP, ping and UDP port 7 on ${values.ip ?? "10.0.2.15"}`,
 );
 
 let running = true;

@@ -225,6 +225,11 @@ export class VirtioNet implements Nic {
     return nic;
   }
 
+  /** What backs the DMA memory ("hugepages 2 MiB", "locked 4 KiB pages", "heap"). */
+  get dmaKind(): string {
+    return this.#memory.kind;
+  }
+
   /** Descriptors of the receive queue currently owned by the device (for tests and stats). */
   get rxQueueSize(): number {
     return this.#rx.size;

@@ -49,6 +49,7 @@ Deno.test("start negotiates VERSION_1 and MAC plus what is offered, and reaches 
   assert.equal(nic.mac, 0x525400123456);
   assert.equal(nic.mtu, 1500);
   assert.equal(nic.name, "virtio:model");
+  assert.equal(nic.dmaKind, "heap");
   assert.deepEqual(nic.caps, { rxChecksumVerified: false, txChecksumOffload: false });
   assert.equal(device.rxAvailable(), 256, "every receive buffer is handed to the device");
   assert.equal(device.notifications(0), 1);
