@@ -1,0 +1,233 @@
+/**
+ * The stack's IPv6 against Linux over a TAP in a throwaway namespace: Linux `ping -6` reaches the stack's
+ * link-local and global addresses, the stack pings Linux, radvd advertises a prefix from which the stack
+ * takes a SLAAC address, a default router and the MTU, `nc -6 -u` is echoed, and the capture of the run
+ * (PcapNic) decodes in tshark without a malformed packet.
+ */
+
+import assert from "node:assert/strict";
+import { Interface } from "../../stack/layer/interface.ts";
+import { PcapNic } from "../../stack/nic/pcap.ts";
+import { TapNic } from "../../stack/nic/tap.ts";
+import { Runtime } from "../../stack/runtime.ts";
+import { Rng } from "../../stack/util/rng.ts";
+import { Ipv6Address, Ipv6Cidr } from "../../stack/wire/ipv6_address.ts";
+import { inNamespace } from "../interop/setup.ts";
+import { must, Netns, run, stop, uniqueName } from "../nic/netns.ts";
+
+interface Lab {
+  ns: Netns;
+  tap: string;
+  iface: Interface;
+  nic: PcapNic;
+  pcap: string;
+  linuxLinkLocal: Ipv6Address;
+  close(): Promise<void>;
+}
+
+let subnet = 0x70;
+
+/** A namespace with a TAP (Linux at 2001:db8:N::1/64), and the stack on it, recorded to a pcap. */
+async function lab(options: { staticAddress?: string; router?: boolean } = {}): Promise<Lab> {
+  const n = (subnet++).toString(16);
+  const ns = await Netns.create("v6");
+  const tap = uniqueName("t6");
+  const pcap = await Deno.makeTempFile({ suffix: ".pcap" });
+  let runtime: Runtime | undefined;
+  let nic: PcapNic | undefined;
+  try {
+    await ns.exec("ip", ["tuntap", "add", "dev", tap, "mode", "tap"]);
+    if (options.router) await ns.exec("sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
+    await ns.exec("sysctl", ["-qw", `net.ipv6.conf.${tap}.accept_dad=0`]);
+    await ns.ip("-6", "addr", "add", `2001:db8:${n}::1/64`, "dev", tap, "nodad");
+    await ns.ip("link", "set", tap, "up");
+    const inner = inNamespace(ns.name, () => new TapNic(tap));
+    nic = new PcapNic(inner, { path: pcap });
+    const iface = new Interface(nic, {
+      rng: new Rng(7),
+      ipv6: {
+        addresses: options.staticAddress ? [Ipv6Cidr.parse(options.staticAddress)] : [],
+      },
+    });
+    runtime = new Runtime([{ iface, nic }]);
+    runtime.start();
+    const out = await ns.ip("-6", "addr", "show", "dev", tap, "scope", "link");
+    const ll = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(out);
+    if (ll === null) throw new Error(`Linux has no link-local address on ${tap}: ${out}`);
+    const rt = runtime;
+    const pcapNic = nic;
+    return {
+      ns,
+      tap,
+      iface,
+      nic: pcapNic,
+      pcap,
+      linuxLinkLocal: Ipv6Address.parse(ll[1]),
+      close: async () => {
+        await rt.stop();
+        pcapNic.close();
+        await ns.close();
+        await Deno.remove(pcap).catch(() => {});
+      },
+    };
+  } catch (e) {
+    await runtime?.stop();
+    nic?.close();
+    await ns.close();
+    await Deno.remove(pcap).catch(() => {});
+    throw e;
+  }
+}
+
+/** Waits (bounded) for a condition on the running stack. */
+async function until(what: string, cond: () => boolean, timeoutMs = 8000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Pings `dst` from the stack `count` times; resolves with the sequence numbers answered. */
+async function stackPings(l: Lab, dst: Ipv6Address, count: number): Promise<number[]> {
+  const seqs: number[] = [];
+  l.iface.ipv6!.icmp.onEchoReply = (r) => {
+    if (r.src.equals(dst) && r.ident === 0x6666) seqs.push(r.seq);
+  };
+  for (let seq = 1; seq <= count; seq++) {
+    l.iface.ipv6!.icmp.ping(dst, { ident: 0x6666, seq });
+    await until(`echo reply ${seq} from ${dst}`, () => seqs.includes(seq), 4000);
+  }
+  return seqs;
+}
+
+async function assertCleanCapture(l: Lab): Promise<void> {
+  l.nic.writer.flush();
+  const pcap = l.pcap;
+  const bad = await must("tshark", [
+    "-n",
+    "-r",
+    pcap,
+    "-Y",
+    "_ws.malformed || _ws.expert.severity == error",
+  ]);
+  assert.equal(bad.trim(), "", `tshark found malformed packets:\n${bad}`);
+  const v6 = await must("tshark", ["-n", "-r", pcap, "-Y", "ipv6"]);
+  assert.ok(v6.trim().split("\n").length >= 5, v6);
+}
+
+Deno.test("ipv6 interop: Linux ping -6 reaches the stack's link-local and global addresses", async () => {
+  const l = await lab({ staticAddress: "2001:db8:70::2/64" });
+  try {
+    const ll = Ipv6Address.linkLocalFromMac(l.nic.mac);
+    await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
+    for (const target of [`${ll}%${l.tap}`, "2001:db8:70::2"]) {
+      const r = await l.ns.exec("ping", ["-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", target]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
+    }
+    assert.equal(l.iface.stats().icmpv6.txEchoReplies, 6);
+    // Linux resolved us through our answers to its solicitations.
+    const neigh = await l.ns.ip("-6", "neigh", "show", "dev", l.tap);
+    assert.match(neigh, /2001:db8:70::2 lladdr/);
+    await assertCleanCapture(l);
+  } finally {
+    await l.close();
+  }
+});
+
+Deno.test("ipv6 interop: the stack pings Linux's link-local and global addresses", async () => {
+  const l = await lab({ staticAddress: "2001:db8:71::2/64" });
+  try {
+    await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
+    assert.deepEqual(await stackPings(l, l.linuxLinkLocal, 3), [1, 2, 3]);
+    assert.deepEqual(await stackPings(l, Ipv6Address.parse("2001:db8:71::1"), 3), [1, 2, 3]);
+    const n = l.iface.ipv6!.neighbors.get(Ipv6Address.parse("2001:db8:71::1"));
+    assert.ok(n !== undefined && n.mac >= 0);
+    await assertCleanCapture(l);
+  } finally {
+    await l.close();
+  }
+});
+
+Deno.test("ipv6 interop: radvd's advertisement gives the stack a SLAAC address, a router and the MTU", async () => {
+  const l = await lab({ router: true });
+  const conf = await Deno.makeTempFile({ suffix: ".conf" });
+  const pid = await Deno.makeTempFile({ suffix: ".pid" });
+  await Deno.writeTextFile(
+    conf,
+    `interface ${l.tap} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 4;
+  AdvLinkMTU 1400;
+  AdvCurHopLimit 77;
+  prefix 2001:db8:72::/64 { AdvOnLink on; AdvAutonomous on; AdvValidLifetime 3600; AdvPreferredLifetime 1800; };
+};
+`,
+  );
+  const radvd = new Deno.Command("ip", {
+    args: ["netns", "exec", l.ns.name, "radvd", "-n", "-C", conf, "-p", pid, "-m", "stderr"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const slaac = Ipv6Address.parse("2001:db8:72::").withMacInterfaceId(l.nic.mac);
+    await until(`SLAAC address ${slaac}`, () => l.iface.ipv6!.hasAddress(slaac), 15_000);
+    const ip6 = l.iface.ipv6!;
+    assert.deepEqual(ip6.config.routers.map((r) => r.address.toString()), [
+      l.linuxLinkLocal.toString(),
+    ]);
+    assert.equal(ip6.linkMtu, 1400);
+    assert.equal(ip6.hopLimit, 77);
+    const own = ip6.config.find(slaac)!;
+    assert.equal(own.origin, "slaac");
+    assert.ok(own.validUntil > own.preferredUntil && own.validUntil < Infinity);
+    const r = await l.ns.exec("ping", [
+      "-6",
+      "-n",
+      "-c",
+      "3",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      slaac.toString(),
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The stack reaches an address outside every on-link prefix through the default router (Linux,
+    // which owns it on its loopback).
+    await l.ns.ip("link", "set", "lo", "up");
+    await l.ns.ip("-6", "addr", "add", "2001:db8:99::9/128", "dev", "lo");
+    assert.deepEqual(await stackPings(l, Ipv6Address.parse("2001:db8:99::9"), 2), [1, 2]);
+    await assertCleanCapture(l);
+  } finally {
+    await stop(radvd);
+    await l.close();
+    await Deno.remove(conf).catch(() => {});
+    await Deno.remove(pid).catch(() => {});
+  }
+});
+
+Deno.test("ipv6 interop: nc -6 -u gets its datagram echoed", async () => {
+  const l = await lab({ staticAddress: "2001:db8:73::2/64" });
+  const binding = l.iface.udp.bind(7, (d) => {
+    if (d.src6 !== undefined) {
+      l.iface.udp6!.send(7, d.src6, d.srcPort, d.bytes.slice(d.offset, d.offset + d.length));
+    }
+  });
+  try {
+    await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
+    const r = await l.ns.exec("sh", [
+      "-c",
+      "printf 'hello over ipv6' | nc -6 -u -w 2 2001:db8:73::2 7",
+    ]);
+    assert.equal(r.stdout, "hello over ipv6", r.stderr);
+    await assertCleanCapture(l);
+  } finally {
+    binding.close();
+    await l.close();
+  }
+});
+
+void run;
