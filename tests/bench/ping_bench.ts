@@ -8,6 +8,7 @@
 
 import dgram from "node:dgram";
 import { Interface } from "../../stack/layer/interface.ts";
+import { Runtime } from "../../stack/runtime.ts";
 import { MemoryPair } from "../../stack/nic/memory.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { Ipv4Cidr, parseIpv4 } from "../../stack/wire/address.ts";
@@ -17,8 +18,18 @@ const MS = 700;
 
 function twoStacks() {
   const pair = new MemoryPair({ seed: 1 });
-  const a = new Interface(pair.a, { addresses: [Ipv4Cidr.parse("10.0.0.1/24")], rng: new Rng(1) });
-  const b = new Interface(pair.b, { addresses: [Ipv4Cidr.parse("10.0.0.2/24")], rng: new Rng(2) });
+  // IPv4 only, so that the figures are the IPv4 path's alone.
+  const v4 = { ipv6: false } as Record<string, unknown>;
+  const a = new Interface(pair.a, {
+    ...v4,
+    addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
+    rng: new Rng(1),
+  });
+  const b = new Interface(pair.b, {
+    ...v4,
+    addresses: [Ipv4Cidr.parse("10.0.0.2/24")],
+    rng: new Rng(2),
+  });
   return { pair, a, b };
 }
 
@@ -106,17 +117,49 @@ async function benchKernelUdp(): Promise<number> {
   return perSecond;
 }
 
+/** Ping round trips through the real-time runtime: app code pings, wakes the loop, awaits the reply. */
+async function benchRuntimePing(): Promise<number> {
+  const pair = new MemoryPair({ seed: 1 });
+  const clock = () => performance.now();
+  const options = { rng: new Rng(1), clock, ipv6: false } as Record<string, unknown>;
+  const a = new Interface(pair.a, { ...options, addresses: [Ipv4Cidr.parse("10.0.0.1/24")] });
+  const b = new Interface(pair.b, { ...options, addresses: [Ipv4Cidr.parse("10.0.0.2/24")] });
+  const runtime = new Runtime([{ iface: a, nic: pair.a }, { iface: b, nic: pair.b }], clock);
+  let resolve: () => void = () => {};
+  a.icmp.onEchoReply = () => resolve();
+  runtime.start();
+  let count = 0;
+  let start = 0;
+  for (let seq = 0;; seq++) {
+    if (seq === 200) start = performance.now(); // after ARP and warm-up
+    const reply = new Promise<void>((r) => (resolve = r));
+    a.icmp.ping(IP_B, { ident: 1, seq: seq & 0xffff, now: clock() });
+    runtime.wake();
+    await reply;
+    if (seq >= 200) count++;
+    if (seq >= 200 && performance.now() - start > MS / 2) break;
+  }
+  const perSecond = count / ((performance.now() - start) / 1000);
+  await runtime.stop();
+  pair.a.close();
+  pair.b.close();
+  return perSecond;
+}
+
 /** Runs the ping benchmark (~2 s). */
 export async function benchPing(): Promise<Record<string, number | string>> {
   const icmp = benchIcmp();
   const udp = benchUdp();
   const kernel = await benchKernelUdp();
+  const runtime = await benchRuntimePing();
   return {
     "stack ICMP echo round trips/s (memory pair)": Math.round(icmp),
     "stack ICMP echo round trip µs": +(1e6 / icmp).toFixed(2),
     "stack UDP echo round trips/s (64 B, memory pair)": Math.round(udp),
     "kernel UDP echo round trips/s (64 B, node:dgram, loopback)": Math.round(kernel),
     "stack UDP / kernel UDP": +(udp / kernel).toFixed(2),
+    "runtime ping round trips/s (app awaits each reply)": Math.round(runtime),
+    "runtime ping round trip µs": +(1e6 / runtime).toFixed(1),
   };
 }
 
