@@ -357,3 +357,40 @@ Deno.test("connect: an ephemeral port is chosen and the source address comes fro
   assert.ok(syn.srcPort >= 49152 && syn.srcPort < 65536);
   assert.equal(syn.srcPort, conn.localPort);
 });
+
+Deno.test("LISTEN: a cookie carries window scale and SACK in the timestamp, as in Linux", () => {
+  const { h, listener } = listening({
+    tcp: { timestamps: true, sack: true, windowScaling: true, recvBufferSize: 1 << 20 },
+  }, 1);
+  h.send({ seq: 1, flags: "SYN", srcPort: 40000 });
+  h.recv();
+  h.send({
+    seq: 500,
+    flags: "SYN",
+    srcPort: 40001,
+    mss: 1460,
+    windowScale: 6,
+    sackPermitted: true,
+    tsVal: 12345,
+  });
+  const [cookie] = h.recv();
+  expectSeg(cookie, { flags: "SYN|ACK", ack: 501 });
+  assert.equal(cookie.tsEcr, 12345);
+  assert.equal(cookie.windowScale, 5);
+  assert.equal(cookie.sackPermitted, true);
+  h.send({
+    seq: 501,
+    ack: cookie.seq + 1,
+    flags: "ACK",
+    srcPort: 40001,
+    tsVal: 12346,
+    tsEcr: cookie.tsVal,
+    window: 100,
+  });
+  const conn = listener.accept()!;
+  assert.equal(conn.info.timestamps, true);
+  assert.equal(conn.info.sack, true);
+  assert.equal(conn.info.sndWscale, 6);
+  assert.equal(conn.info.rcvWscale, 5);
+  assert.equal(conn.info.sndWnd, 6400);
+});

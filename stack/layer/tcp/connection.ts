@@ -234,9 +234,16 @@ export class TcpConnection {
 
   /**
    * Opens a connection straight into ESTABLISHED from the ACK that returned a valid SYN cookie (RFC 4987
-   * §3.6); the cookie carried only the MSS, so no other option is in use.
+   * §3.6). The cookie carried the MSS; window scale and SACK-permitted come back in the echoed
+   * timestamp when the peer uses timestamps (`options`), and are off otherwise.
    */
-  openFromCookie(seg: TcpRepr, iss: number, mss: number, now: number): void {
+  openFromCookie(
+    seg: TcpRepr,
+    iss: number,
+    mss: number,
+    now: number,
+    options?: { windowScale: number | undefined; sackPermitted: boolean },
+  ): void {
     this.passive = true;
     this.#setIss(iss);
     this.#sndUna = seqAdd(iss, 1);
@@ -246,13 +253,24 @@ export class TcpConnection {
     this.#rcvNxt = seg.seq;
     this.#rcvAdvRight = this.#rcvNxt;
     this.#peerMss = mss;
-    this.#sndWscale = 0;
-    this.#rcvWscale = 0;
     this.#offerWs = false;
     this.#sackOk = false;
     this.#tsOk = false;
-    this.#sndWnd = seg.window;
-    this.#maxSndWnd = seg.window;
+    if (options !== undefined && seg.tsVal !== undefined && this.#cfg.timestamps) {
+      this.#tsOk = true;
+      this.#tsRecent = seg.tsVal;
+      this.#tsRecentAt = now;
+      this.#lastAckSent = this.#rcvNxt;
+      this.#sackOk = options.sackPermitted && this.#cfg.sack;
+    }
+    if (options?.windowScale !== undefined && this.#cfg.windowScaling && this.#tsOk) {
+      this.#sndWscale = options.windowScale;
+    } else {
+      this.#sndWscale = 0;
+      this.#rcvWscale = 0;
+    }
+    this.#sndWnd = seg.window << this.#sndWscale;
+    this.#maxSndWnd = this.#sndWnd;
     this.#sndWl1 = seg.seq;
     this.#sndWl2 = seg.ack;
     this.#becomeEstablished(now);
@@ -370,6 +388,11 @@ export class TcpConnection {
       keepaliveAt: this.#keepAt,
       timeWaitAt: this.#timeWaitAt,
     };
+  }
+
+  /** The window scale this connection would announce in its SYN (RFC 7323 §2.3). */
+  get offeredWindowScale(): number {
+    return this.#rcvWscale;
   }
 
   /** Turns Nagle's algorithm off (true) or on (false), like TCP_NODELAY. */

@@ -26,6 +26,12 @@ export class ControlQueue {
   readonly mss: Uint16Array;
   /** The peer's TSval to echo in a cookie SYN-ACK (-1: no timestamps). */
   readonly tsEcr: Float64Array;
+  /** Our TSval in a cookie SYN-ACK. */
+  readonly tsVal: Float64Array;
+  /** Our window scale in a cookie SYN-ACK (-1: none). */
+  readonly windowScale: Int8Array;
+  /** SACK-permitted in a cookie SYN-ACK (1) or not (0). */
+  readonly sackPermitted: Uint8Array;
   /** Capacity in segments. */
   readonly capacity: number;
   #head = 0;
@@ -43,6 +49,9 @@ export class ControlQueue {
     this.flags = new Uint8Array(capacity);
     this.mss = new Uint16Array(capacity);
     this.tsEcr = new Float64Array(capacity);
+    this.tsVal = new Float64Array(capacity);
+    this.windowScale = new Int8Array(capacity);
+    this.sackPermitted = new Uint8Array(capacity);
   }
 
   /** Segments waiting. */
@@ -72,6 +81,9 @@ export class ControlQueue {
     this.flags[i] = flags;
     this.mss[i] = 0;
     this.tsEcr[i] = -1;
+    this.tsVal[i] = 0;
+    this.windowScale[i] = -1;
+    this.sackPermitted[i] = 0;
     return i;
   }
 

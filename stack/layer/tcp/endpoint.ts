@@ -22,7 +22,7 @@ import { SegmentTx, type TcpChecksumMode } from "./segment_tx.ts";
 import { SlotMap } from "./slot_map.ts";
 import { TcpState } from "./state.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
-import { SynCookies } from "./syn_cookie.ts";
+import { cookieTsVal, decodeTsOptions, SynCookies } from "./syn_cookie.ts";
 import { TimerHeap } from "./timer_heap.ts";
 import { FourTupleMap } from "./tuple_map.ts";
 
@@ -112,6 +112,7 @@ export class TcpEndpoint {
     bytes: new Uint8Array(0),
   };
   #ownMss = 1460;
+  #cookieTsOffset: number;
 
   /** Creates an endpoint; attach it to an interface with `iface.attach(6, endpoint)`. */
   constructor(options: TcpEndpointOptions = {}) {
@@ -123,6 +124,7 @@ export class TcpEndpoint {
     this.#tx = new SegmentTx(options.checksum ?? "full");
     this.#challengeLimit = options.challengeAckLimit ?? 1000;
     this.handler = options.handler;
+    this.#cookieTsOffset = this.#rng.nextU32();
     this.#openEvent = { kind: "open", listener: undefined as unknown as TcpListenerHandle };
     this.#host = {
       tx: this.#tx,
@@ -464,8 +466,9 @@ export class TcpEndpoint {
             return;
           }
           this.stats.synCookiesAccepted++;
-          const conn = this.#newPassive(listener, packet, seg);
-          conn.openFromCookie(seg, seqAdd(seg.ack, -1), mss, now);
+          const conn = this.#newPassive(listener, packet, seg, this.#cookieTsOffset);
+          const options = seg.tsEcr !== undefined ? decodeTsOptions(seg.tsEcr) : undefined;
+          conn.openFromCookie(seg, seqAdd(seg.ack, -1), mss, now, options);
           conn.segmentArrives(seg, packet.bytes, now);
           this.#settle(conn, now);
           return;
@@ -512,7 +515,20 @@ export class TcpEndpoint {
         TcpFlags.SYN | TcpFlags.ACK,
       );
       if (slot >= 0) {
-        this.#control.mss[slot] = Math.min(this.#config.maxMss, seg.mss ?? 536, 0xffff);
+        const q = this.#control;
+        const config = this.#listenerConfig.get(listener.port) ?? this.#config;
+        q.mss[slot] = Math.min(config.maxMss, 0xffff);
+        if (seg.tsVal !== undefined && config.timestamps) {
+          // Like Linux: window scale and SACK-permitted ride in our TSval's low bits.
+          const ws = seg.windowScale !== undefined && config.windowScaling
+            ? seg.windowScale
+            : undefined;
+          const sack = seg.sackPermitted && config.sack;
+          q.tsEcr[slot] = seg.tsVal;
+          q.tsVal[slot] = cookieTsVal((Math.floor(now) + this.#cookieTsOffset) >>> 0, ws, sack);
+          q.sackPermitted[slot] = sack ? 1 : 0;
+          if (ws !== undefined) q.windowScale[slot] = windowScaleFor(config.recvBufferSize);
+        }
         this.stats.synCookiesSent++;
       }
       return;
@@ -527,7 +543,12 @@ export class TcpEndpoint {
     this.#settle(conn, now);
   }
 
-  #newPassive(listener: TcpListenerHandle, packet: TcpIpIncoming, seg: TcpRepr): TcpConnection {
+  #newPassive(
+    listener: TcpListenerHandle,
+    packet: TcpIpIncoming,
+    seg: TcpRepr,
+    tsOffset = this.#rng.nextU32(),
+  ): TcpConnection {
     const config = this.#listenerConfig.get(listener.port) ?? this.#config;
     const conn = new TcpConnection(
       this.#host,
@@ -536,7 +557,7 @@ export class TcpEndpoint {
       seg.dstPort,
       packet.src,
       seg.srcPort,
-      this.#rng.nextU32(),
+      tsOffset,
     );
     conn.listenerPort = listener.port;
     this.stats.passiveOpens++;
@@ -611,7 +632,15 @@ export class TcpEndpoint {
         flags,
         syn ? Math.min(this.#config.recvBufferSize, 0xffff) : 0,
       );
-      if (syn) repr.mss = Math.min(q.mss[i], this.#ownMss);
+      if (syn) {
+        repr.mss = Math.min(q.mss[i], this.#ownMss);
+        if (q.tsEcr[i] >= 0) {
+          repr.tsVal = q.tsVal[i];
+          repr.tsEcr = q.tsEcr[i];
+          repr.sackPermitted = q.sackPermitted[i] === 1;
+          if (q.windowScale[i] >= 0) repr.windowScale = q.windowScale[i];
+        }
+      }
       const result = this.#tx.send(ip, q.localAddr[i], q.remoteAddr[i]);
       if (result === "busy") return false;
       if ((flags & TcpFlags.RST) !== 0) this.stats.rstSent++;
@@ -629,4 +658,11 @@ export class TcpEndpoint {
     }
     return this.#challengeCount++ < this.#challengeLimit;
   }
+}
+
+/** The window scale that lets a receive buffer of `bytes` be advertised (RFC 7323 §2.3). */
+function windowScaleFor(bytes: number): number {
+  let scale = 0;
+  while (scale < 14 && bytes >>> scale > 0xffff) scale++;
+  return scale;
 }
