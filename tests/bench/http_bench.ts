@@ -1,5 +1,5 @@
 /**
- * HTTP benchmark: wrk (1 thread, 50 keep-alive connections, 3 s) against the echo app served by
+ * HTTP benchmark: wrk (1 thread, 50 keep-alive connections, 3 s after a 1 s warm-up) against the echo app served by
  * our HTTP server over kernel sockets, against the same handler under `Deno.serve`, and against
  * http_echo on our own stack over a TAP in a throwaway namespace, all in the same run.
  *
@@ -10,18 +10,23 @@
 
 const ECHO_APP = new URL("../../apps/http_echo.ts", import.meta.url);
 const DURATION_S = 3;
+const WARMUP_S = 1;
 const CONNECTIONS = 50;
+/** USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux architecture we run on. */
+const CLOCK_TICKS = 100;
 
 /** One wrk run's figures. */
 interface WrkResult {
   rps: number;
   p99Ms: number;
   errors: number;
+  requests: number;
 }
 
 /** A server under test: where it listens and how to stop it. */
 interface Target {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -43,12 +48,17 @@ export async function benchHttp(): Promise<Record<string, number | string>> {
     for (const [name, start] of targets) {
       const target = await start();
       try {
-        const get = await wrk(`${target.url}/`);
-        const post = await wrk(`${target.url}/echo`, postScript);
+        // Warm the JIT first: the first second of a fresh process is mostly compilation.
+        await wrk(`${target.url}/`, undefined, WARMUP_S);
+        await wrk(`${target.url}/echo`, postScript, WARMUP_S);
+        const get = await measured(target.pid, () => wrk(`${target.url}/`));
+        const post = await measured(target.pid, () => wrk(`${target.url}/echo`, postScript));
         out[`http.${name}.get.rps`] = round(get.rps);
         out[`http.${name}.get.p99_ms`] = round(get.p99Ms, 3);
+        out[`http.${name}.get.cpu_us_per_req`] = round(get.cpuUsPerRequest, 1);
         out[`http.${name}.post1k.rps`] = round(post.rps);
         out[`http.${name}.post1k.p99_ms`] = round(post.p99Ms, 3);
+        out[`http.${name}.post1k.cpu_us_per_req`] = round(post.cpuUsPerRequest, 1);
         out[`http.${name}.errors`] = get.errors + post.errors;
       } finally {
         await target.stop();
@@ -101,18 +111,22 @@ async function benchStackTap(postScript: string): Promise<Record<string, number 
   try {
     await app.waitFor(/http_echo listening/);
     const url = `http://${link.stackIp}`;
-    const run = async (target: string, script?: string) => {
-      const args = wrkArgs(target, script);
-      const r = await link.ns.exec("wrk", args);
-      return parseWrk(r.stdout);
-    };
+    await link.ns.exec("wrk", wrkArgs(`${url}/`, undefined, WARMUP_S));
+    await link.ns.exec("wrk", wrkArgs(`${url}/echo`, postScript, WARMUP_S));
+    const run = (target: string, script?: string) =>
+      measured(app.child.pid, async () => {
+        const r = await link.ns.exec("wrk", wrkArgs(target, script));
+        return parseWrk(r.stdout);
+      });
     const get = await run(`${url}/`);
     const post = await run(`${url}/echo`, postScript);
     return {
       "http.stack_tap.get.rps": round(get.rps),
       "http.stack_tap.get.p99_ms": round(get.p99Ms, 3),
+      "http.stack_tap.get.cpu_us_per_req": round(get.cpuUsPerRequest, 1),
       "http.stack_tap.post1k.rps": round(post.rps),
       "http.stack_tap.post1k.p99_ms": round(post.p99Ms, 3),
+      "http.stack_tap.post1k.cpu_us_per_req": round(post.cpuUsPerRequest, 1),
       "http.stack_tap.errors": get.errors + post.errors,
     };
   } catch (error) {
@@ -133,15 +147,15 @@ async function hasWrk(): Promise<boolean> {
   }
 }
 
-function wrkArgs(url: string, script?: string): string[] {
-  const args = ["-t1", `-c${CONNECTIONS}`, `-d${DURATION_S}s`, "--timeout", "2s", "--latency"];
+function wrkArgs(url: string, script?: string, seconds = DURATION_S): string[] {
+  const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "2s", "--latency"];
   if (script) args.push("-s", script);
   args.push(url);
   return args;
 }
 
-async function wrk(url: string, script?: string): Promise<WrkResult> {
-  const args = wrkArgs(url, script);
+async function wrk(url: string, script?: string, seconds = DURATION_S): Promise<WrkResult> {
+  const args = wrkArgs(url, script, seconds);
   const { stdout } = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "piped" })
     .output();
   return parseWrk(new TextDecoder().decode(stdout));
@@ -156,7 +170,34 @@ export function parseWrk(text: string): WrkResult {
   let errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   if (socket) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
-  return { rps, p99Ms, errors };
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN);
+  return { rps, p99Ms, errors, requests };
+}
+
+/**
+ * Runs `load` and adds the server's CPU time per request (user + system, from /proc): unlike
+ * req/s it holds up when other work shares the machine.
+ */
+async function measured(
+  pid: number,
+  load: () => Promise<WrkResult>,
+): Promise<WrkResult & { cpuUsPerRequest: number }> {
+  const before = await cpuSeconds(pid);
+  const result = await load();
+  const after = await cpuSeconds(pid);
+  return { ...result, cpuUsPerRequest: ((after - before) * 1e6) / result.requests };
+}
+
+/** CPU seconds a process has used, or NaN when /proc cannot tell. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the command name, which may hold spaces: utime and stime are 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Starts http_echo in a child process and waits for its "listening" line. */
@@ -199,6 +240,7 @@ async function spawnServer(args: string[]): Promise<Target> {
   })().catch(() => {});
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
