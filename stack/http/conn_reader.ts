@@ -16,6 +16,8 @@ const EMPTY = new Uint8Array(0);
 const HEAD_READ_BYTES = 16 * 1024;
 /** Buffer once body bytes flow: larger reads, fewer calls. */
 const BODY_READ_BYTES = 64 * 1024;
+/** A read goes into the rest of the buffer while at least this much is free. */
+const MIN_READ_BYTES = 4 * 1024;
 
 /** A connection read with `read(p)`, like `Deno.Conn`. */
 export interface ByteSource {
@@ -75,9 +77,14 @@ class HeadScanner {
 export class ConnReader {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #source: ByteSource | undefined;
-  /** The buffer `read(p)` fills; replaced once views into it were handed out as body bytes. */
+  /**
+   * The buffer `read(p)` fills. Once views into it were handed out as body bytes, later reads go
+   * after them (and into a new buffer when too little is left), so those views stay intact.
+   */
   #own: Uint8Array = EMPTY;
-  #lent = false;
+  #ownAt = 0;
+  /** Bytes of `#own` below this offset may be held as body views: never read into them again. */
+  #floor = 0;
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   #eof = false;
@@ -121,17 +128,18 @@ export class ConnReader {
       if (this.#interrupted) throw this.#interrupted;
       if (this.#eof) return false;
       if (this.#source !== undefined) {
-        if (this.#lent || this.#own.length === 0) {
-          this.#own = new Uint8Array(this.#lent ? BODY_READ_BYTES : HEAD_READ_BYTES);
-          this.#lent = false;
+        if (this.#own.length - this.#floor < MIN_READ_BYTES) {
+          this.#own = new Uint8Array(this.#floor > 0 ? BODY_READ_BYTES : HEAD_READ_BYTES);
+          this.#floor = 0;
         }
-        const n = await this.#interruptible(this.#source.read(this.#own));
+        this.#ownAt = this.#floor;
+        const n = await this.#interruptible(this.#source.read(this.#own.subarray(this.#ownAt)));
         if (n === null) {
           this.#eof = true;
           return false;
         }
         if (n > 0) {
-          this.#chunk = this.#own.subarray(0, n);
+          this.#chunk = this.#own.subarray(this.#ownAt, this.#ownAt + n);
           this.#pos = 0;
           return true;
         }
@@ -255,8 +263,8 @@ export class ConnReader {
     const end = Math.min(this.#chunk.length, this.#pos + max);
     const out = this.#chunk.subarray(this.#pos, end);
     this.#pos = end;
-    // The caller may keep the view (a request body chunk): never read into this buffer again.
-    this.#lent = true;
+    // The caller may keep the view (a request body chunk): later reads go after it.
+    if (this.#chunk.buffer === this.#own.buffer) this.#floor = this.#ownAt + end;
     return out;
   }
 
