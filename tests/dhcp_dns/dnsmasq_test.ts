@@ -8,14 +8,17 @@
 import assert from "node:assert/strict";
 import { attachDhcp } from "../../stack/app/dhcp/attach.ts";
 import type { DhcpLease } from "../../stack/app/dhcp/client.ts";
-import { attachResolver } from "../../stack/app/dns/attach.ts";
+import { attachResolver, tcpConnector } from "../../stack/app/dns/attach.ts";
 import { DnsError } from "../../stack/app/dns/resolver.ts";
+import { DNS_CLASS_IN, DnsPacket, DnsRepr, DnsType } from "../../stack/app/dns/wire.ts";
+import { WireError } from "../../stack/wire/error.ts";
 import { Interface } from "../../stack/layer/interface.ts";
 import { TapNic } from "../../stack/nic/tap.ts";
 import { Runtime } from "../../stack/runtime.ts";
+import { tcpFor, type TcpSockets } from "../../stack/socket/tcp.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { formatIpv4, parseIpv4 } from "../../stack/wire/address.ts";
-import { Netns, uniqueName } from "../nic/netns.ts";
+import { must, Netns, uniqueName } from "../nic/netns.ts";
 
 const MAC = 0x02dd00000007;
 const ROUTER = "10.77.7.1";
@@ -68,6 +71,18 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/** Sends SIGKILL, by PID, to every process in the test's own namespace `ns`. */
+async function killNamespaceProcesses(ns: Netns): Promise<void> {
+  const pids = (await must("ip", ["netns", "pids", ns.name])).split("\n").filter((p) => p !== "");
+  for (const pid of pids) {
+    try {
+      Deno.kill(Number(pid), "SIGKILL");
+    } catch {
+      // It has already exited.
+    }
+  }
+}
+
 /** Settles with `promise`, or rejects after `limitMs` so that a broken stack fails instead of hanging. */
 async function within<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -100,10 +115,19 @@ Deno.test({
       tap = new TapNic(tapName, { mac: MAC });
       await ns.adopt(tapName, `${ROUTER}/24`);
       // 40 addresses for one name make dnsmasq's UDP answer exceed 512 bytes and set TC.
-      const many = Array.from({ length: 40 }, (_, i) => `10.1.0.${i + 1} many.test\n`).join("");
-      await Deno.writeTextFile(`${dir}/hosts`, "10.77.7.20 host.test\n" + many);
+      const manyHosts = Array.from({ length: 40 }, (_, i) => `10.1.0.${i + 1} many.test\n`).join(
+        "",
+      );
+      await Deno.writeTextFile(
+        `${dir}/hosts`,
+        `10.77.7.20 host.test\n${ROUTER} dns.test\n${manyHosts}`,
+      );
       dnsmasq = ns.spawn("/usr/sbin/dnsmasq", [
-        "--no-daemon",
+        // In the foreground but not in debug mode, so that each DNS-over-TCP connection gets its own
+        // child and DHCP is never held up behind one.
+        "--keep-in-foreground",
+        // Outside debug mode dnsmasq drops to nobody, who cannot read the test's private temp dir.
+        "--user=root",
         "--conf-file=/dev/null",
         `--interface=${tapName}`,
         "--bind-interfaces",
@@ -130,10 +154,13 @@ Deno.test({
       await watcher.waitFor(/DHCP, sockets bound exclusively/, 10_000);
 
       const iface = new Interface(tap, { rng: new Rng(11), announce: false });
+      // The resolver needs the sockets (TCP fallback) and the sockets need the resolver (names).
+      const late: { sockets?: TcpSockets } = {};
       const { resolver } = attachResolver(iface, {
         servers: [],
         rng: new Rng(12),
         wake: () => runtime?.wake(),
+        tcp: tcpConnector(() => late.sockets!),
       });
       let onLease: (lease: DhcpLease) => void = () => {};
       const leased = new Promise<DhcpLease>((resolve) => (onLease = resolve));
@@ -145,6 +172,10 @@ Deno.test({
         onBound: (lease) => onLease(lease),
       });
       runtime = new Runtime([{ iface, nic: tap }]);
+      // The stack's TCP: `connect({ hostname })` looks names up with the resolver, and the resolver
+      // falls back to TCP through these sockets.
+      const sockets = tcpFor({ iface, runtime }, { resolve: (name) => resolver.lookupIpv4(name) });
+      late.sockets = sockets;
       const started = performance.now();
       runtime.start();
 
@@ -195,11 +226,41 @@ Deno.test({
       assert.equal(resolver.stats.cacheHits, 1);
       assert.equal(await resolver.lookupIpv4("host.test"), parseIpv4("10.77.7.20"));
 
-      // TODO(#7): with the TCP socket API as the resolver's `tcp` connector this returns all 40.
-      await assert.rejects(
-        within(resolver.resolve("many.test", "A"), 10_000, "many.test"),
-        (e: DnsError) => e instanceof DnsError && e.code === "truncated",
+      // dnsmasq's UDP answer is truncated (TC=1); the retry over our TCP gets all 40 addresses.
+      const many = await within(resolver.resolve("many.test", "A"), 10_000, "many.test over TCP");
+      assert.equal(resolver.stats.tcpFallbacks, 1);
+      assert.deepEqual(
+        many.map(formatIpv4).sort(),
+        Array.from({ length: 40 }, (_, i) => `10.1.0.${i + 1}`).sort(),
       );
+
+      // connect({ hostname }) resolves through the resolver, then opens a TCP connection to dnsmasq,
+      // which answers a length-prefixed query on it.
+      const conn = await within(
+        sockets.connect({ hostname: "dns.test", port: 53 }),
+        10_000,
+        "a TCP connection to dns.test",
+      );
+      assert.equal(conn.remoteAddr.hostname, ROUTER);
+      assert.equal(conn.localAddr.hostname, address);
+      const query = new DnsRepr();
+      query.id = 0x5150;
+      query.questions = [{ name: "example.test", type: DnsType.A, class: DNS_CLASS_IN }];
+      const framed = new Uint8Array(2 + query.bufferLength);
+      framed[1] = query.emit(new DnsPacket(framed, 2));
+      await conn.write(framed);
+      const reply = new Uint8Array(512);
+      let got = 0;
+      while (got < 2 || got < 2 + ((reply[0] << 8) | reply[1])) {
+        const n = await within(conn.read(reply.subarray(got)), 10_000, "a DNS answer over TCP");
+        assert.ok(n !== null, "dnsmasq closed before answering");
+        got += n;
+      }
+      const answer = DnsRepr.parse(new DnsPacket(reply, 2, got - 2));
+      assert.ok(!(answer instanceof WireError));
+      assert.equal(answer.id, 0x5150);
+      assert.equal(answer.answers[0].address, parseIpv4("10.77.7.10"));
+      conn.close();
 
       client.release(runtime.now());
       await watcher.waitFor(new RegExp(`DHCPRELEASE\\(${tapName}\\) ${address}`), 5000);
@@ -208,6 +269,9 @@ Deno.test({
     } finally {
       await runtime?.stop();
       try {
+        // dnsmasq's DNS-over-TCP children keep its stderr open and wait on their connection; every
+        // process in the namespace is ours, so end them all by PID.
+        await killNamespaceProcesses(ns);
         if (dnsmasq) await stopChild(dnsmasq);
         await watcher?.closed();
         tap?.close();

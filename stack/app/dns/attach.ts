@@ -6,7 +6,14 @@
  */
 
 import type { SendHandler } from "../../layer/handler.ts";
-import { DnsResolver, type DnsResolverOptions, type DnsUdp } from "./resolver.ts";
+import { formatIpv4 } from "../../wire/address.ts";
+import {
+  DnsResolver,
+  type DnsResolverOptions,
+  type DnsTcpConnect,
+  type DnsTcpConnection,
+  type DnsUdp,
+} from "./resolver.ts";
 
 /** What `attachResolver` needs of an `Interface`. */
 export interface DnsInterface {
@@ -31,4 +38,18 @@ export function attachResolver(
       resolver.close();
     },
   };
+}
+
+/** What `tcpConnector` needs of the socket API (`TcpSockets` from stack/socket/tcp.ts). */
+export interface DnsSockets {
+  /** Opens a connection to an IPv4 literal. */
+  connect(options: { hostname: string; port: number }): Promise<DnsTcpConnection>;
+}
+
+/**
+ * The resolver's TCP fallback over the stack's socket API. `sockets` is a function so that the resolver
+ * can be built before the sockets (which take the resolver to look names up for `connect`).
+ */
+export function tcpConnector(sockets: () => DnsSockets): DnsTcpConnect {
+  return (server, port) => sockets().connect({ hostname: formatIpv4(server), port });
 }

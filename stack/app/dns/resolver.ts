@@ -431,7 +431,7 @@ export class DnsResolver {
     q.deadline = now + this.#tcpTimeoutMs;
     const id = q.id;
     exchangeOverTcp(connect, server, q.bytes, (c) => {
-      if (q.done) c.close();
+      if (q.done) closeQuietly(c);
       else q.tcp = c;
     }).then(
       (bytes) => {
@@ -495,7 +495,7 @@ export class DnsResolver {
   #settle(q: Query): void {
     q.done = true;
     this.#closeBinding(q);
-    q.tcp?.close();
+    if (q.tcp) closeQuietly(q.tcp);
     q.tcp = undefined;
     this.#queries.delete(q.key);
   }
@@ -576,6 +576,15 @@ async function exchangeOverTcp(
     }
   } finally {
     reader.releaseLock();
+    closeQuietly(c);
+  }
+}
+
+/** Closes `c`, ignoring that it may be closed already (the socket API throws then). */
+function closeQuietly(c: DnsTcpConnection): void {
+  try {
     c.close();
+  } catch {
+    // Closed by the other path (timeout or end of exchange) first.
   }
 }
