@@ -58,3 +58,25 @@ Deno.test("direct I/O: a large streamed response survives partial writes", async
   assert.equal((await client.response()).body, big);
   await server.shutdown();
 });
+
+Deno.test("direct I/O: kept body views survive later requests that lend nothing", async () => {
+  const kept: Uint8Array[] = [];
+  const { listener, server } = startServer(async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/keep") { for await (const chunk of req.body!) kept.push(chunk); }
+    if (path === "/show") return new Response(kept.map((c) => String.fromCharCode(...c)).join(""));
+    return new Response("ok");
+  });
+  const client = listener.connect({ direct: true });
+  client.send("POST /keep HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nsecret");
+  assert.equal((await client.response()).body, "ok");
+  // Heads alone: each read lands in the same buffer, and must land after the kept bytes.
+  for (let i = 0; i < 50; i++) {
+    await settle();
+    client.send(`GET /filler-${"x".repeat(i)} HTTP/1.1\r\nHost: h\r\n\r\n`);
+    assert.equal((await client.response()).body, "ok");
+  }
+  client.send("GET /show HTTP/1.1\r\nHost: h\r\n\r\n");
+  assert.equal((await client.response()).body, "secret");
+  await server.shutdown();
+});
