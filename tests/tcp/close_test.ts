@@ -154,3 +154,27 @@ Deno.test("close: data after close() is acknowledged and dropped", () => {
   assert.equal(conn.readable, 0);
   expectSeg(h.recv()[0], { flags: "ACK", ack: rs + 50 });
 });
+
+Deno.test("close: after a full close FIN-WAIT-2 gives up when the peer never sends FIN", () => {
+  const { h, conn, rs, ls } = established({ tcp: { finWait2TimeoutMs: 3000 } });
+  conn.close();
+  h.recv();
+  h.now = 100;
+  h.send({ seq: rs, ack: ls + 1, flags: "ACK" });
+  assert.equal(conn.state, TcpState.FinWait2);
+  h.recv();
+  assert.equal(h.endpoint.pollAt(h.now), 3100);
+  h.at(3100);
+  assert.equal(conn.state, TcpState.Closed);
+});
+
+Deno.test("close: after closeWrite FIN-WAIT-2 waits as long as the peer keeps sending", () => {
+  const { h, conn, rs, ls } = established({ tcp: { finWait2TimeoutMs: 3000 } });
+  conn.closeWrite();
+  h.recv();
+  h.send({ seq: rs, ack: ls + 1, flags: "ACK" });
+  h.recv();
+  assert.equal(h.endpoint.pollAt(h.now), undefined);
+  h.at(100_000);
+  assert.equal(conn.state, TcpState.FinWait2);
+});

@@ -295,3 +295,18 @@ Deno.test("SACK: a lost retransmission is resent once SACKs show an RTT has pass
   assert.ok(again.some((s) => s.seq === ls >>> 0), "the hole is resent again");
   assert.equal(h.endpoint.stats.lostRetransmits, 1);
 });
+
+Deno.test("congestion: an idle period longer than the RTO restarts from the initial window", () => {
+  const { h, conn, rs, ls } = established({ tcp: { congestion: newReno } });
+  conn.write(new Uint8Array(40 * 1460));
+  let acked = 0;
+  for (let round = 0; round < 4; round++) {
+    const out = h.recv();
+    acked += out.reduce((n, s) => n + s.payload.length, 0);
+    h.send({ seq: rs, ack: ls + acked, flags: "ACK" });
+  }
+  assert.ok(conn.info.cwnd > 10 * 1460);
+  h.now = 10_000;
+  conn.write(new Uint8Array(40 * 1460));
+  assert.equal(h.recv().length, 10);
+});

@@ -28,6 +28,8 @@ export interface TcpConfig {
   delayedAckMs: number;
   /** Time spent in TIME-WAIT, 2×MSL (RFC 9293 §3.4.2). */
   timeWaitMs: number;
+  /** How long a fully closed connection waits in FIN-WAIT-2 for the peer's FIN (Linux tcp_fin_timeout). */
+  finWait2TimeoutMs: number;
   /** Initial retransmission timeout (RFC 6298 §2.1). */
   initialRtoMs: number;
   /** Lower bound of the RTO (Linux uses 200 ms; RFC 6298 says 1 s). */
@@ -64,6 +66,7 @@ export const TCP_DEFAULTS: Readonly<TcpConfig> = Object.freeze({
   noDelay: false,
   delayedAckMs: 40,
   timeWaitMs: 60_000,
+  finWait2TimeoutMs: 60_000,
   initialRtoMs: 1000,
   minRtoMs: 200,
   maxRtoMs: 120_000,

@@ -167,7 +167,9 @@ export class TcpConnection {
   #persistBackoff = 0;
   #keepAt = Infinity;
   #keepProbes = 0;
-  #timeWaitAt = Infinity;
+  #timeWaitAt = Infinity; // TIME-WAIT's 2MSL, or FIN-WAIT-2's limit after a full close
+  #lastActivity = 0;
+  #lastDataSentAt = -Infinity;
   #retries = 0;
   // Pending output.
   #ackNow = false;
@@ -452,6 +454,17 @@ export class TcpConnection {
     }
     this.#readShut = true;
     this.closeWrite();
+    if (this.state === TcpState.FinWait2) this.#armFinWait2(NaN);
+  }
+
+  /**
+   * After a full close nobody will read, so FIN-WAIT-2 must not last forever when the peer never sends
+   * its FIN (RFC 9293 §3.10.7.4 leaves it open; Linux times it out). `now` NaN keeps the base time.
+   */
+  #armFinWait2(now: number): void {
+    if (!this.#readShut) return;
+    const base = Number.isNaN(now) ? this.#lastActivity : now;
+    this.#timeWaitAt = base + this.#cfg.finWait2TimeoutMs;
   }
 
   /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, CLOSED here. */
@@ -782,6 +795,7 @@ export class TcpConnection {
         if (finAcked) {
           this.state = TcpState.FinWait2;
           this.events |= ConnEvent.In;
+          this.#armFinWait2(now);
         }
         break;
       case TcpState.Closing:
@@ -955,6 +969,7 @@ export class TcpConnection {
   }
 
   #armKeepalive(now: number): void {
+    this.#lastActivity = now;
     this.#keepProbes = 0;
     if (this.#cfg.keepalive && isSynchronized(this.state) && this.state !== TcpState.TimeWait) {
       this.#keepAt = now + this.#cfg.keepaliveIdleMs;
@@ -1175,6 +1190,10 @@ export class TcpConnection {
     ) {
       return 0; // Nagle: a small segment waits while data is unacknowledged
     }
+    if (flight === 0 && !retransmitting && now - this.#lastDataSentAt > this.#rtt.rto) {
+      // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
+      if (this.#lastDataSentAt !== -Infinity) this.#cc.onIdleRestart?.(now, this.#rtt.rto);
+    }
     const fin = finPending && len === remaining;
     const seq = this.#sndNxt;
     const sent = this.#sendData(ip, now, seq, len, fin);
@@ -1261,6 +1280,7 @@ export class TcpConnection {
     const from = seqSub(seq, this.#sndBufSeq);
     const result = tx.send(ip, this.localAddr, this.remoteAddr, this.#send, from, len);
     if (result === "busy") return -1;
+    if (len > 0) this.#lastDataSentAt = now;
     if (seq === this.#sndUna && seqLt(seq, this.#sndMax) && this.#inRecovery) {
       this.#holeRexmitAt = now;
     }
