@@ -1,5 +1,6 @@
 /**
- * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]`:
+ * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]
+ * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress lz4|zstd]`:
  * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
  * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
  * cleanly on Ctrl-C or SIGTERM (Ctrl-Alt-Del through the monitor, which init turns into a power-off).
@@ -353,6 +354,8 @@ export function parseBootArgs(args: string[]): BootOptions {
       accel: { type: "string" },
       memory: { type: "string" },
       tap: { type: "string" },
+      "guest-ip": { type: "string" },
+      gateway: { type: "string" },
       log: { type: "string" },
       protocol: { type: "string" },
       compress: { type: "string" },
@@ -378,6 +381,8 @@ export function parseBootArgs(args: string[]): BootOptions {
     accel: values.accel,
     memory: values.memory,
     tap: values.tap,
+    guestAddress: values["guest-ip"],
+    gateway: values.gateway,
     log: values.log,
     protocol: values.protocol as "http" | "udp" | undefined,
     compress: values.compress as "lz4" | "zstd" | undefined,

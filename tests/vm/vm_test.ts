@@ -140,6 +140,61 @@ Deno.test("HTTP echo app in the VM: GET, POST, keep-alive and concurrent request
   }
 });
 
+const TAP = "vmtest0";
+const isRoot = Deno.uid() === 0;
+
+async function ip(...args: string[]): Promise<void> {
+  const output = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!output.success) {
+    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  assert.ok(output.success, `${cmd} ${args.join(" ")} failed:\n${text}`);
+  return text;
+}
+
+Deno.test({
+  name: "UDP echo app on a TAP: answers ARP (arping), ping and UDP from the host",
+  ignore: !isRoot,
+  async fn() {
+    // A private /24 on a TAP this test creates and removes; traffic only goes to the guest.
+    await ip("link", "del", TAP).catch(() => {});
+    await ip("tuntap", "add", "dev", TAP, "mode", "tap");
+    let vm: Vm | undefined;
+    try {
+      await ip("addr", "add", "10.213.77.1/24", "dev", TAP);
+      await ip("link", "set", TAP, "up");
+      vm = await Vm.boot({
+        app: "apps/udp_echo.ts",
+        tap: TAP,
+        guestAddress: "10.213.77.2/24",
+        gateway: "10.213.77.1",
+        ...quiet,
+      });
+      assert.equal(vm.url, "udp://10.213.77.2:7");
+      assert.match(
+        await run("arping", ["-c", "2", "-w", "5", "-I", TAP, "10.213.77.2"]),
+        /Received 2 response/,
+      );
+      assert.match(
+        await run("ping", ["-c", "3", "-i", "0.2", "-W", "3", "10.213.77.2"]),
+        / 3 received, 0% packet loss/,
+      );
+      const payload = new Uint8Array(1400).map((_, i) => i & 0xff);
+      assert.deepEqual(await Vm.udpExchange(vm.url, payload, 5000), payload);
+      await assertCleanPowerOff(vm);
+    } finally {
+      vm?.kill();
+      await vm?.status;
+      await ip("link", "del", TAP).catch(() => {});
+    }
+  },
+});
+
 Deno.test("image builds are incremental and reproducible", async () => {
   const first = await buildImage({ app: "apps/udp_echo.ts" });
   const again = await buildImage({ app: "apps/udp_echo.ts" });

@@ -28,6 +28,8 @@ export interface OpenVirtioNicOptions {
   mtu?: number;
   /** Descriptors per queue (default 256). */
   queueSize?: number;
+  /** Negotiate checksum offloads when offered (default true); false for code that writes whole checksums. */
+  offloads?: boolean;
   /** Where PCI devices are listed (default /sys/bus/pci/devices; tests point it at a fake tree). */
   sysfs?: string;
 }
@@ -63,7 +65,11 @@ export function openVirtioNicSync(opts: OpenVirtioNicOptions = {}): VirtioNet {
     throw error;
   }
   try {
-    return VirtioNet.start(transport, memory, { mtu: opts.mtu, queueSize: opts.queueSize });
+    return VirtioNet.start(transport, memory, {
+      mtu: opts.mtu,
+      queueSize: opts.queueSize,
+      offloads: opts.offloads,
+    });
   } catch (error) {
     transport.close();
     memory.close();
