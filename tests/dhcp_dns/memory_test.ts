@@ -9,12 +9,13 @@ import assert from "node:assert/strict";
 import { attachDhcp } from "../../stack/app/dhcp/attach.ts";
 import type { DhcpLease } from "../../stack/app/dhcp/client.ts";
 import { DhcpMessageType, DhcpPacket, DhcpRepr } from "../../stack/app/dhcp/wire.ts";
-import { attachResolver } from "../../stack/app/dns/attach.ts";
+import { attachResolver, tcpConnector } from "../../stack/app/dns/attach.ts";
 import { DnsError } from "../../stack/app/dns/resolver.ts";
 import { DNS_CLASS_IN, DnsPacket, DnsRcode, DnsRepr, DnsType } from "../../stack/app/dns/wire.ts";
 import { Interface } from "../../stack/layer/interface.ts";
 import { type Impairments, MemoryPair } from "../../stack/nic/memory.ts";
 import { Rng } from "../../stack/util/rng.ts";
+import { tcpFor, type TcpSockets } from "../../stack/socket/tcp.ts";
 import { formatIpv4, Ipv4Cidr, parseIpv4 } from "../../stack/wire/address.ts";
 import { WireError } from "../../stack/wire/error.ts";
 
@@ -78,7 +79,8 @@ function dnsServer(iface: Interface, names: Record<string, string>) {
     r.authoritative = true;
     r.questions = q.questions;
     const address = names[question.name];
-    if (address === undefined) r.rcode = DnsRcode.NxDomain;
+    if (question.name === "many.test") r.truncated = true; // "does not fit": ask over TCP
+    else if (address === undefined) r.rcode = DnsRcode.NxDomain;
     else if (question.type === DnsType.A) {
       r.answers = [{
         name: question.name,
@@ -96,6 +98,45 @@ function dnsServer(iface: Interface, names: Record<string, string>) {
   return { seen };
 }
 
+/** Answers DNS over TCP on port 53 (RFC 7766): 40 A records for many.test, then closes. */
+function dnsTcpServer(sockets: TcpSockets) {
+  const listener = sockets.listen({ port: 53 });
+  const served: string[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(512);
+      let got = 0;
+      while (got < 2 || got < 2 + ((buf[0] << 8) | buf[1])) {
+        const n = await conn.read(buf.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      const q = DnsRepr.parse(new DnsPacket(buf, 2, got - 2));
+      if (q instanceof WireError) continue;
+      served.push(q.questions[0].name);
+      const r = new DnsRepr();
+      r.id = q.id;
+      r.response = true;
+      r.questions = q.questions;
+      r.answers = Array.from({ length: 40 }, (_, i) => ({
+        name: "many.test",
+        type: DnsType.A,
+        class: DNS_CLASS_IN,
+        ttl: 60,
+        data: new Uint8Array(0),
+        address: parseIpv4(`10.1.0.${i + 1}`),
+      }));
+      const out = new Uint8Array(2 + r.bufferLength);
+      const length = r.emit(new DnsPacket(out, 2));
+      out[0] = length >> 8;
+      out[1] = length & 0xff;
+      await conn.write(out);
+      conn.close();
+    }
+  })();
+  return { listener, served };
+}
+
 function setup(leaseS: number, impair?: Impairments) {
   const pair = new MemoryPair({ seed: 7, impair });
   const client = new Interface(pair.a, { rng: new Rng(1), announce: false });
@@ -107,7 +148,15 @@ function setup(leaseS: number, impair?: Impairments) {
   const dns = dnsServer(server, { "example.test": "10.0.2.80" });
   const bound: DhcpLease[] = [];
   const lost: string[] = [];
-  const { resolver } = attachResolver(client, { servers: [], rng: new Rng(3) });
+  const waker = { wake() {} };
+  const late: { sockets?: TcpSockets } = {};
+  const { resolver } = attachResolver(client, {
+    servers: [],
+    rng: new Rng(3),
+    tcp: tcpConnector(() => late.sockets!),
+  });
+  late.sockets = tcpFor({ iface: client, runtime: waker });
+  const tcpServer = dnsTcpServer(tcpFor({ iface: server, runtime: waker }));
   const { client: dhcpClient, leased } = attachDhcp(client, {
     mac: pair.a.mac,
     rng: new Rng(4),
@@ -133,6 +182,7 @@ function setup(leaseS: number, impair?: Impairments) {
     server,
     dhcp,
     dns,
+    tcpServer,
     resolver,
     dhcpClient,
     leased,
@@ -211,4 +261,19 @@ Deno.test("dhcp+dns in memory: retransmission gets through a lossy link", async 
   let answer: number[] | undefined;
   t.resolver.resolve("example.test", "A").then((a) => (answer = a), () => (answer = []));
   assert.ok(await t.runUntil(() => answer !== undefined, 30 * S));
+});
+
+Deno.test("dhcp+dns in memory: a truncated answer is fetched again over the stack's TCP", async () => {
+  const t = setup(3600);
+  assert.ok(await t.runUntil(() => t.bound.length > 0, 10 * S));
+  let answer: number[] | undefined;
+  let failure: unknown;
+  t.resolver.resolve("many.test", "A").then((a) => (answer = a), (e) => (failure = e));
+  assert.ok(await t.runUntil(() => answer !== undefined || failure !== undefined, 10 * S));
+  assert.equal(failure, undefined);
+  assert.equal(answer!.length, 40);
+  assert.equal(answer![39], parseIpv4("10.1.0.40"));
+  assert.deepEqual(t.tcpServer.served, ["many.test"]);
+  assert.equal(t.resolver.stats.tcpFallbacks, 1);
+  t.tcpServer.listener.close();
 });
