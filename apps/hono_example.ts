@@ -1,14 +1,16 @@
 /**
- * An unmodified Hono app served by our HTTP server: `serve(app.fetch)`.
+ * An unmodified Hono app served by our HTTP server (`serve(app.fetch)`), on Deno's kernel sockets
+ * or on our own stack, with the same options as http_echo.
  *
  *   deno run -A apps/hono_example.ts --port 8080
+ *   deno run -A apps/hono_example.ts --nic tap:tap0 --ip 10.0.0.2/24
  *
  * @module
  */
 
 import { Hono } from "npm:hono@4.13.19";
-import { parseArgs } from "node:util";
-import { serve } from "../stack/http/server.ts";
+import { exitWithError } from "./lib/cli.ts";
+import { runHttpApp } from "./http_echo.ts";
 
 /** The example app: a greeting, a route parameter, JSON in and out, and a 404 handler. */
 export const app: Hono = new Hono();
@@ -22,12 +24,15 @@ app.post("/items", async (c) => {
 app.notFound((c) => c.text("No such route", 404));
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      port: { type: "string", default: "8080" },
-      hostname: { type: "string", default: "127.0.0.1" },
-    },
-  });
-  serve({ port: Number(values.port), hostname: values.hostname }, app.fetch);
+  try {
+    Deno.exit(
+      await runHttpApp({
+        name: "hono_example",
+        about: "Serves a small Hono app: GET /, GET /hello/:name, POST /items.",
+        handler: app.fetch,
+      }, Deno.args),
+    );
+  } catch (error) {
+    exitWithError("hono_example", error);
+  }
 }

@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { runtimeClock } from "../stack/http/clock.ts";
 import type { HttpListener } from "../stack/http/conn.ts";
-import type { ServeHandlerInfo } from "../stack/http/connection.ts";
+import type { ServeHandler, ServeHandlerInfo } from "../stack/http/connection.ts";
 import { type HttpServer, serve } from "../stack/http/server.ts";
 import { listen } from "../stack/socket/tcp.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
@@ -76,37 +76,61 @@ const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-const HELP = `Usage: http_echo.ts [options]
+const ECHO_ABOUT =
+  `Serves GET / (a greeting), ANY /echo (the body echoed back), ANY /json (the request
+described as JSON) and GET /health.`;
 
-Serves GET / (a greeting), ANY /echo (the body echoed back), ANY /json (the request described as
-JSON) and GET /health, until interrupted; SIGINT/SIGTERM shut down gracefully.
+/** The usage text of an HTTP app served by {@linkcode startHttpApp}. */
+export function httpAppHelp(name: string, about: string): string {
+  return `Usage: ${name}.ts [options]
+
+${about} Runs until interrupted; SIGINT/SIGTERM shut down gracefully.
 
 Options:
   -p, --port N      the port to serve (default 8080 with --nic kernel, else 80)
   --hostname ADDR   with --nic kernel: the address to bind (default 127.0.0.1)
   -h, --help        show this help
 
-  --nic kernel      Deno's own kernel sockets (Deno.listen) instead of our stack
+  --nic kernel      Deno's own kernel sockets (Deno.listen) instead of our stack (the default)
 
 ${LINK_HELP}`;
+}
 
-/** A running echo server; closing it also closes the link it runs on. */
-export interface EchoServer extends HttpServer {
+/** A running HTTP app; shutting it down also closes the link it runs on. */
+export interface AppServer extends HttpServer {
   /** The NIC spec it runs on ("kernel" for Deno's sockets). */
   readonly nic: string;
 }
 
+/** A running echo server. */
+export type EchoServer = AppServer;
+
 /** Hooks for tests and embedders. */
-export interface EchoHooks {
+export interface AppHooks {
   /** Called with the stack link once it is open (not for `--nic kernel`). */
   onLink?(link: Link): void;
 }
 
-/** Starts the echo server from command-line `args`; `undefined` when only help was asked. */
-export async function startEcho(
+/** What {@linkcode startHttpApp} serves. */
+export interface HttpApp {
+  /** The program name, used in the "listening" line and the usage text. */
+  name: string;
+  /** One or two sentences for the usage text. */
+  about: string;
+  /** The fetch-style handler (`app.fetch` for Hono). */
+  handler: ServeHandler;
+}
+
+/**
+ * Serves `app` as the command line asks: on Deno's kernel sockets (`--nic kernel`, the default) or
+ * on our stack over any link (`--nic tap:NAME`, `packet:IF`, `virtio`, `memory`). Resolves to the
+ * running server, or `undefined` when only help was asked.
+ */
+export async function startHttpApp(
+  app: HttpApp,
   args: string[],
-  hooks: EchoHooks = {},
-): Promise<EchoServer | undefined> {
+  hooks: AppHooks = {},
+): Promise<AppServer | undefined> {
   let values;
   try {
     ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }));
@@ -114,12 +138,12 @@ export async function startEcho(
     throw new UsageError((error as Error).message.split("\n")[0]);
   }
   if (values.help) {
-    console.log(HELP);
+    console.log(httpAppHelp(app.name, app.about));
     return undefined;
   }
   const nic = values.nic;
   const announce = (host: string, port: number) =>
-    console.log(`http_echo listening on http://${host}:${port}/ (nic ${nic})`);
+    console.log(`${app.name} listening on http://${host}:${port}/ (nic ${nic})`);
   if (nic === "kernel") {
     const port = parseIntegerOption("port", values.port, 8080, 0, 65535);
     const hostname = values.hostname ?? "127.0.0.1";
@@ -127,7 +151,7 @@ export async function startEcho(
       port,
       hostname,
       onListen: (addr) => announce(addr.hostname, addr.port),
-    }, echoHandler);
+    }, app.handler);
     return Object.assign(server, { nic });
   }
   if (values.hostname !== undefined) {
@@ -143,7 +167,7 @@ export async function startEcho(
       listener,
       clock: runtimeClock(link.runtime),
       onListen: () => announce(formatIpv4(config.addresses[0].address), port),
-    }, echoHandler);
+    }, app.handler);
     const finished = server.finished.then(() => link.close());
     return {
       nic,
@@ -158,9 +182,14 @@ export async function startEcho(
   }
 }
 
-/** Runs the app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. */
-export async function main(args: string[]): Promise<number> {
-  const server = await startEcho(args);
+/** Starts the echo app from command-line `args`; `undefined` when only help was asked. */
+export function startEcho(args: string[], hooks: AppHooks = {}): Promise<EchoServer | undefined> {
+  return startHttpApp({ name: "http_echo", about: ECHO_ABOUT, handler: echoHandler }, args, hooks);
+}
+
+/** Runs an app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. */
+export async function runHttpApp(app: HttpApp, args: string[]): Promise<number> {
+  const server = await startHttpApp(app, args);
   if (server === undefined) return 0;
   const signals = watchSignals(() => {});
   try {
@@ -170,6 +199,11 @@ export async function main(args: string[]): Promise<number> {
     await server.shutdown();
   }
   return 0;
+}
+
+/** Runs the echo app until SIGINT/SIGTERM; resolves to the exit status. */
+export function main(args: string[]): Promise<number> {
+  return runHttpApp({ name: "http_echo", about: ECHO_ABOUT, handler: echoHandler }, args);
 }
 
 if (import.meta.main) {
