@@ -10,7 +10,6 @@
 
 import {
   formatIpv4,
-  IPV4_BROADCAST,
   type Ipv4Cidr,
   isMulticastIpv4,
   MAC_BROADCAST,
@@ -22,7 +21,6 @@ import {
   IPV4_HEADER_LENGTH,
   IPV4_MAX_TOTAL_LENGTH,
   Ipv4Packet,
-  Ipv4Repr,
 } from "../../wire/ipv4.ts";
 import { Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable } from "../../wire/icmpv4.ts";
 import { Rng } from "../../util/rng.ts";
@@ -44,10 +42,13 @@ import type {
   Ipv4Sender,
   TransportHandler,
 } from "./contract.ts";
+import { Ipv4Addresses } from "./addresses.ts";
+import { Ipv4Output, PendingDatagram } from "./output.ts";
 import { type Reassembled, Reassembler } from "./reassembly.ts";
-import { RouteTable } from "./routes.ts";
+import type { RouteTable } from "./routes.ts";
 
 export type { Ipv4ErrorSink, Ipv4Fill, Ipv4Incoming, Ipv4Sender, TransportHandler };
+export { PendingDatagram };
 
 const log = new Logger("ipv4");
 
@@ -76,21 +77,6 @@ export interface Ipv4Options {
   clock?: () => number;
 }
 
-/** A datagram waiting for ARP: its payload copied out of the caller's hands. */
-export class PendingDatagram {
-  /** Bytes held, for the ARP queue's budget. */
-  readonly size: number;
-  /** Creates a pending datagram. */
-  constructor(
-    readonly src: number,
-    readonly dst: number,
-    readonly protocol: number,
-    readonly payload: Uint8Array,
-  ) {
-    this.size = payload.length + IPV4_HEADER_LENGTH;
-  }
-}
-
 /** The IPv4 endpoint of an interface. */
 export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   /** Counters. */
@@ -114,19 +100,13 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   );
   /** Fragment reassembly (its counters are in `reassembler.stats`). */
   readonly reassembler: Reassembler;
-  /** The route table (connected routes for the own addresses, the default gateway). */
-  readonly routes = new RouteTable();
   /** Where ICMP errors go; the interface connects the ICMP endpoint. */
   errors: Ipv4ErrorSink | undefined;
-  /** TTL of sent datagrams. */
-  ttl: number;
-  #eth: EthEndpoint;
   #arp: ArpEndpoint<PendingDatagram>;
-  #addresses: Ipv4Cidr[] = [];
-  #addressList: number[] = [];
+  #own = new Ipv4Addresses();
+  #output: Ipv4Output;
   #transports: (TransportHandler | undefined)[] = new Array(256).fill(undefined);
   #senders: SendHandler<Ipv4Sender>[] = [];
-  #ident: number;
   #now = 0;
   #polling = false;
   #clock: (() => number) | undefined;
@@ -135,22 +115,12 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   #incoming: Ipv4Incoming;
   #loopback: Uint8Array[] = [];
   #loopbackMax: number;
-  #scratch: Uint8Array | undefined;
-  // The datagram being sent, read by fills bound once (no closure per packet).
-  #txView = new Ipv4Packet();
-  #txRepr = new Ipv4Repr();
-  #txFill: Ipv4Fill = () => {};
-  #txSource: Uint8Array = new Uint8Array(0);
-  #txSourceOffset = 0;
-  #frameFill: (bytes: Uint8Array, offset: number, length: number) => void;
-  #fragmentFill: (bytes: Uint8Array, offset: number, length: number) => void;
-  #copyFill: Ipv4Fill;
 
   /** Creates the layer and registers it with `eth` for EtherType 0x0800. */
   constructor(eth: EthEndpoint, arp: ArpEndpoint<PendingDatagram>, options: Ipv4Options = {}) {
-    this.#eth = eth;
     this.#arp = arp;
-    this.ttl = options.defaultTtl ?? IPV4_DEFAULT_TTL;
+    this.#output = new Ipv4Output(eth, this.stats, (options.rng ?? Rng.fromCrypto()).nextU32());
+    this.#output.ttl = options.defaultTtl ?? IPV4_DEFAULT_TTL;
     this.reassembler = new Reassembler({
       maxBytes: options.reassemblyBytes,
       timeoutMs: options.reassemblyTimeoutMs,
@@ -158,7 +128,6 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     });
     this.#loopbackMax = options.loopbackQueue ?? 64;
     this.#clock = options.clock;
-    this.#ident = (options.rng ?? Rng.fromCrypto()).nextU32() & 0xffff;
     this.#incoming = {
       src: 0,
       dst: 0,
@@ -169,89 +138,69 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       length: 0,
       packet: this.#rxPacket,
     };
-    this.#frameFill = (bytes, offset) => {
-      this.#txRepr.emit(this.#txView.wrap(bytes, offset, IPV4_HEADER_LENGTH));
-      this.#txFill(bytes, offset + IPV4_HEADER_LENGTH, this.#txRepr.src, this.#txRepr.dst);
-    };
-    this.#fragmentFill = (bytes, offset) => {
-      const repr = this.#txRepr;
-      repr.emit(this.#txView.wrap(bytes, offset, IPV4_HEADER_LENGTH));
-      const from = this.#txSourceOffset + repr.fragmentOffset;
-      bytes.set(
-        this.#txSource.subarray(from, from + repr.payloadLength),
-        offset + IPV4_HEADER_LENGTH,
-      );
-    };
-    this.#copyFill = (bytes, offset) => bytes.set(this.#txSource, offset);
     for (const cidr of options.addresses ?? []) this.addAddress(cidr);
     if (options.gateway !== undefined) this.routes.setGateway(options.gateway);
-    arp.onResolved = (_ip, mac, items, now) => this.#sendPending(mac, items, now);
+    arp.onResolved = (_ip, mac, items, now) => this.#output.sendPending(mac, items, now);
     arp.onUnresolved = (_ip, items) => (this.stats.dropUnresolved += items.length);
     eth.register(EtherType.Ipv4, this);
   }
 
   /** The largest IP payload sent without fragmentation. */
   get mtu(): number {
-    return this.#eth.mtu - IPV4_HEADER_LENGTH;
+    return this.#output.mtu;
+  }
+
+  /** TTL of sent datagrams. */
+  get ttl(): number {
+    return this.#output.ttl;
+  }
+  set ttl(value: number) {
+    this.#output.ttl = value;
+  }
+
+  /** The route table (connected routes for the own addresses, the default gateway). */
+  get routes(): RouteTable {
+    return this.#own.routes;
   }
 
   /** The own addresses with their prefixes. */
   get addresses(): readonly Ipv4Cidr[] {
-    return this.#addresses;
+    return this.#own.cidrs;
   }
 
   /** Adds an address and its connected route. */
   addAddress(cidr: Ipv4Cidr): void {
-    this.removeAddress(cidr.address);
-    this.#addresses.push(cidr);
-    this.#addressList.push(cidr.address);
-    this.routes.add(cidr);
+    this.#own.add(cidr);
   }
 
   /** Removes an address and its connected route (unless another address shares the network). */
   removeAddress(address: number): void {
-    const i = this.#addressList.indexOf(address >>> 0);
-    if (i < 0) return;
-    const [cidr] = this.#addresses.splice(i, 1);
-    this.#addressList.splice(i, 1);
-    const shared = this.#addresses.some((c) =>
-      c.prefixLength === cidr.prefixLength && c.network === cidr.network
-    );
-    if (!shared) this.routes.remove(cidr);
+    this.#own.remove(address);
   }
 
   /** Sets or clears the default gateway. */
   setGateway(gateway: number | undefined): void {
-    this.routes.setGateway(gateway);
+    this.#own.routes.setGateway(gateway);
   }
 
   /** True for an own address. */
   hasAddress(ip: number): boolean {
-    return this.#addressList.includes(ip >>> 0);
+    return this.#own.has(ip);
   }
 
   /** The own addresses. */
   addressList(): readonly number[] {
-    return this.#addressList;
+    return this.#own.list();
   }
 
   /** True for the limited broadcast or the directed broadcast of an own network. */
   isBroadcast(ip: number): boolean {
-    if (ip === IPV4_BROADCAST) return true;
-    for (const cidr of this.#addresses) if (cidr.broadcast === ip) return true;
-    return false;
+    return this.#own.isBroadcast(ip);
   }
 
-  /** The own address to send from towards `dst`: one on its network, else the first. */
+  /** The own address to send from towards `dst`, or undefined when the interface has none. */
   sourceFor(dst: number): number | undefined {
-    const addresses = this.#addresses;
-    if (addresses.length === 0) return undefined;
-    for (const cidr of addresses) if (cidr.contains(dst)) return cidr.address;
-    const hop = this.routes.nextHop(dst);
-    if (hop !== undefined) {
-      for (const cidr of addresses) if (cidr.contains(hop)) return cidr.address;
-    }
-    return addresses[0].address;
+    return this.#own.sourceFor(dst);
   }
 
   /** Registers the transport of `protocol`; the returned function removes it. */
@@ -353,7 +302,12 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     }
     let mac: number;
     if (this.hasAddress(dst)) {
-      return this.#sendLocal(source, dst, protocol, payloadLength, fill);
+      if (this.#loopback.length >= this.#loopbackMax) {
+        stats.dropLoopbackFull++;
+        return "busy";
+      }
+      this.#loopback.push(this.#output.build(source, dst, protocol, payloadLength, fill));
+      return "sent";
     } else if (this.isBroadcast(dst)) {
       mac = MAC_BROADCAST;
     } else if (isMulticastIpv4(dst)) {
@@ -380,7 +334,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       }
       mac = known;
     }
-    return this.#transmit(mac, source, dst, protocol, payloadLength, fill, now);
+    return this.#output.transmit(mac, source, dst, protocol, payloadLength, fill, now);
   }
 
   #input(ip: Ipv4Packet, now: number): void {
@@ -452,133 +406,6 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     handler.receive(incoming, now);
   }
 
-  #transmit(
-    mac: number,
-    src: number,
-    dst: number,
-    protocol: number,
-    payloadLength: number,
-    fill: Ipv4Fill,
-    now: number,
-  ): SendResult {
-    const repr = this.#prepare(src, dst, protocol);
-    if (payloadLength <= this.mtu) {
-      repr.payloadLength = payloadLength;
-      repr.moreFragments = false;
-      repr.fragmentOffset = 0;
-      this.#txFill = fill;
-      const sent = this.#eth.send(
-        mac,
-        EtherType.Ipv4,
-        IPV4_HEADER_LENGTH + payloadLength,
-        this.#frameFill,
-        now,
-      );
-      this.#txFill = noFill;
-      if (!sent) {
-        this.stats.txBusy++;
-        return "busy";
-      }
-      this.stats.txPackets++;
-      return "sent";
-    }
-    // RFC 791 §3.2 fragmentation: every fragment but the last carries a multiple of 8 bytes.
-    const scratch = this.#scratch ??= new Uint8Array(IPV4_MAX_TOTAL_LENGTH);
-    fill(scratch, 0, src, dst);
-    return this.#sendFragments(mac, scratch, 0, payloadLength, now);
-  }
-
-  #sendFragments(
-    mac: number,
-    source: Uint8Array,
-    sourceOffset: number,
-    payloadLength: number,
-    now: number,
-  ): SendResult {
-    const repr = this.#txRepr;
-    const chunk = Math.floor(this.mtu / 8) * 8;
-    if (chunk <= 0) {
-      this.stats.dropTooBig++;
-      return "unroutable";
-    }
-    this.#txSource = source;
-    this.#txSourceOffset = sourceOffset;
-    for (let at = 0; at < payloadLength; at += chunk) {
-      const length = Math.min(chunk, payloadLength - at);
-      repr.fragmentOffset = at;
-      repr.payloadLength = length;
-      repr.moreFragments = at + length < payloadLength;
-      const sent = this.#eth.send(
-        mac,
-        EtherType.Ipv4,
-        IPV4_HEADER_LENGTH + length,
-        this.#fragmentFill,
-        now,
-      );
-      if (!sent) {
-        // The fragments already sent are wasted; the receiver's reassembly timeout frees them.
-        this.stats.txBusy++;
-        return "busy";
-      }
-      this.stats.txFragments++;
-    }
-    this.stats.txPackets++;
-    return "sent";
-  }
-
-  /** Fills the shared transmit repr with a fresh identification. */
-  #prepare(src: number, dst: number, protocol: number): Ipv4Repr {
-    const repr = this.#txRepr;
-    repr.src = src;
-    repr.dst = dst;
-    repr.protocol = protocol;
-    repr.ttl = this.ttl;
-    repr.ident = this.#ident;
-    repr.dontFragment = false;
-    this.#ident = (this.#ident + 1) & 0xffff;
-    return repr;
-  }
-
-  #sendLocal(
-    src: number,
-    dst: number,
-    protocol: number,
-    payloadLength: number,
-    fill: Ipv4Fill,
-  ): SendResult {
-    if (this.#loopback.length >= this.#loopbackMax) {
-      this.stats.dropLoopbackFull++;
-      return "busy";
-    }
-    const datagram = new Uint8Array(IPV4_HEADER_LENGTH + payloadLength);
-    const repr = this.#prepare(src, dst, protocol);
-    repr.payloadLength = payloadLength;
-    repr.moreFragments = false;
-    repr.fragmentOffset = 0;
-    repr.emit(this.#txView.wrap(datagram, 0, IPV4_HEADER_LENGTH));
-    fill(datagram, IPV4_HEADER_LENGTH, src, dst);
-    this.#loopback.push(datagram);
-    this.stats.loopback++;
-    this.stats.txPackets++;
-    return "sent";
-  }
-
-  #sendPending(mac: number, items: PendingDatagram[], now: number): void {
-    for (const item of items) {
-      this.#txSource = item.payload;
-      const result = this.#transmit(
-        mac,
-        item.src,
-        item.dst,
-        item.protocol,
-        item.payload.length,
-        this.#copyFill,
-        now,
-      );
-      if (result === "busy") this.stats.dropUnresolved++;
-    }
-  }
-
   #reassemblyExpired(d: Reassembled, now: number): void {
     const ip = this.#reassembled.wrap(d.bytes, d.headerOffset, d.headerLength + d.payloadLength);
     if (log.enabled("debug")) {
@@ -589,5 +416,3 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     this.errors?.sendError(Icmpv4Type.TimeExceeded, Icmpv4TimeExceeded.FragmentReassembly, ip, now);
   }
 }
-
-function noFill(): void {}

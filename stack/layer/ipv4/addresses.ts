@@ -1,0 +1,77 @@
+/**
+ * The interface's own IPv4 addresses with their prefixes, and the route table they feed: each address
+ * adds a connected route for its network. Answers the questions both directions ask per datagram: is
+ * this address ours, is it a broadcast, which own address sends towards a destination.
+ *
+ * @module
+ */
+
+import { IPV4_BROADCAST, type Ipv4Cidr } from "../../wire/address.ts";
+import { RouteTable } from "./routes.ts";
+
+/** Own addresses and routes of an interface. */
+export class Ipv4Addresses {
+  /** The route table (connected routes for the own addresses, the default gateway). */
+  readonly routes = new RouteTable();
+  #cidrs: Ipv4Cidr[] = [];
+  #list: number[] = [];
+
+  /** The own addresses with their prefixes. */
+  get cidrs(): readonly Ipv4Cidr[] {
+    return this.#cidrs;
+  }
+
+  /** The own addresses. */
+  list(): readonly number[] {
+    return this.#list;
+  }
+
+  /** Adds an address and its connected route. */
+  add(cidr: Ipv4Cidr): void {
+    this.remove(cidr.address);
+    this.#cidrs.push(cidr);
+    this.#list.push(cidr.address);
+    this.routes.add(cidr);
+  }
+
+  /** Removes an address and its connected route (unless another address shares the network). */
+  remove(address: number): void {
+    const i = this.#list.indexOf(address >>> 0);
+    if (i < 0) return;
+    const [cidr] = this.#cidrs.splice(i, 1);
+    this.#list.splice(i, 1);
+    const shared = this.#cidrs.some((c) =>
+      c.prefixLength === cidr.prefixLength && c.network === cidr.network
+    );
+    if (!shared) this.routes.remove(cidr);
+  }
+
+  /** True for an own address. */
+  has(ip: number): boolean {
+    return this.#list.includes(ip >>> 0);
+  }
+
+  /** True for the limited broadcast or the directed broadcast of an own network. */
+  isBroadcast(ip: number): boolean {
+    if (ip === IPV4_BROADCAST) return true;
+    for (const cidr of this.#cidrs) if (cidr.broadcast === ip) return true;
+    return false;
+  }
+
+  /**
+   * The own address to send from towards `dst`: one on its network, else one on the network of the
+   * gateway it is routed through, else the first; undefined when the interface has none.
+   */
+  sourceFor(dst: number): number | undefined {
+    const cidrs = this.#cidrs;
+    if (cidrs.length === 0) return undefined;
+    for (const cidr of cidrs) if (cidr.contains(dst)) return cidr.address;
+    const hop = this.routes.nextHop(dst);
+    if (hop !== undefined) {
+      for (const cidr of cidrs) {
+        if (cidr.contains(hop)) return cidr.address;
+      }
+    }
+    return cidrs[0].address;
+  }
+}
