@@ -19,6 +19,10 @@ import { SackScoreboard } from "./sack_scoreboard.ts";
 import type { SegmentTx } from "./segment_tx.ts";
 import { SendBuffer } from "./send_buffer.ts";
 import { canReceiveData, isSynchronized, TcpState } from "./state.ts";
+import { ConnOptions, DEFAULT_MSS, tsLt } from "./options.ts";
+import { ReceiveWindow } from "./rcv_window.ts";
+import { acceptable } from "./segment_check.ts";
+import { ConnTimers } from "./timers.ts";
 import type { TcpStats } from "./stats.ts";
 
 /** Why a connection ended abnormally. */
@@ -62,10 +66,7 @@ export const ConnEvent = {
   Closed: 4,
 } as const;
 
-const DEFAULT_MSS = 536; // RFC 9293 §3.7.1: assumed when the peer sends no MSS option
 const IP_TCP_HEADERS = 40;
-const TS_OPTION = 12;
-const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000; // RFC 7323 §5.5: TS.Recent older than 24 days is invalid
 const SEGMENT_BUDGET = 512;
 const WORST_DELAYED_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
 const MIN_PTO_MS = 10; // segments one connection may send per poll, to keep polls bounded
@@ -112,6 +113,9 @@ export class TcpConnection {
   #rtt: RttEstimator;
   #cc: CongestionController;
   #sack = new SackScoreboard();
+  #t = new ConnTimers();
+  #o: ConnOptions;
+  #w = new ReceiveWindow();
   #sackOut: number[] = [];
 
   // Send sequence space (RFC 9293 §3.3.1); sndMax is the highest sequence number sent so far.
@@ -128,24 +132,9 @@ export class TcpConnection {
   // Receive sequence space.
   #irs = 0;
   #rcvNxt = 0;
-  #rcvAdvRight = 0; // right edge of the window last advertised
-  #pendingRight = 0;
   #pendingFin: number | undefined = undefined;
   #finReceived = false;
   #readShut = false;
-  // Negotiated options.
-  #offerWs = true;
-  #sndWscale = 0;
-  #rcvWscale = 0;
-  #peerMss = DEFAULT_MSS;
-  #ownMss = DEFAULT_MSS;
-  #ipMtu = 1500;
-  #tsOk = false;
-  #tsOffset = 0;
-  #tsRecent = 0;
-  #tsRecentAt = 0;
-  #lastAckSent = 0;
-  #sackOk = false;
   // RTT timing without timestamps (Karn's rule: never time a retransmitted segment).
   #rttSeq: number | undefined = undefined;
   #rttStart = 0;
@@ -158,16 +147,8 @@ export class TcpConnection {
   #holeRexmitAt: number | undefined = undefined; // when the hole at SND.UNA was last resent
   #rexmitHead = false;
   // Deadlines.
-  #rtoAt = Infinity;
-  #tlpAt = Infinity; // tail loss probe timeout (RFC 8985 §7)
   #tlpProbe = false;
   #tlpOut = false; // a probe is unacknowledged: no second one
-  #delAckAt = Infinity;
-  #persistAt = Infinity;
-  #persistBackoff = 0;
-  #keepAt = Infinity;
-  #keepProbes = 0;
-  #timeWaitAt = Infinity; // TIME-WAIT's 2MSL, or FIN-WAIT-2's limit after a full close
   #lastActivity = 0;
   #lastDataSentAt = -Infinity;
   #retries = 0;
@@ -193,7 +174,6 @@ export class TcpConnection {
     this.localPort = localPort;
     this.remoteAddr = remoteAddr;
     this.remotePort = remotePort;
-    this.#tsOffset = tsOffset >>> 0;
     this.#noDelay = config.noDelay;
     this.#send = new SendBuffer(config.sendBufferSize);
     this.#recv = new RecvBuffer(config.recvBufferSize, config.maxOutOfOrderHoles);
@@ -203,10 +183,7 @@ export class TcpConnection {
       maxRtoMs: config.maxRtoMs,
     });
     this.#cc = (config.congestion ?? cubic)(DEFAULT_MSS);
-    let scale = 0;
-    while (scale < 14 && config.recvBufferSize >>> scale > 0xffff) scale++;
-    this.#rcvWscale = config.windowScaling ? scale : 0;
-    this.#offerWs = config.windowScaling;
+    this.#o = new ConnOptions(config, tsOffset);
   }
 
   // ---- Opening -------------------------------------------------------------------------------------
@@ -222,10 +199,10 @@ export class TcpConnection {
   openPassive(seg: TcpRepr, iss: number, now: number): void {
     this.passive = true;
     this.#setIss(iss);
-    this.#negotiate(seg, now, true);
+    this.#o.negotiate(seg, now, true);
     this.#irs = seg.seq;
     this.#rcvNxt = seqAdd(seg.seq, 1);
-    this.#rcvAdvRight = this.#rcvNxt;
+    this.#w.reset(this.#rcvNxt);
     this.#sndWnd = seg.window; // RFC 7323 §2.2: the window in a SYN is never scaled
     this.#maxSndWnd = this.#sndWnd;
     this.#sndWl1 = seg.seq;
@@ -253,25 +230,25 @@ export class TcpConnection {
     this.#sndMax = this.#sndUna;
     this.#irs = seqAdd(seg.seq, -1);
     this.#rcvNxt = seg.seq;
-    this.#rcvAdvRight = this.#rcvNxt;
-    this.#peerMss = mss;
-    this.#offerWs = false;
-    this.#sackOk = false;
-    this.#tsOk = false;
+    this.#w.reset(this.#rcvNxt);
+    this.#o.peerMss = mss;
+    this.#o.offerWs = false;
+    this.#o.sackOk = false;
+    this.#o.tsOk = false;
     if (options !== undefined && seg.tsVal !== undefined && this.#cfg.timestamps) {
-      this.#tsOk = true;
-      this.#tsRecent = seg.tsVal;
-      this.#tsRecentAt = now;
-      this.#lastAckSent = this.#rcvNxt;
-      this.#sackOk = options.sackPermitted && this.#cfg.sack;
+      this.#o.tsOk = true;
+      this.#o.tsRecent = seg.tsVal;
+      this.#o.tsRecentAt = now;
+      this.#o.lastAckSent = this.#rcvNxt;
+      this.#o.sackOk = options.sackPermitted && this.#cfg.sack;
     }
-    if (options?.windowScale !== undefined && this.#cfg.windowScaling && this.#tsOk) {
-      this.#sndWscale = options.windowScale;
+    if (options?.windowScale !== undefined && this.#cfg.windowScaling && this.#o.tsOk) {
+      this.#o.sndWscale = options.windowScale;
     } else {
-      this.#sndWscale = 0;
-      this.#rcvWscale = 0;
+      this.#o.sndWscale = 0;
+      this.#o.rcvWscale = 0;
     }
-    this.#sndWnd = seg.window << this.#sndWscale;
+    this.#sndWnd = seg.window << this.#o.sndWscale;
     this.#maxSndWnd = this.#sndWnd;
     this.#sndWl1 = seg.seq;
     this.#sndWl2 = seg.ack;
@@ -288,29 +265,11 @@ export class TcpConnection {
     this.#recover = this.#iss;
   }
 
-  /** Adopts the peer's SYN options (RFC 9293 §3.7.1, RFC 7323 §2.2 and §3.2, RFC 2018 §2). */
-  #negotiate(seg: TcpRepr, now: number, passive: boolean): void {
-    this.#peerMss = seg.mss !== undefined && seg.mss > 0 ? seg.mss : DEFAULT_MSS;
-    if (this.#cfg.windowScaling && seg.windowScale !== undefined) {
-      this.#sndWscale = seg.windowScale;
-    } else {
-      this.#sndWscale = 0;
-      this.#rcvWscale = 0;
-      if (passive) this.#offerWs = false;
-    }
-    this.#sackOk = this.#cfg.sack && seg.sackPermitted;
-    this.#tsOk = this.#cfg.timestamps && seg.tsVal !== undefined;
-    if (this.#tsOk) {
-      this.#tsRecent = seg.tsVal!;
-      this.#tsRecentAt = now;
-    }
-  }
-
   #becomeEstablished(now: number): void {
     this.state = TcpState.Established;
     this.#retries = 0;
-    this.#cc = (this.#cfg.congestion ?? cubic)(this.#mss());
-    this.#cc.init(this.#mss(), now);
+    this.#cc = (this.#cfg.congestion ?? cubic)(this.#o.mss());
+    this.#cc.init(this.#o.mss(), now);
     this.#sack.reset(this.#sndUna);
     this.#armKeepalive(now);
     this.events |= ConnEvent.In;
@@ -351,14 +310,7 @@ export class TcpConnection {
 
   /** The earliest deadline of any timer, or Infinity. */
   get deadline(): number {
-    return Math.min(
-      this.#rtoAt,
-      this.#tlpAt,
-      this.#delAckAt,
-      this.#persistAt,
-      this.#keepAt,
-      this.#timeWaitAt,
-    );
+    return this.#t.deadline;
   }
 
   /** Sequence-space and option details, for tests and diagnostics. */
@@ -371,12 +323,12 @@ export class TcpConnection {
       sndMax: this.#sndMax,
       sndWnd: this.#sndWnd,
       rcvNxt: this.#rcvNxt,
-      rcvWnd: Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt)),
-      sndWscale: this.#sndWscale,
-      rcvWscale: this.#rcvWscale,
-      mss: this.#mss(),
-      sack: this.#sackOk,
-      timestamps: this.#tsOk,
+      rcvWnd: this.#w.size(this.#rcvNxt),
+      sndWscale: this.#o.sndWscale,
+      rcvWscale: this.#o.rcvWscale,
+      mss: this.#o.mss(),
+      sack: this.#o.sackOk,
+      timestamps: this.#o.tsOk,
       cwnd: this.#cc.cwnd,
       ssthresh: this.#cc.ssthresh,
       srtt: this.#rtt.srtt,
@@ -384,17 +336,17 @@ export class TcpConnection {
       inRecovery: this.#inRecovery,
       dupAcks: this.#dupAcks,
       congestion: this.#cc.name,
-      rtoAt: this.#rtoAt,
-      delayedAckAt: this.#delAckAt,
-      persistAt: this.#persistAt,
-      keepaliveAt: this.#keepAt,
-      timeWaitAt: this.#timeWaitAt,
+      rtoAt: this.#t.rtoAt,
+      delayedAckAt: this.#t.delAckAt,
+      persistAt: this.#t.persistAt,
+      keepaliveAt: this.#t.keepAt,
+      timeWaitAt: this.#t.timeWaitAt,
     };
   }
 
   /** The window scale this connection would announce in its SYN (RFC 7323 §2.3). */
   get offeredWindowScale(): number {
-    return this.#rcvWscale;
+    return this.#o.rcvWscale;
   }
 
   /** Turns Nagle's algorithm off (true) or on (false), like TCP_NODELAY. */
@@ -464,7 +416,7 @@ export class TcpConnection {
   #armFinWait2(now: number): void {
     if (!this.#readShut) return;
     const base = Number.isNaN(now) ? this.#lastActivity : now;
-    this.#timeWaitAt = base + this.#cfg.finWait2TimeoutMs;
+    this.#t.timeWaitAt = base + this.#cfg.finWait2TimeoutMs;
   }
 
   /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, CLOSED here. */
@@ -486,9 +438,8 @@ export class TcpConnection {
 
   #maybeWindowUpdate(): void {
     // Send a window update once the window can grow by a useful amount (RFC 9293 §3.8.6.2.2).
-    const room = Math.min(this.#recv.window, 0xffff << this.#rcvWscale);
-    const grow = seqSub(seqAdd(this.#rcvNxt, room), this.#rcvAdvRight);
-    const threshold = Math.min(this.#cfg.recvBufferSize >>> 1, 2 * this.#ownMss);
+    const grow = this.#w.growth(this.#rcvNxt, this.#recv.window, this.#o.rcvWscale);
+    const threshold = Math.min(this.#cfg.recvBufferSize >>> 1, 2 * this.#o.ownMss);
     if (grow >= threshold) {
       this.#ackNow = true;
       this.#host.ready(this);
@@ -499,11 +450,7 @@ export class TcpConnection {
     if (this.state === TcpState.Closed) return;
     this.state = TcpState.Closed;
     if (reason !== undefined && this.error === undefined) this.error = reason;
-    this.#rtoAt = Infinity;
-    this.#delAckAt = Infinity;
-    this.#persistAt = Infinity;
-    this.#keepAt = Infinity;
-    this.#timeWaitAt = Infinity;
+    this.#t.clear();
     this.#ackNow = false;
     this.#probe = false;
     this.events |= ConnEvent.Closed | ConnEvent.In;
@@ -529,19 +476,15 @@ export class TcpConnection {
     let payLen = seg.payloadLength;
 
     // PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent marks an old duplicate.
-    if (this.#tsOk && seg.tsVal !== undefined && !rst && tsLt(seg.tsVal, this.#tsRecent)) {
-      if (now - this.#tsRecentAt > PAWS_IDLE_MS) {
-        this.#tsRecent = seg.tsVal;
-      } else {
-        stats.dropPaws++;
-        this.#ackNow = true;
-        this.#host.ready(this);
-        return;
-      }
+    if (seg.tsVal !== undefined && !rst && this.#o.pawsRejects(seg.tsVal, now)) {
+      stats.dropPaws++;
+      this.#ackNow = true;
+      this.#host.ready(this);
+      return;
     }
 
     // First check: is the sequence number acceptable (RFC 9293 §3.10.7.4)?
-    const rcvWnd = Math.max(0, seqSub(this.#rcvAdvRight, this.#rcvNxt), this.#recv.window);
+    const rcvWnd = Math.max(this.#w.size(this.#rcvNxt), this.#recv.window);
     const segLen = payLen + (syn ? 1 : 0) + (fin ? 1 : 0);
     if (!acceptable(seq, segLen, this.#rcvNxt, rcvWnd)) {
       if (rcvWnd === 0 && seq === this.#rcvNxt) {
@@ -596,13 +539,7 @@ export class TcpConnection {
       stats.dropNoAck++;
       return;
     }
-    if (this.#tsOk && seg.tsVal !== undefined && seqLe(seq, this.#lastAckSent)) {
-      // RFC 7323 §4.3: remember the timestamp of the segment that the next ACK acknowledges.
-      if (!tsLt(seg.tsVal, this.#tsRecent)) {
-        this.#tsRecent = seg.tsVal;
-        this.#tsRecentAt = now;
-      }
-    }
+    this.#o.noteTimestamp(seq, seg.tsVal, now);
     if (this.state === TcpState.SynReceived) {
       if (seqLe(seg.ack, this.#sndUna) || seqGt(seg.ack, this.#sndMax)) {
         this.#host.control(
@@ -616,7 +553,7 @@ export class TcpConnection {
         );
         return;
       }
-      this.#sndWnd = seg.window << this.#sndWscale;
+      this.#sndWnd = seg.window << this.#o.sndWscale;
       this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
       this.#sndWl1 = seg.seq;
       this.#sndWl2 = seg.ack;
@@ -675,20 +612,20 @@ export class TcpConnection {
       return;
     }
     if ((flags & TcpFlags.SYN) === 0) return;
-    this.#negotiate(seg, now, false);
+    this.#o.negotiate(seg, now, false);
     this.#irs = seg.seq;
     this.#rcvNxt = seqAdd(seg.seq, 1);
-    this.#rcvAdvRight = this.#rcvNxt;
+    this.#w.reset(this.#rcvNxt);
     this.#sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
     this.#maxSndWnd = this.#sndWnd;
     this.#sndWl1 = seg.seq;
     this.#sndWl2 = seg.ack;
-    if (this.#tsOk) this.#lastAckSent = this.#rcvNxt;
+    if (this.#o.tsOk) this.#o.lastAckSent = this.#rcvNxt;
     if (hasAck) {
       this.#ackSynAck(seg, now);
       this.#sndUna = seg.ack;
       if (seqLt(this.#sndNxt, this.#sndUna)) this.#sndNxt = this.#sndUna;
-      this.#rtoAt = Infinity;
+      this.#t.rtoAt = Infinity;
       this.#becomeEstablished(now);
       this.#ackNow = true;
     } else {
@@ -701,8 +638,8 @@ export class TcpConnection {
 
   /** Takes an RTT sample from the ACK of our SYN, unless the SYN was retransmitted (Karn). */
   #ackSynAck(seg: TcpRepr, now: number): void {
-    if (this.#tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
-      const rtt = seqSub(this.#tsNow(now), seg.tsEcr);
+    if (this.#o.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+      const rtt = seqSub(this.#o.tsNow(now), seg.tsEcr);
       if (rtt >= 0) this.#rtt.sample(rtt);
     } else if (this.#rttSeq !== undefined && this.#retries === 0) {
       this.#rtt.sample(now - this.#rttStart);
@@ -755,16 +692,16 @@ export class TcpConnection {
       this.#challengeAck(now);
       return false;
     }
-    const window = seg.window << this.#sndWscale;
+    const window = seg.window << this.#o.sndWscale;
     const flightBefore = seqSub(this.#sndMax, this.#sndUna);
     // RFC 5681 §2 duplicate ACK; with SACK a changed window does not disqualify it (RFC 6675 §2).
     const isDup = ack === this.#sndUna && payLen === 0 &&
       (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0 && flightBefore > 0 &&
-      (window === this.#sndWnd || this.#sackOk);
+      (window === this.#sndWnd || this.#o.sackOk);
 
     if (seqGt(ack, this.#sndUna)) this.#newAck(seg, ack, flightBefore, now);
 
-    if (this.#sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
+    if (this.#o.sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
       this.#sack.update(this.#sndUna, seg.sackBlocks, this.#sndMax);
       this.#detectLostRetransmission(now);
     }
@@ -780,8 +717,8 @@ export class TcpConnection {
       this.#sndWl2 = ack;
       if (window > this.#maxSndWnd) this.#maxSndWnd = window;
       if (opened || window > 0) {
-        this.#persistAt = Infinity;
-        this.#persistBackoff = 0;
+        this.#t.persistAt = Infinity;
+        this.#t.persistBackoff = 0;
       }
       if (opened) this.#host.ready(this);
     }
@@ -830,11 +767,11 @@ export class TcpConnection {
 
     // RTT measurement (RFC 7323 §4 with timestamps, else one timed segment under Karn's rule).
     let rttSample: number | undefined = undefined;
-    if (this.#tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
+    if (this.#o.tsOk && seg.tsEcr !== undefined && seg.tsEcr !== 0) {
       // After a timeout the peer may echo the timestamp of a segment older than our last resend (it
       // does not update TS.Recent from duplicates): such an echo measures the loss, not the path.
       const stale = this.#rexmitTs !== undefined && tsLt(seg.tsEcr, this.#rexmitTs);
-      const rtt = seqSub(this.#tsNow(now), seg.tsEcr);
+      const rtt = seqSub(this.#o.tsNow(now), seg.tsEcr);
       if (rtt >= 0 && !stale) rttSample = rtt;
       if (!stale) this.#rexmitTs = undefined;
     } else if (this.#rttSeq !== undefined && seqGt(ack, this.#rttSeq)) {
@@ -853,7 +790,7 @@ export class TcpConnection {
       } else {
         // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too.
         this.#cc.onRecoveryAck(acked, now);
-        if (!this.#sackOk) this.#rexmitHead = true;
+        if (!this.#o.sackOk) this.#rexmitHead = true;
         if (this.#holeRexmitAt !== undefined) this.#holeRexmitAt = now;
         this.#host.ready(this);
       }
@@ -863,36 +800,36 @@ export class TcpConnection {
     }
     this.#dupAcks = 0;
     this.#tlpOut = false;
-    this.#rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
+    this.#t.rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
     this.#armProbe(now);
     if (this.#send.length > 0 || this.#finQueued) this.#host.ready(this);
   }
 
   #dupAck(now: number): void {
     this.#dupAcks++;
-    const mss = this.#mss();
+    const mss = this.#o.mss();
     if (!this.#inRecovery) {
       const lost = this.#dupAcks >= 3 ||
-        (this.#sackOk && this.#sack.isLost(this.#sndUna, mss));
+        (this.#o.sackOk && this.#sack.isLost(this.#sndUna, mss));
       // RFC 6582 §3.2 step 2: no new recovery for losses from before the last one ended (without
       // SACK; the scoreboard tells real losses from duplicates of go-back-N resends).
       if (
         lost &&
-        (this.#sackOk || seqGt(this.#sndUna, this.#recover) || this.#recover === this.#iss)
+        (this.#o.sackOk || seqGt(this.#sndUna, this.#recover) || this.#recover === this.#iss)
       ) {
         const flight = seqSub(this.#sndMax, this.#sndUna);
         this.#inRecovery = true;
         this.#recover = this.#sndMax;
         this.#highRxt = this.#sndUna;
-        this.#cc.onEnterRecovery(flight, now, this.#sackOk);
-        this.#tlpAt = Infinity;
+        this.#cc.onEnterRecovery(flight, now, this.#o.sackOk);
+        this.#t.tlpAt = Infinity;
         this.#rexmitHead = true;
         this.#rttSeq = undefined;
         this.#host.stats.fastRetransmits++;
         this.#host.ready(this);
       }
     } else {
-      if (!this.#sackOk) this.#cc.onDuplicateAck?.(now); // RFC 6582 §3.2 step 3
+      if (!this.#o.sackOk) this.#cc.onDuplicateAck?.(now); // RFC 6582 §3.2 step 3
       this.#host.ready(this);
     }
   }
@@ -934,8 +871,8 @@ export class TcpConnection {
       return;
     }
     this.#ackPending += n;
-    if (this.#ackPending >= 2 * this.#ownMss) this.#ackNow = true;
-    else if (this.#delAckAt === Infinity) this.#delAckAt = now + this.#cfg.delayedAckMs;
+    if (this.#ackPending >= 2 * this.#o.ownMss) this.#ackNow = true;
+    else if (this.#t.delAckAt === Infinity) this.#t.delAckAt = now + this.#cfg.delayedAckMs;
   }
 
   #finArrived(now: number): void {
@@ -961,18 +898,18 @@ export class TcpConnection {
 
   #enterTimeWait(now: number): void {
     this.state = TcpState.TimeWait;
-    this.#timeWaitAt = now + this.#cfg.timeWaitMs;
-    this.#rtoAt = Infinity;
-    this.#persistAt = Infinity;
-    this.#keepAt = Infinity;
+    this.#t.timeWaitAt = now + this.#cfg.timeWaitMs;
+    this.#t.rtoAt = Infinity;
+    this.#t.persistAt = Infinity;
+    this.#t.keepAt = Infinity;
     this.events |= ConnEvent.In;
   }
 
   #armKeepalive(now: number): void {
     this.#lastActivity = now;
-    this.#keepProbes = 0;
+    this.#t.keepProbes = 0;
     if (this.#cfg.keepalive && isSynchronized(this.state) && this.state !== TcpState.TimeWait) {
-      this.#keepAt = now + this.#cfg.keepaliveIdleMs;
+      this.#t.keepAt = now + this.#cfg.keepaliveIdleMs;
     }
   }
 
@@ -980,18 +917,18 @@ export class TcpConnection {
 
   /** Runs every deadline that is due at `now`. */
   onTimer(now: number): void {
-    if (this.#timeWaitAt <= now) {
+    if (this.#t.timeWaitAt <= now) {
       this.#closeWith(undefined);
       return;
     }
-    if (this.#delAckAt <= now) {
-      this.#delAckAt = Infinity;
+    if (this.#t.delAckAt <= now) {
+      this.#t.delAckAt = Infinity;
       this.#ackNow = true;
       this.#host.ready(this);
     }
-    if (this.#rtoAt <= now) this.#retransmitTimeout(now);
-    if (this.#tlpAt <= now) {
-      this.#tlpAt = Infinity;
+    if (this.#t.rtoAt <= now) this.#retransmitTimeout(now);
+    if (this.#t.tlpAt <= now) {
+      this.#t.tlpAt = Infinity;
       if (!this.#inRecovery && this.#sndMax !== this.#sndUna) {
         this.#tlpProbe = true;
         this.#tlpOut = true;
@@ -999,23 +936,23 @@ export class TcpConnection {
         this.#host.ready(this);
       }
     }
-    if (this.#persistAt <= now) {
+    if (this.#t.persistAt <= now) {
       // RFC 9293 §3.8.6.1: probe the zero window; back off like the RTO but never give up.
       this.#probe = true;
-      this.#persistBackoff = Math.min(this.#persistBackoff + 1, 16);
-      this.#persistAt = now +
-        Math.min(this.#rtt.rto * 2 ** this.#persistBackoff, this.#cfg.maxRtoMs);
+      this.#t.persistBackoff = Math.min(this.#t.persistBackoff + 1, 16);
+      this.#t.persistAt = now +
+        Math.min(this.#rtt.rto * 2 ** this.#t.persistBackoff, this.#cfg.maxRtoMs);
       this.#host.stats.windowProbes++;
       this.#host.ready(this);
     }
-    if (this.#keepAt <= now) {
-      if (this.#keepProbes >= this.#cfg.keepaliveProbes) {
+    if (this.#t.keepAt <= now) {
+      if (this.#t.keepProbes >= this.#cfg.keepaliveProbes) {
         this.#closeWith("timedOut");
         return;
       }
-      this.#keepProbes++;
+      this.#t.keepProbes++;
       this.#probe = true;
-      this.#keepAt = now + this.#cfg.keepaliveIntervalMs;
+      this.#t.keepAt = now + this.#cfg.keepaliveIntervalMs;
       this.#host.stats.keepaliveProbes++;
       this.#host.ready(this);
     }
@@ -1023,7 +960,7 @@ export class TcpConnection {
 
   #retransmitTimeout(now: number): void {
     if (this.#sndUna === this.#sndMax) {
-      this.#rtoAt = Infinity;
+      this.#t.rtoAt = Infinity;
       return;
     }
     this.#retries++;
@@ -1052,10 +989,10 @@ export class TcpConnection {
     this.#sndNxt = this.#sndUna;
     this.#highRxt = this.#sndUna;
     this.#rttSeq = undefined;
-    this.#rexmitTs = this.#tsNow(now);
-    this.#tlpAt = Infinity;
+    this.#rexmitTs = this.#o.tsNow(now);
+    this.#t.tlpAt = Infinity;
     this.#tlpProbe = false;
-    this.#rtoAt = now + this.#rtt.rto;
+    this.#t.rtoAt = now + this.#rtt.rto;
     this.#host.ready(this);
   }
 
@@ -1064,7 +1001,7 @@ export class TcpConnection {
   /** Sends every segment that is due; false when the IP layer had no buffer (retry on a later poll). */
   transmit(now: number, ip: TcpIpSender): boolean {
     if (this.state === TcpState.Closed) return true;
-    this.#ipMtu = ip.mtu;
+    this.#o.ipMtu = ip.mtu;
     if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
       if (this.#sndNxt === this.#iss) {
         if (!this.#sendSyn(ip, now)) return false;
@@ -1098,7 +1035,7 @@ export class TcpConnection {
 
   /** Sends one segment if one is due: 1 when sent, 0 when nothing is due, -1 when the IP layer is busy. */
   #sendNext(ip: TcpIpSender, now: number): number {
-    const mss = this.#mss();
+    const mss = this.#o.mss();
     const dataEnd = this.#dataEnd();
     let probeNew = false;
     if (this.#tlpProbe) {
@@ -1130,7 +1067,7 @@ export class TcpConnection {
     }
     const cwnd = this.#cc.cwnd;
     let ccRoom: number;
-    if (this.#inRecovery && this.#sackOk) {
+    if (this.#inRecovery && this.#o.sackOk) {
       // RFC 6675 §5: send while the estimate of bytes in the network leaves room in cwnd.
       const pipe = this.#sack.pipe(this.#sndUna, this.#sndMax, this.#highRxt, mss);
       ccRoom = cwnd - pipe;
@@ -1154,7 +1091,7 @@ export class TcpConnection {
     const remaining = Math.max(0, seqSub(dataEnd, this.#sndNxt));
     const finPending = this.#finQueued && seqLe(this.#sndNxt, dataEnd);
     if (remaining === 0 && !finPending) {
-      if (this.#inRecovery && this.#sackOk) {
+      if (this.#inRecovery && this.#o.sackOk) {
         // RFC 6675 NextSeg rule 3: no new data, so resend a hole that is not yet deemed lost.
         const hole = this.#sack.nextSegmentToRetransmit(
           this.#sndUna,
@@ -1173,8 +1110,8 @@ export class TcpConnection {
     let len = Math.min(mss, remaining, peerRoom, ccRoom);
     if (len < 0) len = 0;
     if (remaining > 0 && len === 0) {
-      if (peerRoom <= 0 && flight === 0 && this.#persistAt === Infinity) {
-        this.#persistAt = now + this.#rtt.rto;
+      if (peerRoom <= 0 && flight === 0 && this.#t.persistAt === Infinity) {
+        this.#t.persistAt = now + this.#rtt.rto;
       }
       return 0;
     }
@@ -1203,12 +1140,12 @@ export class TcpConnection {
     if (retransmitting) this.#host.stats.retransmits++;
     if (seqGt(end, this.#sndMax)) {
       this.#sndMax = end;
-      if (!this.#tsOk && this.#rttSeq === undefined && !retransmitting) {
+      if (!this.#o.tsOk && this.#rttSeq === undefined && !retransmitting) {
         this.#rttSeq = seq;
         this.#rttStart = now;
       }
     }
-    if (this.#rtoAt === Infinity || probeNew) this.#rtoAt = now + this.#rtt.rto;
+    if (this.#t.rtoAt === Infinity || probeNew) this.#t.rtoAt = now + this.#rtt.rto;
     if (!probeNew) this.#armProbe(now);
     return 1;
   }
@@ -1223,7 +1160,7 @@ export class TcpConnection {
     const sent = this.#sendData(ip, now, start, len, fin);
     if (sent < 0) return -1;
     this.#host.stats.retransmits++;
-    this.#rtoAt = now + this.#rtt.rto;
+    this.#t.rtoAt = now + this.#rtt.rto;
     return 1;
   }
 
@@ -1234,16 +1171,16 @@ export class TcpConnection {
    */
   #armProbe(now: number): void {
     const flight = seqSub(this.#sndMax, this.#sndUna);
-    if (!this.#sackOk || this.#inRecovery || this.#tlpOut || flight <= 0) {
-      this.#tlpAt = Infinity;
+    if (!this.#o.sackOk || this.#inRecovery || this.#tlpOut || flight <= 0) {
+      this.#t.tlpAt = Infinity;
       return;
     }
     const srtt = this.#rtt.srtt;
     let pto = srtt === undefined ? 1000 : 2 * srtt;
-    pto += flight <= this.#mss() ? WORST_DELAYED_ACK_MS : 2;
+    pto += flight <= this.#o.mss() ? WORST_DELAYED_ACK_MS : 2;
     pto = Math.max(pto, MIN_PTO_MS);
     const at = now + pto;
-    this.#tlpAt = at < this.#rtoAt ? at : Infinity;
+    this.#t.tlpAt = at < this.#t.rtoAt ? at : Infinity;
   }
 
   /** Retransmits the hole at `hole` up to the next SACKed range: 1 sent, 0 nothing, -1 busy. */
@@ -1269,7 +1206,7 @@ export class TcpConnection {
     this.#addOptions(repr, now);
     repr.window = this.#windowField();
     // Options (SACK blocks) may leave less room than the MSS: never exceed the path MTU.
-    const cap = this.#ipMtu - repr.headerLength;
+    const cap = this.#o.ipMtu - repr.headerLength;
     if (len > cap) {
       len = cap;
       fin = false;
@@ -1308,7 +1245,7 @@ export class TcpConnection {
   #sendSyn(ip: TcpIpSender, now: number): boolean {
     const tx = this.#host.tx;
     const synAck = this.state === TcpState.SynReceived;
-    this.#ownMss = Math.min(this.#cfg.maxMss, ip.mtu - IP_TCP_HEADERS);
+    this.#o.ownMss = Math.min(this.#cfg.maxMss, ip.mtu - IP_TCP_HEADERS);
     const repr = tx.begin(
       this.localPort,
       this.remotePort,
@@ -1317,14 +1254,14 @@ export class TcpConnection {
       synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN,
       Math.min(this.#recv.window, 0xffff),
     );
-    repr.mss = this.#ownMss;
-    if (this.#offerWs) repr.windowScale = this.#rcvWscale;
-    const sack = synAck ? this.#sackOk : this.#cfg.sack;
-    const ts = synAck ? this.#tsOk : this.#cfg.timestamps;
+    repr.mss = this.#o.ownMss;
+    if (this.#o.offerWs) repr.windowScale = this.#o.rcvWscale;
+    const sack = synAck ? this.#o.sackOk : this.#cfg.sack;
+    const ts = synAck ? this.#o.tsOk : this.#cfg.timestamps;
     repr.sackPermitted = sack;
     if (ts) {
-      repr.tsVal = this.#tsNow(now);
-      repr.tsEcr = synAck ? this.#tsRecent : 0;
+      repr.tsVal = this.#o.tsNow(now);
+      repr.tsEcr = synAck ? this.#o.tsRecent : 0;
     }
     const result = tx.send(ip, this.localAddr, this.remoteAddr);
     if (result === "busy") return false;
@@ -1333,23 +1270,23 @@ export class TcpConnection {
     this.#sndNxt = seqAdd(this.#iss, 1);
     this.#sndMax = this.#sndNxt;
     if (synAck) {
-      this.#rcvAdvRight = seqAdd(this.#rcvNxt, repr.window);
-      this.#lastAckSent = this.#rcvNxt;
+      this.#w.commitSyn(this.#rcvNxt, repr.window);
+      this.#o.lastAckSent = this.#rcvNxt;
     }
     if (this.#retries === 0 && this.#rttSeq === undefined) {
       this.#rttSeq = this.#iss;
       this.#rttStart = now;
     }
-    if (this.#rtoAt === Infinity) this.#rtoAt = now + this.#rtt.rto;
+    if (this.#t.rtoAt === Infinity) this.#t.rtoAt = now + this.#rtt.rto;
     return true;
   }
 
   #addOptions(repr: TcpRepr, now: number): void {
-    if (this.#tsOk) {
-      repr.tsVal = this.#tsNow(now);
-      repr.tsEcr = this.#tsRecent;
+    if (this.#o.tsOk) {
+      repr.tsVal = this.#o.tsNow(now);
+      repr.tsEcr = this.#o.tsRecent;
     }
-    if (this.#sackOk && this.#recv.outOfOrderBytes > 0) {
+    if (this.#o.sackOk && this.#recv.outOfOrderBytes > 0) {
       const out = this.#sackOut;
       out.length = 0;
       this.#recv.sackBlocks(this.#rcvNxt, out);
@@ -1362,13 +1299,13 @@ export class TcpConnection {
     const stats = this.#host.stats;
     stats.txSegments++;
     if (data) stats.txDataSegments++;
-    this.#rcvAdvRight = this.#pendingRight;
-    this.#lastAckSent = this.#rcvNxt;
+    this.#w.commit();
+    this.#o.lastAckSent = this.#rcvNxt;
     this.#ackNow = false;
     this.#ackPending = 0;
-    this.#delAckAt = Infinity;
-    if (this.#keepAt !== Infinity && this.#keepProbes === 0 && data) {
-      this.#keepAt = now + this.#cfg.keepaliveIdleMs;
+    this.#t.delAckAt = Infinity;
+    if (this.#t.keepAt !== Infinity && this.#t.keepProbes === 0 && data) {
+      this.#t.keepAt = now + this.#cfg.keepaliveIdleMs;
     }
   }
 
@@ -1377,33 +1314,13 @@ export class TcpConnection {
    * only moves by at least min(half the buffer, one MSS), and never moves left (RFC 9293 §3.8.6.2.2).
    */
   #windowField(): number {
-    const scale = this.#rcvWscale;
-    const free = Math.min(this.#recv.window, 0xffff << scale);
-    let right = seqAdd(this.#rcvNxt, free);
-    const current = seqMax(this.#rcvAdvRight, this.#rcvNxt);
-    const step = Math.min(this.#cfg.recvBufferSize >>> 1, this.#ownMss);
-    if (seqLt(right, current) || seqSub(right, current) < step) right = current;
-    const field = Math.min(seqSub(right, this.#rcvNxt) >>> scale, 0xffff);
-    this.#pendingRight = seqAdd(this.#rcvNxt, field << scale);
-    if (seqLt(this.#pendingRight, this.#rcvAdvRight) && seqLe(this.#rcvAdvRight, right)) {
-      this.#pendingRight = this.#rcvAdvRight; // rounding by the scale never retracts the edge
-    }
-    return field;
-  }
-
-  /** Payload bytes per segment: the smaller MSS, less the timestamp option (RFC 6691). */
-  #mss(): number {
-    const base = Math.min(this.#peerMss, this.#ipMtu - IP_TCP_HEADERS);
-    return Math.max(64, base - (this.#tsOk ? TS_OPTION : 0));
+    const step = Math.min(this.#cfg.recvBufferSize >>> 1, this.#o.ownMss);
+    return this.#w.field(this.#rcvNxt, this.#recv.window, this.#o.rcvWscale, step);
   }
 
   /** The sequence number just past the last byte the app wrote (where FIN goes). */
   #dataEnd(): number {
     return seqAdd(this.#sndBufSeq, this.#send.length);
-  }
-
-  #tsNow(now: number): number {
-    return (Math.floor(now) + this.#tsOffset) >>> 0;
   }
 }
 
@@ -1439,21 +1356,4 @@ export interface TcpConnectionInfo {
 function canSend(state: TcpState): boolean {
   return state === TcpState.SynSent || state === TcpState.SynReceived ||
     state === TcpState.Established || state === TcpState.CloseWait;
-}
-
-/** RFC 9293 §3.10.7.4, Table 6: the four cases of segment acceptability. */
-function acceptable(seq: number, segLen: number, rcvNxt: number, rcvWnd: number): boolean {
-  if (segLen === 0) {
-    if (rcvWnd === 0) return seq === rcvNxt;
-    return seqLe(rcvNxt, seq) && seqLt(seq, seqAdd(rcvNxt, rcvWnd));
-  }
-  if (rcvWnd === 0) return false;
-  const last = seqAdd(seq, segLen - 1);
-  const right = seqAdd(rcvNxt, rcvWnd);
-  return (seqLe(rcvNxt, seq) && seqLt(seq, right)) || (seqLe(rcvNxt, last) && seqLt(last, right));
-}
-
-/** Timestamp comparison with the same wrapping rule as sequence numbers (RFC 7323 §5.2). */
-function tsLt(a: number, b: number): boolean {
-  return ((a - b) | 0) < 0;
 }

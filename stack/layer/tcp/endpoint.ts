@@ -18,6 +18,7 @@ import type { TcpEvent, TcpHandler, TcpInEvent, TcpOpenEvent, TcpStrayEvent } fr
 import type { TcpIpIncoming, TcpIpSender } from "./ip.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcpListenerHandle } from "./listener.ts";
+import { windowScaleFor } from "./options.ts";
 import { SegmentTx, type TcpChecksumMode } from "./segment_tx.ts";
 import { SlotMap } from "./slot_map.ts";
 import { TcpState } from "./state.ts";
@@ -658,11 +659,4 @@ export class TcpEndpoint {
     }
     return this.#challengeCount++ < this.#challengeLimit;
   }
-}
-
-/** The window scale that lets a receive buffer of `bytes` be advertised (RFC 7323 §2.3). */
-function windowScaleFor(bytes: number): number {
-  let scale = 0;
-  while (scale < 14 && bytes >>> scale > 0xffff) scale++;
-  return scale;
 }
