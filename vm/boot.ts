@@ -12,7 +12,13 @@
 
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
-import { buildImage, defaultApp, defaultAppArgs, type ImageResult } from "./image.ts";
+import {
+  buildImage,
+  type Compression,
+  defaultApp,
+  defaultAppArgs,
+  type ImageResult,
+} from "./image.ts";
 import { chooseAccel, type GuestNetwork, parseMemory, QEMU, qemuArgs } from "./qemu.ts";
 
 /** Options of `Vm.boot`. */
@@ -44,7 +50,7 @@ export interface BootOptions {
   /** How long to wait for the app to answer (default 120 s). */
   timeoutMs?: number;
   /** Initramfs compression. */
-  compress?: "lz4" | "zstd";
+  compress?: Compression;
   /** Called once QEMU runs, before the app answers (so Ctrl-C during boot can power it off). */
   onStart?: (vm: Vm) => void;
 }
@@ -369,8 +375,8 @@ export function parseBootArgs(args: string[]): BootOptions {
   if (values.protocol !== undefined && values.protocol !== "http" && values.protocol !== "udp") {
     throw new Error(`--protocol must be http or udp, not '${values.protocol}'`);
   }
-  if (values.compress !== undefined && values.compress !== "lz4" && values.compress !== "zstd") {
-    throw new Error(`--compress must be lz4 or zstd, not '${values.compress}'`);
+  if (values.compress !== undefined && !["lz4", "zstd", "none"].includes(values.compress)) {
+    throw new Error(`--compress must be lz4, zstd or none, not '${values.compress}'`);
   }
   chooseAccel(values.accel ?? "auto");
   parseMemory(values.memory ?? "512M");
@@ -385,7 +391,7 @@ export function parseBootArgs(args: string[]): BootOptions {
     gateway: values.gateway,
     log: values.log,
     protocol: values.protocol as "http" | "udp" | undefined,
-    compress: values.compress as "lz4" | "zstd" | undefined,
+    compress: values.compress as Compression | undefined,
     timeoutMs: values.timeout === undefined ? undefined : Number(values.timeout) * 1000,
   };
 }

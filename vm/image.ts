@@ -20,12 +20,18 @@ const BIG_FILE = 1 << 20;
 /** Where the project root is (the parent of vm/). */
 export const PROJECT_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
+/** How the initramfs is compressed. */
+export type Compression = "lz4" | "zstd" | "none";
+
+/** The file name ending of each compression. */
+const SUFFIX: Record<Compression, string> = { lz4: ".lz4", zstd: ".zst", none: "" };
+
 /** Options of `buildImage`. */
 export interface ImageOptions {
   /** The app to run, relative to the project root or the current folder (default apps/udp_echo.ts). */
   app?: string;
-  /** Initramfs compression (default lz4, which boots fastest). */
-  compress?: "lz4" | "zstd";
+  /** Initramfs compression (default lz4, which boots fastest; none skips it, for quick test builds). */
+  compress?: Compression;
   /** A kernel image to use instead of fetching Debian's cloud kernel. */
   kernel?: string;
   /** Cache folder (default vm/.cache). */
@@ -286,8 +292,8 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
   const started = performance.now();
   const progress = opts.progress ?? (() => {});
   const compress = opts.compress ?? "lz4";
-  if (compress !== "lz4" && compress !== "zstd") {
-    throw new Error(`Unknown compression '${compress}': expected lz4 or zstd`);
+  if (!(compress in SUFFIX)) {
+    throw new Error(`Unknown compression '${compress}': expected lz4, zstd or none`);
   }
   const app = resolveApp(opts.app ?? defaultApp());
   const cacheDir = opts.cacheDir ?? `${PROJECT_ROOT}/vm/.cache`;
@@ -321,7 +327,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     : `initramfs-${app.replace(/\.ts$/, "").replaceAll("/", "_")}`;
   const imagesDir = `${cacheDir}/images`;
   await Deno.mkdir(imagesDir, { recursive: true });
-  const initramfs = `${imagesDir}/${stem}.cpio.${compress === "lz4" ? "lz4" : "zst"}`;
+  const initramfs = `${imagesDir}/${stem}.cpio${SUFFIX[compress]}`;
   const stampPath = `${initramfs}.inputs`;
   const stamp = await Deno.readTextFile(stampPath).catch(() => "");
   const existing = await Deno.stat(initramfs).catch(() => undefined);
@@ -340,7 +346,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     };
   }
 
-  const cpio = `${imagesDir}/${stem}.cpio.tmp`;
+  const cpio = `${imagesDir}/${stem}.raw.tmp`;
   const emitDir = await Deno.makeTempDir({ prefix: "vm_emit_" });
   let cpioBytes: number;
   let emitted: CpioEntry[];
@@ -358,7 +364,9 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
   const compressed = `${initramfs}.tmp`;
   const compressStart = performance.now();
   try {
-    if (compress === "lz4") {
+    if (compress === "none") {
+      await Deno.rename(cpio, compressed);
+    } else if (compress === "lz4") {
       // The kernel's initramfs unpacker reads only the legacy lz4 format (-l).
       await command("lz4", ["-l", "-9", "-f", "-q", cpio, compressed], "compressing the initramfs");
     } else {
@@ -400,12 +408,12 @@ export function parseImageArgs(args: string[]): ImageOptions {
     },
   });
   const compress = values.compress ?? "lz4";
-  if (compress !== "lz4" && compress !== "zstd") {
-    throw new Error(`--compress must be lz4 or zstd, not '${compress}'`);
+  if (!(compress in SUFFIX)) {
+    throw new Error(`--compress must be lz4, zstd or none, not '${compress}'`);
   }
   return {
     app: values.app,
-    compress,
+    compress: compress as Compression,
     kernel: values.kernel,
     force: values.force,
   };
