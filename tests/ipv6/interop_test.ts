@@ -6,7 +6,11 @@
  */
 
 import assert from "node:assert/strict";
+import { echoHandler } from "../../apps/http_echo.ts";
+import { serve } from "../../stack/http/mod.ts";
 import { Interface } from "../../stack/layer/interface.ts";
+import { attachTcp6 } from "../../stack/layer/ipv6/tcp6.ts";
+import { TcpSockets } from "../../stack/socket/tcp.ts";
 import { PcapNic } from "../../stack/nic/pcap.ts";
 import { TapNic } from "../../stack/nic/tap.ts";
 import { Runtime } from "../../stack/runtime.ts";
@@ -20,16 +24,17 @@ interface Lab {
   tap: string;
   iface: Interface;
   nic: PcapNic;
+  runtime: Runtime;
   pcap: string;
   linuxLinkLocal: Ipv6Address;
   close(): Promise<void>;
 }
 
-let subnet = 0x70;
-
 /** A namespace with a TAP (Linux at 2001:db8:N::1/64), and the stack on it, recorded to a pcap. */
-async function lab(options: { staticAddress?: string; router?: boolean } = {}): Promise<Lab> {
-  const n = (subnet++).toString(16);
+async function lab(
+  options: { net: number; staticAddress?: string; router?: boolean },
+): Promise<Lab> {
+  const n = options.net.toString(16);
   const ns = await Netns.create("v6");
   const tap = uniqueName("t6");
   const pcap = await Deno.makeTempFile({ suffix: ".pcap" });
@@ -61,6 +66,7 @@ async function lab(options: { staticAddress?: string; router?: boolean } = {}): 
       tap,
       iface,
       nic: pcapNic,
+      runtime: rt,
       pcap,
       linuxLinkLocal: Ipv6Address.parse(ll[1]),
       close: async () => {
@@ -117,7 +123,7 @@ async function assertCleanCapture(l: Lab): Promise<void> {
 }
 
 Deno.test("ipv6 interop: Linux ping -6 reaches the stack's link-local and global addresses", async () => {
-  const l = await lab({ staticAddress: "2001:db8:70::2/64" });
+  const l = await lab({ net: 0x70, staticAddress: "2001:db8:70::2/64" });
   try {
     const ll = Ipv6Address.linkLocalFromMac(l.nic.mac);
     await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
@@ -137,7 +143,7 @@ Deno.test("ipv6 interop: Linux ping -6 reaches the stack's link-local and global
 });
 
 Deno.test("ipv6 interop: the stack pings Linux's link-local and global addresses", async () => {
-  const l = await lab({ staticAddress: "2001:db8:71::2/64" });
+  const l = await lab({ net: 0x71, staticAddress: "2001:db8:71::2/64" });
   try {
     await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
     assert.deepEqual(await stackPings(l, l.linuxLinkLocal, 3), [1, 2, 3]);
@@ -151,7 +157,7 @@ Deno.test("ipv6 interop: the stack pings Linux's link-local and global addresses
 });
 
 Deno.test("ipv6 interop: radvd's advertisement gives the stack a SLAAC address, a router and the MTU", async () => {
-  const l = await lab({ router: true });
+  const l = await lab({ net: 0x72, router: true });
   const conf = await Deno.makeTempFile({ suffix: ".conf" });
   const pid = await Deno.makeTempFile({ suffix: ".pid" });
   await Deno.writeTextFile(
@@ -210,7 +216,7 @@ Deno.test("ipv6 interop: radvd's advertisement gives the stack a SLAAC address, 
 });
 
 Deno.test("ipv6 interop: nc -6 -u gets its datagram echoed", async () => {
-  const l = await lab({ staticAddress: "2001:db8:73::2/64" });
+  const l = await lab({ net: 0x73, staticAddress: "2001:db8:73::2/64" });
   const binding = l.iface.udp.bind(7, (d) => {
     if (d.src6 !== undefined) {
       l.iface.udp6!.send(7, d.src6, d.srcPort, d.bytes.slice(d.offset, d.offset + d.length));
@@ -227,6 +233,58 @@ Deno.test("ipv6 interop: nc -6 -u gets its datagram echoed", async () => {
   } finally {
     binding.close();
     await l.close();
+  }
+});
+
+Deno.test("ipv6 interop: curl -6 gets the HTTP echo app over TCP over IPv6", async () => {
+  const l = await lab({ net: 0x74, staticAddress: "2001:db8:74::2/64" });
+  const tcp6 = attachTcp6(l.iface, { rng: new Rng(5) });
+  const sockets = new TcpSockets(tcp6.endpoint, l.runtime, { resolve: tcp6.handles.resolver() });
+  const server = serve({ listener: sockets.listen({ port: 80 }), onListen: () => {} }, echoHandler);
+  const body = await Deno.makeTempFile();
+  try {
+    await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
+    const get = await l.ns.exec("curl", [
+      "-6",
+      "-g",
+      "-sS",
+      "-m",
+      "10",
+      "http://[2001:db8:74::2]/",
+    ]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, /^Hello from the Deno TCP\/IP stack!/);
+    const data = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+    await Deno.writeFile(body, data);
+    const post = await new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        l.ns.name,
+        "curl",
+        "-6",
+        "-g",
+        "-s",
+        "-m",
+        "20",
+        "--data-binary",
+        `@${body}`,
+        "-H",
+        "Content-Type: application/octet-stream",
+        "http://[2001:db8:74::2]/echo",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(post.code, 0, new TextDecoder().decode(post.stderr));
+    assert.equal(post.stdout.length, data.length);
+    assert.deepEqual(post.stdout, data);
+    await assertCleanCapture(l);
+  } finally {
+    await server.shutdown();
+    tcp6.detach();
+    await l.close();
+    await Deno.remove(body).catch(() => {});
   }
 });
 
