@@ -60,11 +60,9 @@ export class ResponseWriter {
     head = false,
   ): Promise<void> {
     const body = message + "\n";
+    const length = encoder.encode(body).length;
     let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
-      `content-type: text/plain;charset=utf-8\r\ncontent-length: ${
-        encoder.encode(body).length
-      }\r\n` +
-      "connection: close\r\n";
+      `content-type: text/plain;charset=utf-8\r\ncontent-length: ${length}\r\nconnection: close\r\n`;
     if (date !== undefined) text += `date: ${date}\r\n`;
     text += "\r\n";
     // RFC 9110 §9.3.2: the answer to HEAD has the fields a GET would get, and no content.
