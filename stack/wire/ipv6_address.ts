@@ -115,17 +115,23 @@ export class Ipv6Address {
     return this.key;
   }
 
-  /** True when the first `prefixLength` bits equal those of `prefix`. */
+  /** True when the first `prefixLength` bits equal those of `prefix` (no allocation: a send-path test). */
   hasPrefix(prefix: Ipv6Address, prefixLength: number): boolean {
-    const words = [this.w0, this.w1, this.w2, this.w3];
-    const other = [prefix.w0, prefix.w1, prefix.w2, prefix.w3];
-    for (let i = 0; i < 4; i++) {
-      const bits = Math.min(32, Math.max(0, prefixLength - i * 32));
-      if (bits === 0) return true;
-      const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits);
-      if (((words[i] ^ other[i]) & mask) !== 0) return false;
-    }
-    return true;
+    return prefixWord(this.w0, prefix.w0, prefixLength) &&
+      prefixWord(this.w1, prefix.w1, prefixLength - 32) &&
+      prefixWord(this.w2, prefix.w2, prefixLength - 64) &&
+      prefixWord(this.w3, prefix.w3, prefixLength - 96);
+  }
+
+  /** How many leading bits this address shares with `other` (RFC 6724 §2.2 CommonPrefixLen). */
+  commonPrefixLength(other: Ipv6Address): number {
+    let x = this.w0 ^ other.w0;
+    if (x !== 0) return Math.clz32(x);
+    x = this.w1 ^ other.w1;
+    if (x !== 0) return 32 + Math.clz32(x);
+    x = this.w2 ^ other.w2;
+    if (x !== 0) return 64 + Math.clz32(x);
+    return 96 + Math.clz32(this.w3 ^ other.w3);
   }
 
   /** The address with every bit after the first `prefixLength` cleared. */
@@ -193,6 +199,13 @@ export class Ipv6Address {
   get multicastMac(): number {
     return 0x3333 * TWO_32 + this.w3;
   }
+}
+
+/** True when `a` and `b` agree in their first `bits` bits (all when 32 or more, none when 0 or fewer). */
+function prefixWord(a: number, b: number, bits: number): boolean {
+  if (bits <= 0) return true;
+  const mask = bits >= 32 ? 0xffffffff : ~(0xffffffff >>> bits);
+  return ((a ^ b) & mask) === 0;
 }
 
 /** Writes the address held in words to bytes without an object (the data path's copy). */

@@ -92,6 +92,15 @@ Deno.test("Ipv6Address prefixes and Ipv6Cidr", () => {
   assert.ok(a.hasPrefix(Ipv6Address.parse("2001:db8:1:2::"), 64));
   assert.ok(a.hasPrefix(Ipv6Address.parse("::"), 0));
   assert.ok(a.hasPrefix(a, 128) && !a.hasPrefix(Ipv6Address.parse("2001:db8:1:2:3:4:5:7"), 128));
+  assert.equal(a.commonPrefixLength(Ipv6Address.parse("2001:db8:1:2:3:4:5:7")), 126);
+  assert.equal(a.commonPrefixLength(a), 128);
+  assert.equal(a.commonPrefixLength(Ipv6Address.parse("2001:db8:1:3::")), 63);
+  assert.equal(a.commonPrefixLength(Ipv6Address.parse("a001::")), 0);
+  for (let bits = 0; bits <= 128; bits++) {
+    assert.ok(a.hasPrefix(a.masked(bits), bits), `prefix /${bits}`);
+  }
+  assert.ok(!a.hasPrefix(Ipv6Address.parse("2001:db8:1:2:3:4:5:0"), 127));
+  assert.ok(a.hasPrefix(Ipv6Address.parse("2001:db8:1:2:3:4:5:0"), 125));
   assert.equal(a.masked(48).toString(), "2001:db8:1::");
   assert.equal(a.masked(61).toString(), "2001:db8:1::");
   assert.equal(a.masked(62).toString(), "2001:db8:1::");

@@ -284,7 +284,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
       // Rule 2: a matching scope first; rule 3: preferred over deprecated; rule 8: longest match.
       const scopeOk = a.address.isLinkLocal === linkScope;
       const score = (scopeOk ? 1000 : 0) + (a.state === "preferred" ? 500 : 0) +
-        commonPrefix(a.address, dst);
+        a.address.commonPrefixLength(dst);
       if (score > bestScore) {
         best = a.address;
         bestScore = score;
@@ -787,19 +787,6 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     }
     this.stats.txPackets++;
   }
-}
-
-function commonPrefix(a: Ipv6Address, b: Ipv6Address): number {
-  const x = [a.w0 ^ b.w0, a.w1 ^ b.w1, a.w2 ^ b.w2, a.w3 ^ b.w3];
-  let bits = 0;
-  for (const w of x) {
-    if (w === 0) {
-      bits += 32;
-      continue;
-    }
-    return bits + Math.clz32(w);
-  }
-  return bits;
 }
 
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
