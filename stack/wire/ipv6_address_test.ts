@@ -92,7 +92,7 @@ Deno.test("Ipv6Address prefixes and Ipv6Cidr", () => {
   assert.ok(a.hasPrefix(Ipv6Address.parse("2001:db8:1:2::"), 64));
   assert.ok(a.hasPrefix(Ipv6Address.parse("::"), 0));
   assert.ok(a.hasPrefix(a, 128) && !a.hasPrefix(Ipv6Address.parse("2001:db8:1:2:3:4:5:7"), 128));
-  assert.equal(a.commonPrefixLength(Ipv6Address.parse("2001:db8:1:2:3:4:5:7")), 126);
+  assert.equal(a.commonPrefixLength(Ipv6Address.parse("2001:db8:1:2:3:4:5:7")), 127);
   assert.equal(a.commonPrefixLength(a), 128);
   assert.equal(a.commonPrefixLength(Ipv6Address.parse("2001:db8:1:3::")), 63);
   assert.equal(a.commonPrefixLength(Ipv6Address.parse("a001::")), 0);
