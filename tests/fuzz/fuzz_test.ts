@@ -43,6 +43,13 @@ Deno.test(`fuzz: ${FRAMES} frames from seed 1 keep every invariant`, () => {
   atLeast("tcp", "dropMalformed", 100);
   atLeast("tcp", "rstReceived", 10);
   atLeast("tcp", "synCookiesSent", 1);
+  atLeast("ipv6", "rxDelivered", 1000);
+  atLeast("icmpv6", "txEchoReplies", 100);
+  atLeast("reassembly6", "reassembled", 20);
+  atLeast("reassembly6", "dropOverlap", 10);
+  atLeast("ndp", "rxRa", 50);
+  atLeast("ndp", "rxNs", 50);
+  atLeast("mld", "rxQueries", 50);
 });
 
 Deno.test("fuzz: equal seeds give equal runs", () => {

@@ -31,6 +31,7 @@ import {
   type TcpTarget,
   UDP_PORT,
 } from "./frames.ts";
+import { FrameGen6 } from "./frames6.ts";
 import { fixChecksums, mutate } from "./mutate.ts";
 import { ScriptNic } from "./script_nic.ts";
 import { Handshaker } from "./handshake.ts";
@@ -45,6 +46,7 @@ export const LIMITS = {
   reassemblyDatagrams: 8,
   arpEntries: 32,
   arpPendingBytes: 16 * 1024,
+  neighbors: 32,
   /** Every connection the endpoint may hold: half-open, the app's, and closing ones. */
   connections: 64,
 } as const;
@@ -98,6 +100,7 @@ export class FuzzHarness {
   readonly kinds = new Map<string, number>();
   #rng: Rng;
   #gen: FrameGen;
+  #gen6: FrameGen6;
   #burst = new Burst();
   #app: TcpConnection[] = [];
   #targets: TcpTarget[] = [];
@@ -131,6 +134,10 @@ export class FuzzHarness {
         reassemblyBytes: LIMITS.reassemblyBytes,
         reassemblyDatagrams: LIMITS.reassemblyDatagrams,
         reassemblyTimeoutMs: 5000,
+      },
+      ipv6: {
+        neighbors: { maxEntries: LIMITS.neighbors },
+        reassembly: { maxBytes: LIMITS.reassemblyBytes },
       },
     });
     const key = (n: number) => {
@@ -167,6 +174,7 @@ export class FuzzHarness {
       );
     });
     this.#gen = new FrameGen(new Rng(options.seed + 3), () => this.#targets);
+    this.#gen6 = new FrameGen6(new Rng(options.seed + 5));
     for (let i = 0; i < RECENT; i++) this.#recent.push(new Uint8Array(2048));
     this.#hand = new Handshaker(this.nic, new Rng(options.seed + 4));
     this.#settle();
@@ -183,7 +191,8 @@ export class FuzzHarness {
     if (this.failure !== undefined) return false;
     if (this.frames % 64 === 0) this.#refill();
     this.#updateTargets();
-    this.#gen.burst(this.#burst);
+    if (this.#rng.below(100) < 15) this.#gen6.burst(this.#burst);
+    else this.#gen.burst(this.#burst);
     for (let i = 0; i < this.#burst.count && this.failure === undefined; i++) {
       const f = this.#burst.frames[i];
       const r = this.#rng.below(100);
@@ -417,6 +426,16 @@ export class FuzzHarness {
     if (cache.size > LIMITS.arpEntries) return this.#fail(`ARP cache has ${cache.size} entries`);
     if (cache.pendingBytes > LIMITS.arpPendingBytes || cache.pendingBytes < 0) {
       return this.#fail(`ARP queues hold ${cache.pendingBytes} bytes`);
+    }
+    const v6 = iface.ipv6;
+    if (v6 !== undefined) {
+      if (v6.neighbors.size > LIMITS.neighbors) {
+        return this.#fail(`IPv6 neighbor cache has ${v6.neighbors.size} entries`);
+      }
+      const r6 = v6.reassembler;
+      if (r6.bytesHeld > LIMITS.reassemblyBytes || r6.bytesHeld < 0) {
+        return this.#fail(`IPv6 reassembly holds ${r6.bytesHeld} bytes`);
+      }
     }
     this.#checkTcp();
   }

@@ -9,6 +9,7 @@
 import type { Rng } from "../../stack/util/rng.ts";
 import { internetChecksum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 import type { Frame } from "./frames.ts";
+import { fillChecksum6 } from "./frames6.ts";
 
 const EDGE16 = [
   0,
@@ -170,6 +171,14 @@ function garbleOptions(f: Frame, rng: Rng): void {
 export function fixChecksums(f: Frame): void {
   const bytes = f.bytes;
   const l3 = f.l3;
+  if (f.kind.startsWith("ipv6")) {
+    if (l3 < 0 || f.l4 < 0 || l3 + 40 > f.length) return;
+    const declared = ((bytes[l3 + 4] << 8) | bytes[l3 + 5]) - (f.l4 - l3 - 40);
+    const length = Math.min(declared, f.length - f.l4);
+    if (length < 8) return;
+    fillChecksum6(bytes, l3, f.l4, length, f.proto, f.proto === 17 ? 6 : 2);
+    return;
+  }
   if (l3 < 0 || f.kind === "arp" || l3 + 20 > f.length) return;
   const ihl = (bytes[l3] & 0x0f) << 2;
   if (ihl < 20 || l3 + ihl > f.length) return;
