@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { TcpState } from "../../stack/layer/tcp/state.ts";
-import { established, expectSeg, pattern } from "./fixture.ts";
+import {
+  established,
+  expectSeg,
+  Harness,
+  LOCAL,
+  LOCAL_PORT,
+  pattern,
+  REMOTE,
+  REMOTE_PORT,
+} from "./fixture.ts";
 
 Deno.test("active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, then CLOSED after 2MSL", () => {
   const { h, conn, rs, ls } = established({ tcp: { timeWaitMs: 5000 } });
@@ -177,4 +186,42 @@ Deno.test("close: after closeWrite FIN-WAIT-2 waits as long as the peer keeps se
   assert.equal(h.endpoint.pollAt(h.now), undefined);
   h.at(100_000);
   assert.equal(conn.state, TcpState.FinWait2);
+});
+
+Deno.test("TIME-WAIT: a new SYN past RCV.NXT opens a new incarnation (RFC 6191)", () => {
+  const { h, conn, listener, rs, ls } = established();
+  conn.closeWrite();
+  h.recv();
+  h.send({ seq: rs, ack: ls + 1, flags: "FIN|ACK" });
+  h.recv();
+  assert.equal(conn.state, TcpState.TimeWait);
+  h.send({ seq: rs + 100_000, flags: "SYN", mss: 1460 });
+  assert.equal(conn.state, TcpState.Closed);
+  expectSeg(h.recv()[0], { flags: "SYN|ACK", ack: rs + 100_001 });
+  assert.equal(listener.synReceived, 1);
+  assert.equal(h.endpoint.stats.timeWaitReused, 1);
+});
+
+Deno.test("TIME-WAIT: an old SYN gets a challenge ACK and the wait goes on", () => {
+  const { h, conn, rs, ls } = established();
+  conn.closeWrite();
+  h.recv();
+  h.send({ seq: rs, ack: ls + 1, flags: "FIN|ACK" });
+  h.recv();
+  h.send({ seq: rs - 5, flags: "SYN", mss: 1460 });
+  assert.equal(conn.state, TcpState.TimeWait);
+  expectSeg(h.recv()[0], { flags: "ACK", ack: rs + 1 });
+});
+
+Deno.test("close: closeWrite in SYN-RECEIVED sends the FIN once the handshake completes", () => {
+  const h = new Harness();
+  const conn = h.endpoint.connect(REMOTE, REMOTE_PORT, { localAddr: LOCAL, localPort: LOCAL_PORT });
+  const [syn] = h.recv();
+  h.send({ seq: 7000, flags: "SYN", mss: 1460 });
+  h.recv();
+  conn.closeWrite();
+  assert.equal(conn.state, TcpState.SynReceived);
+  h.send({ seq: 7001, ack: syn.seq + 1, flags: "ACK" });
+  assert.equal(conn.state, TcpState.FinWait1);
+  expectSeg(h.recv()[0], { flags: "FIN|ACK", seq: syn.seq + 1 });
 });

@@ -266,13 +266,29 @@ export class TcpConnection {
   }
 
   #becomeEstablished(now: number): void {
-    this.state = TcpState.Established;
+    this.state = this.#finQueued ? TcpState.FinWait1 : TcpState.Established;
     this.#retries = 0;
     this.#cc = (this.#cfg.congestion ?? cubic)(this.#o.mss());
     this.#cc.init(this.#o.mss(), now);
     this.#sack.reset(this.#sndUna);
     this.#armKeepalive(now);
     this.events |= ConnEvent.In;
+    if (this.#finQueued) this.#host.ready(this);
+  }
+
+  /**
+   * Whether a SYN may end this TIME-WAIT and open a new incarnation of the four-tuple (RFC 6191 §2):
+   * its timestamp is newer than TS.Recent, or without timestamps its sequence number is past RCV.NXT.
+   */
+  reopenableBy(seg: TcpRepr): boolean {
+    if (this.state !== TcpState.TimeWait) return false;
+    if (this.#o.tsOk && seg.tsVal !== undefined) return tsLt(this.#o.tsRecent, seg.tsVal);
+    return seqGt(seg.seq, this.#rcvNxt);
+  }
+
+  /** Ends the connection without sending anything (a TIME-WAIT giving way to a new SYN). */
+  release(): void {
+    this.#closeWith(undefined);
   }
 
   // ---- Inspection ------------------------------------------------------------------------------------
@@ -380,6 +396,9 @@ export class TcpConnection {
         this.#closeWith(undefined);
         return;
       case TcpState.SynReceived:
+        // RFC 9293 §3.10.4: the FIN waits until the handshake completes.
+        this.#finQueued = true;
+        return;
       case TcpState.Established:
         this.#finQueued = true;
         this.state = TcpState.FinWait1;
@@ -521,7 +540,7 @@ export class TcpConnection {
 
     // Second check: RST (RFC 9293 §3.10.7.4, RFC 5961 §3.2: only an exact match resets).
     if (rst) {
-      if (seq === this.#rcvNxt || seg.seq === this.#rcvNxt) {
+      if (seg.seq === this.#rcvNxt) {
         stats.rstReceived++;
         this.#resetArrived();
       } else {

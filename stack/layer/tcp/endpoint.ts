@@ -232,13 +232,19 @@ export class TcpEndpoint {
       return;
     }
     const key = this.#tuples.get(packet.dst, seg.dstPort, packet.src, seg.srcPort);
+    const listener = this.#listeners.get(seg.dstPort);
     if (key !== undefined) {
       const conn = this.#slots.get(key)!;
-      conn.segmentArrives(seg, packet.bytes, now);
+      const syn = (seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN;
+      if (!(syn && listener !== undefined && conn.reopenableBy(seg))) {
+        conn.segmentArrives(seg, packet.bytes, now);
+        this.#settle(conn, now);
+        return;
+      }
+      conn.release();
       this.#settle(conn, now);
-      return;
+      this.stats.timeWaitReused++;
     }
-    const listener = this.#listeners.get(seg.dstPort);
     if (listener !== undefined && (listener.localAddr === 0 || listener.localAddr === packet.dst)) {
       this.#listenArrives(listener, seg, packet, now);
       return;

@@ -38,6 +38,7 @@ export interface TcpStats {
   synCookiesAccepted: number;
   synCookiesRejected: number;
   activeOpens: number;
+  timeWaitReused: number;
   passiveOpens: number;
 }
 
@@ -75,6 +76,7 @@ export function newTcpStats(): TcpStats {
     synCookiesAccepted: 0,
     synCookiesRejected: 0,
     activeOpens: 0,
+    timeWaitReused: 0,
     passiveOpens: 0,
   };
 }
