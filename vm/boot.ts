@@ -29,7 +29,8 @@ export interface BootOptions {
   appArgs?: string[];
   /** Host port forwarded to the guest (default 8080). */
   port?: number;
-  /** What the app speaks: http (TCP to guest port 80) or udp (echo on guest port 7); default from the name. */
+  /** What the app speaks: http (TCP to guest port 80) or udp (echo on guest port 7); default udp for apps
+   * named *udp* and vm/guest_echo.ts, else http. */
   protocol?: "http" | "udp";
   /** auto (default), kvm or tcg. */
   accel?: string;
@@ -172,7 +173,9 @@ export class Vm {
     }
     // deno is nearly all of the archive, so its size bounds the need before anything is built.
     checkMemory(memoryMiB, Deno.statSync(Deno.execPath()).size);
-    const protocol = opts.protocol ?? (/http/.test(opts.app ?? defaultApp()) ? "http" : "udp");
+    // Apps serve HTTP on port 80 unless they are UDP echoes.
+    const protocol = opts.protocol ??
+      (/udp|guest_echo/.test(opts.app ?? defaultApp()) ? "udp" : "http");
     if (!opts.tap) await checkPortFree(port, protocol === "http" ? "tcp" : "udp");
     const image = await buildImage({
       app: opts.app,

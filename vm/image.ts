@@ -236,47 +236,61 @@ function entryPoints(entries: CpioEntry[]): string[] {
 }
 
 /**
- * Deno's transpile cache for the guest's modules, so the guest does not transpile TypeScript at every
- * boot (seconds under TCG). `deno cache` writes gen/file/<absolute path>.js; the entries are the same
- * files moved under /var/deno/gen/file/app/, since the guest sees the project at /app. The output only
- * depends on the sources and deno (both in the inputs hash), so it is reproducible. A module that fails
- * to load (a file mid-edit) only costs the warm cache, not the build.
+ * Deno's cache for the guest's modules: the transpiled TypeScript, so the guest does not transpile at
+ * every boot (seconds under TCG), and the npm packages the apps import, vendored since the guest has no
+ * network. `deno cache` writes gen/file/<absolute path>.js; those files move under
+ * /var/deno/gen/file/app/, since the guest sees the project at /app. The output only depends on the
+ * sources (npm versions are pinned in them) and deno, both in the inputs hash, so it is reproducible. A
+ * module that fails to load (a file mid-edit) only costs the cache, not the build.
  */
 export async function emitCacheEntries(
   modules: string[],
   emitDir: string,
   progress: (line: string) => void,
 ): Promise<CpioEntry[]> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["cache", "--no-config", ...modules.map((m) => `${PROJECT_ROOT}/${m}`)],
-    env: { DENO_DIR: emitDir, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    const reason = new TextDecoder().decode(output.stderr).trim().split("\n")[0];
-    progress(`[2/3] initramfs: no transpile cache (deno cache failed: ${reason})`);
-    return [];
+  const cache = async (list: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "--no-config", ...list.map((m) => `${PROJECT_ROOT}/${m}`)],
+      env: { DENO_DIR: emitDir, NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return output.success ? "" : new TextDecoder().decode(output.stderr).trim().split("\n")[0];
+  };
+  if (await cache(modules)) {
+    // One module failing (mid-edit, or npm unreachable) should not cost the others their cache.
+    for (const module of modules) {
+      const reason = await cache([module]);
+      if (reason) progress(`[2/3] initramfs: ${module} not cached (${reason})`);
+    }
   }
-  const root = `${emitDir}/gen/file${Deno.realPathSync(PROJECT_ROOT)}`;
   const entries: CpioEntry[] = [];
   const dirs = new Set<string>();
-  const walk = (relative: string) => {
-    for (const entry of Deno.readDirSync(`${root}/${relative}`)) {
-      const path = relative ? `${relative}/${entry.name}` : entry.name;
-      if (entry.isDirectory) walk(path);
-      else if (entry.isFile && entry.name.endsWith(".js")) {
-        const target = `var/deno/gen/file/app/${path}`;
-        entries.push({ path: target, kind: "file", source: `${root}/${path}` });
+  const walk = (from: string, to: string, keep: (name: string) => boolean) => {
+    let listing: Deno.DirEntry[];
+    try {
+      listing = [...Deno.readDirSync(from)];
+    } catch {
+      return;
+    }
+    for (const entry of listing) {
+      if (entry.isDirectory) walk(`${from}/${entry.name}`, `${to}/${entry.name}`, keep);
+      else if (entry.isFile && keep(entry.name)) {
+        const target = `${to}/${entry.name}`;
+        entries.push({ path: target, kind: "file", source: `${from}/${entry.name}` });
         parents(target, dirs);
       }
     }
   };
-  try {
-    walk("");
-  } catch {
-    return [];
-  }
+  // The guest sees the project at /app, so gen/file/<project root>/x.ts.js moves to gen/file/app/.
+  walk(
+    `${emitDir}/gen/file${Deno.realPathSync(PROJECT_ROOT)}`,
+    "var/deno/gen/file/app",
+    (name) => name.endsWith(".js"),
+  );
+  // npm packages (and any remote modules) the apps import, since the guest has no network.
+  walk(`${emitDir}/npm`, "var/deno/npm", () => true);
+  walk(`${emitDir}/remote`, "var/deno/remote", () => true);
   for (const dir of dirs) {
     if (!["var", "var/deno"].includes(dir)) entries.push({ path: dir, kind: "dir" });
   }
@@ -357,7 +371,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     await Deno.remove(emitDir, { recursive: true });
   }
   progress(
-    `[2/3] initramfs: ${entries.length} entries + ${emitted.length} transpiled modules, ${
+    `[2/3] initramfs: ${entries.length} entries + ${emitted.length} from deno cache, ${
       megabytes(cpioBytes)
     }`,
   );

@@ -128,7 +128,8 @@ async function main(): Promise<void> {
   );
   log(`starting ${app} ${args.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-config", `/app/${app}`, ...args],
+    // --cached-only: npm packages were vendored into DENO_DIR at build time; there is no network to fetch.
+    args: ["run", "-A", "--no-config", "--cached-only", `/app/${app}`, ...args],
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

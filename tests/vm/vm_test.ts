@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { buildImage, resolveApp } from "../../vm/image.ts";
+import { buildImage, emitCacheEntries, resolveApp } from "../../vm/image.ts";
 import { minimumMemoryMiB, parseBootArgs, Vm } from "../../vm/boot.ts";
 
 const quiet = { echo: () => {}, progress: () => {} };
@@ -228,6 +228,33 @@ Deno.test("image builds are incremental and reproducible", async () => {
     }
   }
   assert.fail("the sources changed during every attempt");
+});
+
+Deno.test("the image vendors npm packages and transpiled modules into the guest's DENO_DIR", async () => {
+  const emitDir = await Deno.makeTempDir({ prefix: "vm_emit_test_" });
+  try {
+    const lines: string[] = [];
+    const entries = await emitCacheEntries(
+      ["apps/hono_example.ts", "apps/no_such_module.ts"],
+      emitDir,
+      (line) => lines.push(line),
+    );
+    const paths = entries.map((entry) => entry.path);
+    assert.ok(paths.includes("var/deno/gen/file/app/apps/hono_example.ts.js"), paths.join("\n"));
+    assert.ok(paths.includes("var/deno/gen/file/app/stack/nic/virtio/net.ts.js"));
+    assert.ok(
+      paths.some((p) =>
+        /^var\/deno\/npm\/registry\.npmjs\.org\/hono\/[\d.]+\/package\.json$/.test(p)
+      ),
+    );
+    assert.ok(paths.includes("var/deno/npm/registry.npmjs.org/hono/registry.json"));
+    assert.ok(
+      lines.some((line) => line.includes("apps/no_such_module.ts not cached")),
+      lines.join("\n"),
+    );
+  } finally {
+    await Deno.remove(emitDir, { recursive: true });
+  }
 });
 
 Deno.test("builder and runner reject bad input with clear messages", async () => {
