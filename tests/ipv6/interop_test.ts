@@ -133,6 +133,22 @@ Deno.test("ipv6 interop: Linux ping -6 reaches the stack's link-local and global
       assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
     }
     assert.equal(l.iface.stats().icmpv6.txEchoReplies, 6);
+    // An echo to all nodes is answered too, from our link-local address (RFC 4443 §4.2).
+    const all = await l.ns.exec("ping", [
+      "-6",
+      "-n",
+      "-c",
+      "2",
+      "-i",
+      "0.3",
+      "-W",
+      "2",
+      `ff02::1%${l.tap}`,
+    ]);
+    assert.match(
+      all.stdout,
+      new RegExp(`from ${ll.toString().replaceAll(".", "\\.")}%?[^:]*: icmp_seq=1`),
+    );
     // Linux resolved us through our answers to its solicitations.
     const neigh = await l.ns.ip("-6", "neigh", "show", "dev", l.tap);
     assert.match(neigh, /2001:db8:70::2 lladdr/);

@@ -141,3 +141,18 @@ Deno.test("tcp6: a connection to a closed port is refused, and a bad checksum is
   assert.equal(s.tcpB.adapter.stats.dropChecksum, 1);
   assert.equal(s.tcpB.endpoint.stats.rxSegments, before);
 });
+
+Deno.test("tcp6: handles map addresses both ways and stay bounded", async () => {
+  const { Ipv6Handles } = await import("../../stack/layer/ipv6/tcp6.ts");
+  const handles = new Ipv6Handles(2);
+  assert.equal(handles.parse("::"), 0);
+  assert.equal(handles.parse("[2001:db8::1]"), 1);
+  assert.equal(handles.parse("2001:db8::1"), 1);
+  assert.equal(handles.parse("2001:db8::2"), 2);
+  assert.equal(handles.parse("2001:db8::3"), undefined); // full
+  assert.equal(handles.parse("10.0.0.1"), undefined);
+  assert.equal(handles.format(2), "2001:db8::2");
+  assert.equal(handles.format(0), "::");
+  await assert.rejects(handles.resolver()("example.com"), /not an IPv6 literal/);
+  assert.equal(await handles.resolver()("[2001:db8::2]"), 2);
+});

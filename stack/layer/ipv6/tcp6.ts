@@ -57,14 +57,22 @@ export class Ipv6Handles {
     return this.#byHandle[handle];
   }
 
+  /** The handle of IPv6 text ("2001:db8::1", "[::1]", "::" for any), or undefined. */
+  parse(text: string): number | undefined {
+    const inner = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+    const address = Ipv6Address.tryParse(inner);
+    return address === undefined ? undefined : this.handle(address);
+  }
+
+  /** The RFC 5952 text of a handle's address ("::" for 0 or an unknown handle). */
+  format(handle: number): string {
+    return (this.#byHandle[handle] ?? this.#byHandle[0]).toString();
+  }
+
   /** A resolver for `TcpSockets` (`resolve` option): "2001:db8::1" or "[::1]" to a handle. */
   resolver(): (hostname: string) => Promise<number> {
     return (hostname) => {
-      const text = hostname.startsWith("[") && hostname.endsWith("]")
-        ? hostname.slice(1, -1)
-        : hostname;
-      const address = Ipv6Address.tryParse(text);
-      const handle = address === undefined ? undefined : this.handle(address);
+      const handle = this.parse(hostname);
       if (handle === undefined) {
         return Promise.reject(new TypeError(`Cannot connect to ${hostname}: not an IPv6 literal`));
       }
