@@ -40,6 +40,8 @@ export interface ConnectionContext {
   date(): string | undefined;
   /** Host used in request URLs when the client sent none (HTTP/1.0). */
   defaultHost: string;
+  /** Bodies up to this size share the head's write (see `ResponseWriter`). */
+  coalesceBytes: number;
 }
 
 /** Why a connection's deadline is armed. */
@@ -79,7 +81,7 @@ export class HttpConnection {
     this.#writer = new ResponseWriter(conn, (active) => {
       this.#writes += active ? 1 : -1;
       this.#rearm();
-    });
+    }, ctx.coalesceBytes);
     try {
       conn.setNoDelay?.(true);
     } catch {

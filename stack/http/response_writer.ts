@@ -1,8 +1,10 @@
 /**
  * Writing responses to a connection (RFC 9112 §4, §6, §7): the status line and fields, then the
  * body framed by Content-Length when its size is known, chunked when it streams, or by closing the
- * connection for HTTP/1.0 clients. Body chunks go to the connection's writer as they are; only
- * small bodies are copied once, into the head's buffer, so that a response is one write.
+ * connection for HTTP/1.0 clients. Body chunks go to the connection's writer as they are. On
+ * kernel sockets, where each write is a system call, bodies up to `coalesceBytes` are copied once
+ * into the head's buffer so that a response is one write; on the stack's TCP, whose write is
+ * itself the copy into the send buffer, nothing is coalesced.
  *
  * @module
  */
@@ -10,11 +12,12 @@
 import type { HttpConn } from "./conn.ts";
 import { reasonPhrase } from "./error.ts";
 
-/** Bodies up to this size are sent in the same write as the head (one copy, one segment). */
-const COALESCE_BYTES = 8 * 1024;
+/** Default of `coalesceBytes` for kernel sockets, where each write is a system call. */
+export const DEFAULT_COALESCE_BYTES = 8 * 1024;
 const PENDING: unique symbol = Symbol("pending");
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const encoder = new TextEncoder();
+const CRLF = encoder.encode("\r\n");
 
 /** What the connection knows about the exchange a response answers. */
 export interface ResponseContext {
@@ -34,6 +37,7 @@ export class ResponseWriter {
   #conn: HttpConn | undefined;
   #waiting: (active: boolean) => void;
   #buf = new Uint8Array(4096);
+  #coalesce: number;
   /** Bytes of response body written so far (for tests and stats). */
   bodyBytes = 0;
 
@@ -41,7 +45,12 @@ export class ResponseWriter {
    * Writes with `conn.write` when it has one, else locks `conn.writable`; `waiting(true/false)`
    * brackets every write for the write timeout.
    */
-  constructor(conn: HttpConn, waiting: (active: boolean) => void) {
+  constructor(
+    conn: HttpConn,
+    waiting: (active: boolean) => void,
+    coalesceBytes = DEFAULT_COALESCE_BYTES,
+  ) {
+    this.#coalesce = coalesceBytes;
     if (typeof conn.write === "function" && typeof conn.read === "function") this.#conn = conn;
     else this.#writer = conn.writable.getWriter();
     this.#waiting = waiting;
@@ -194,7 +203,7 @@ export class ResponseWriter {
     for await (const chunk of chunks) {
       if (chunk.length === 0) continue;
       const prefix = `${crlfOwed ? "\r\n" : ""}${chunk.length.toString(16)}\r\n`;
-      if (chunk.length <= COALESCE_BYTES) {
+      if (chunk.length <= this.#coalesce) {
         const n = this.#encodeHead(prefix, chunk.length + 2);
         this.#buf.set(chunk, n);
         this.#buf[n + chunk.length] = 0x0d;
@@ -204,7 +213,10 @@ export class ResponseWriter {
       } else {
         await this.#write(this.#buf.subarray(0, this.#encodeHead(prefix, 0)));
         await this.#write(chunk);
-        crlfOwed = true;
+        // On kernel sockets the chunk's CRLF rides with the next chunk's size line (one system
+        // call less); where writes are cheap it goes now, so the chunk is complete on the wire.
+        crlfOwed = this.#coalesce > 0;
+        if (!crlfOwed) await this.#write(CRLF);
       }
       this.bodyBytes += chunk.length;
     }
@@ -226,7 +238,7 @@ export class ResponseWriter {
       head += "connection: keep-alive\r\n";
     }
     head += "\r\n";
-    if (body !== undefined && body.length <= COALESCE_BYTES) {
+    if (body !== undefined && body.length <= this.#coalesce) {
       const n = this.#encodeHead(head, body.length);
       this.#buf.set(body, n);
       await this.#write(this.#buf.subarray(0, n + body.length));

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { HttpAddr, HttpConn, HttpListener } from "./conn.ts";
 import { HttpConnection, type ServeHandler } from "./connection.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
+import { DEFAULT_COALESCE_BYTES } from "./response_writer.ts";
 
 /** Options of {@linkcode serve}, mirroring `Deno.ServeTcpOptions` where they overlap. */
 export interface ServeOptions {
@@ -32,6 +33,12 @@ export interface ServeOptions {
   limits?: Partial<HttpLimits>;
   /** The handler, for the `serve({ handler })` form. */
   handler?: ServeHandler;
+  /**
+   * Response bodies up to this many bytes are copied into the head's write, so a response is one
+   * write (one system call on kernel sockets). Default: 8 KiB when `serve` opens kernel sockets,
+   * 0 when given a `listener` (the stack's TCP copies every write into its send buffer anyway).
+   */
+  coalesceBytes?: number;
 }
 
 /** A running server, shaped like `Deno.HttpServer`. */
@@ -108,6 +115,7 @@ class Server implements HttpServer {
       now: () => clock.now(),
       date: () => this.#date(),
       defaultHost: hostForUrl(this.addr),
+      coalesceBytes: options.coalesceBytes ?? (options.listener ? 0 : DEFAULT_COALESCE_BYTES),
     };
     this.#accepting = this.#accept(ctx);
     this.finished = this.#accepting.then(() =>

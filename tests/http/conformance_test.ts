@@ -654,3 +654,59 @@ Deno.test("answers 500 when the handler returns a Response whose body was used",
   assert.match(res.body, /body was used/);
   await server.shutdown();
 });
+
+/** Serves a one-chunk stream body over a connection that records every write. */
+async function recordWrites(body: Uint8Array, coalesceBytes?: number): Promise<Uint8Array[]> {
+  const written: Uint8Array[] = [];
+  const listener = new MemoryListener();
+  const client = listener.connect();
+  const conn = client.serverConn;
+  const inner = conn.writable.getWriter();
+  const spy = {
+    ...conn,
+    close: () => conn.close(),
+    writable: new WritableStream<Uint8Array>({
+      write(chunk) {
+        written.push(chunk);
+        return inner.write(chunk);
+      },
+    }),
+  };
+  const wrapped = {
+    addr: listener.addr,
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator]() {
+      for await (const _ of listener) yield spy;
+    },
+  };
+  const server = serve(
+    { listener: wrapped, clock: new VirtualClock(), onListen: () => {}, coalesceBytes },
+    () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(body);
+            controller.close();
+          },
+        }),
+      ),
+  );
+  client.send(GET("/"));
+  assert.equal((await client.response()).body.length, body.length);
+  await server.shutdown();
+  return written;
+}
+
+Deno.test("on a given listener, even a small body reaches the connection uncopied", async () => {
+  const small = new Uint8Array(100).fill(0x62);
+  const written = await recordWrites(small);
+  assert.equal(written.length, 2, "the head, then the body");
+  assert.equal(written[1].buffer, small.buffer);
+});
+
+Deno.test("with coalesceBytes, head and a small body go out in one write", async () => {
+  const small = new Uint8Array(100).fill(0x62);
+  const written = await recordWrites(small, 8192);
+  assert.equal(written.length, 1);
+  assert.ok(written[0].length > 100);
+});
