@@ -20,8 +20,9 @@ Deno.test("arp: gratuitous announcements at start, twice, two seconds apart", ()
   net.close();
 });
 
-Deno.test("arp: a request to us creates the asker's entry, and entries expire", () => {
-  const net = new TwoStacks({ a: { arp: { entryTtlMs: 5000 } }, b: { arp: { entryTtlMs: 5000 } } });
+Deno.test("arp: a request to us creates the asker's entry, and idle entries expire", () => {
+  const options = { arp: { entryTtlMs: 5000, staleMs: 1000 } };
+  const net = new TwoStacks({ a: options, b: options });
   net.a.icmp.ping(IP_B, { ident: 1, seq: 1, now: 0 });
   net.run(10);
   assert.equal(net.a.arp.lookup(IP_B, net.now), MAC_B);
@@ -29,13 +30,32 @@ Deno.test("arp: a request to us creates the asker's entry, and entries expire", 
   // b's second announcement at 2 s refreshed the entry until 7 s.
   net.run(6000);
   assert.equal(net.a.arp.lookup(IP_B, net.now), MAC_B);
-  net.run(1000);
+  net.run(2000);
   assert.equal(net.a.arp.lookup(IP_B, net.now), undefined);
-  assert.ok(net.a.stats().arpCache.expired >= 1);
-  // The next datagram resolves again.
+  assert.equal(net.a.stats().arpCache.expired, 1);
+  // The next datagram resolves again, by broadcast.
   assert.equal(net.a.icmp.ping(IP_B, { ident: 1, seq: 2, now: net.now }), "queued");
   net.run(10);
   assert.equal(net.a.stats().arp.txRequests, 2);
+  net.close();
+});
+
+Deno.test("arp: steady traffic never stalls on expiry: a unicast probe revalidates the entry", () => {
+  const options = { arp: { entryTtlMs: 5000 } };
+  const net = new TwoStacks({ a: options, b: options });
+  let replies = 0;
+  net.a.icmp.onEchoReply = () => replies++;
+  const results = new Set<string>();
+  for (let seq = 0; seq < 300; seq++) {
+    results.add(net.a.icmp.ping(IP_B, { ident: 1, seq, now: net.now }));
+    net.run(100);
+  }
+  assert.equal(replies, 300);
+  const sa = net.a.stats();
+  assert.equal(sa.ipv4.txQueued, 1); // only the very first ping waited for ARP
+  assert.ok(sa.arpCache.probes >= 4, `probes ${sa.arpCache.probes}`);
+  assert.equal(sa.arp.txRequests, 1 + sa.arpCache.probes);
+  assert.equal(net.b.stats().eth.dropNotForUs, 0);
   net.close();
 });
 

@@ -20,6 +20,11 @@ export interface ArpCacheOptions {
   retryMs?: number;
   /** Retries after the first request before giving up (default 3). */
   maxRetries?: number;
+  /**
+   * How long past its lifetime an entry still in use keeps being used while unicast requests revalidate
+   * it (ms, default 5000; RFC 1122 §2.3.2.1), so that busy traffic never stalls on a routine expiry.
+   */
+  staleMs?: number;
 }
 
 /** Counters of the cache. */
@@ -43,6 +48,8 @@ export interface ArpCacheStats {
   ignoredUnsolicited: number;
   /** Learned MACs that differed from a trusted entry and were not applied. */
   conflicts: number;
+  /** Unicast requests revalidating an entry past its lifetime. */
+  probes: number;
 }
 
 /**
@@ -76,7 +83,12 @@ export class ArpCache<T extends { readonly size: number }> {
     retries: 0,
     ignoredUnsolicited: 0,
     conflicts: 0,
+    probes: 0,
   };
+  /** Set by `lookupForSend` when the caller must send a request to revalidate the entry. */
+  probeDue = false;
+  /** With `probeDue`: broadcast the request (the unicast one went unanswered). */
+  probeBroadcast = false;
   #entries = new Map<number, Entry<T>>();
   #ttl: number;
   #max: number;
@@ -87,6 +99,7 @@ export class ArpCache<T extends { readonly size: number }> {
   #resolving = 0;
   #retryMs: number;
   #maxRetries: number;
+  #staleMs: number;
 
   /** Creates an empty cache. */
   constructor(options: ArpCacheOptions = {}) {
@@ -96,6 +109,7 @@ export class ArpCache<T extends { readonly size: number }> {
     this.#maxPendingBytes = options.pendingBytes ?? 256 * 1024;
     this.#retryMs = options.retryMs ?? 1000;
     this.#maxRetries = options.maxRetries ?? 3;
+    this.#staleMs = options.staleMs ?? 5000;
   }
 
   /** Number of entries, complete or not. */
@@ -112,12 +126,32 @@ export class ArpCache<T extends { readonly size: number }> {
   lookup(ip: number, now: number): number | undefined {
     const entry = this.#entries.get(ip);
     if (entry === undefined || entry.mac < 0) return undefined;
-    if (now >= entry.expiresAt) {
-      this.stats.expired++;
-      this.#entries.delete(ip);
-      return undefined;
+    if (now < entry.expiresAt) return entry.mac;
+    if (now >= entry.expiresAt + this.#staleMs) this.#expire(entry);
+    return undefined;
+  }
+
+  /**
+   * The MAC to send to `ip`: a fresh entry's, or a stale one's during the grace period, setting
+   * `probeDue` when a unicast request should revalidate it now. Undefined when it must be resolved.
+   */
+  lookupForSend(ip: number, now: number): number | undefined {
+    const entry = this.#entries.get(ip);
+    if (entry === undefined || entry.mac < 0) return undefined;
+    if (now < entry.expiresAt) return entry.mac;
+    if (now < entry.expiresAt + this.#staleMs) {
+      if (now >= entry.nextRetryAt) {
+        // The first probe goes to the known MAC (RFC 1122 §2.3.2.1); if it stays unanswered, the
+        // MAC may be wrong, so later ones are broadcast.
+        this.probeBroadcast = entry.nextRetryAt > entry.expiresAt;
+        entry.nextRetryAt = now + this.#retryMs;
+        this.probeDue = true;
+        this.stats.probes++;
+      }
+      return entry.mac;
     }
-    return entry.mac;
+    this.#expire(entry);
+    return undefined;
   }
 
   /** True while a request for `ip` is outstanding. */
@@ -184,12 +218,13 @@ export class ArpCache<T extends { readonly size: number }> {
         this.stats.dropCacheFull++;
         return undefined;
       }
+      // For a complete entry, `nextRetryAt` is when a stale entry may next be probed.
       this.#entries.set(ip, {
         ip,
         mac,
         expiresAt: now + this.#ttl,
         retries: 0,
-        nextRetryAt: Infinity,
+        nextRetryAt: now + this.#ttl,
         pending: [],
         pendingBytes: 0,
       });
@@ -197,20 +232,23 @@ export class ArpCache<T extends { readonly size: number }> {
       return undefined;
     }
     if (entry.mac >= 0) {
-      if (entry.mac !== mac && now < entry.expiresAt) {
+      // Another MAC replaces only an entry past its lifetime, and only from a request to us (which
+      // would have created the entry anew) or while we probe it: the peer changed its card.
+      const stale = now >= entry.expiresAt;
+      const probing = entry.nextRetryAt > entry.expiresAt;
+      if (entry.mac !== mac && !(stale && (mayCreate || probing))) {
         this.stats.conflicts++;
         return undefined;
       }
       entry.mac = mac;
-      entry.expiresAt = now + this.#ttl;
+      entry.expiresAt = entry.nextRetryAt = now + this.#ttl;
       this.stats.learned++;
       return undefined;
     }
     // An outstanding request: any answer for it is the one we asked for.
     this.#resolving--;
     entry.mac = mac;
-    entry.expiresAt = now + this.#ttl;
-    entry.nextRetryAt = Infinity;
+    entry.expiresAt = entry.nextRetryAt = now + this.#ttl;
     this.stats.learned++;
     const pending = entry.pending;
     this.#pendingBytes -= entry.pendingBytes;
@@ -268,6 +306,11 @@ export class ArpCache<T extends { readonly size: number }> {
   /** A snapshot for diagnostics: `[ip, mac or -1, expiresAt]` per entry. */
   entries(): [number, number, number][] {
     return [...this.#entries.values()].map((e) => [e.ip, e.mac, e.expiresAt]);
+  }
+
+  #expire(entry: Entry<T>): void {
+    this.stats.expired++;
+    this.#entries.delete(entry.ip);
   }
 
   /** Frees one slot if the cache is full: expired entries first, then the complete one expiring first. */

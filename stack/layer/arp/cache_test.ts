@@ -26,13 +26,49 @@ Deno.test("arp cache: enqueue asks for a request once, then queues; reply flushe
   assert.equal(cache.pendingBytes, 0);
 });
 
-Deno.test("arp cache: entries expire after their lifetime", () => {
-  const cache = new ArpCache({ entryTtlMs: 1000 });
+Deno.test("arp cache: entries expire after their lifetime and a grace period", () => {
+  const cache = new ArpCache({ entryTtlMs: 1000, staleMs: 500 });
   cache.learn(IP_A, MAC_A, 0, true);
   assert.equal(cache.lookup(IP_A, 999), MAC_A);
-  assert.equal(cache.lookup(IP_A, 1000), undefined);
+  assert.equal(cache.lookup(IP_A, 1000), undefined); // stale: not fresh
+  assert.equal(cache.size, 1);
+  assert.equal(cache.lookup(IP_A, 1500), undefined);
   assert.equal(cache.stats.expired, 1);
   assert.equal(cache.size, 0);
+});
+
+Deno.test("arp cache: a stale entry in use is probed, unicast first, and refreshed by an answer", () => {
+  const cache = new ArpCache({ entryTtlMs: 1000, staleMs: 3000, retryMs: 400 });
+  cache.learn(IP_A, MAC_A, 0, true);
+  assert.equal(cache.lookupForSend(IP_A, 500), MAC_A);
+  assert.equal(cache.probeDue, false);
+  assert.equal(cache.lookupForSend(IP_A, 1000), MAC_A);
+  assert.deepEqual([cache.probeDue, cache.probeBroadcast], [true, false]);
+  cache.probeDue = false;
+  assert.equal(cache.lookupForSend(IP_A, 1200), MAC_A);
+  assert.equal(cache.probeDue, false); // the next probe waits for the retry interval
+  assert.equal(cache.lookupForSend(IP_A, 1400), MAC_A);
+  assert.deepEqual([cache.probeDue, cache.probeBroadcast], [true, true]);
+  cache.probeDue = false;
+  // While probing, a reply may carry a new MAC: the peer changed its card.
+  cache.learn(IP_A, MAC_X, 1500, false);
+  assert.equal(cache.lookup(IP_A, 1500), MAC_X);
+  assert.equal(cache.lookupForSend(IP_A, 2400), MAC_X);
+  assert.equal(cache.probeDue, false);
+  assert.equal(cache.stats.probes, 2);
+  // Unanswered, the entry ends with the grace period.
+  assert.equal(cache.lookupForSend(IP_A, 2500 + 3000), undefined);
+  assert.equal(cache.size, 0);
+});
+
+Deno.test("arp cache: a stale entry not being probed ignores unsolicited replies with another MAC", () => {
+  const cache = new ArpCache({ entryTtlMs: 1000, staleMs: 3000 });
+  cache.learn(IP_A, MAC_A, 0, true);
+  cache.learn(IP_A, MAC_X, 1100, false);
+  assert.equal(cache.stats.conflicts, 1);
+  // A request to us may replace it, as it could have created the entry anew.
+  cache.learn(IP_A, MAC_X, 1200, true);
+  assert.equal(cache.lookup(IP_A, 1200), MAC_X);
 });
 
 Deno.test("arp cache: unsolicited replies neither create nor overwrite entries", () => {

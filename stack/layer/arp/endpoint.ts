@@ -89,9 +89,23 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     eth.register(EtherType.Arp, this);
   }
 
-  /** The MAC of `ip` if known and fresh. */
+  /** The MAC of `ip` if known and fresh (no side effects). */
   lookup(ip: number, now: number): number | undefined {
     return this.cache.lookup(ip, now);
+  }
+
+  /**
+   * The MAC to send a datagram for `ip` to, or undefined when it must be resolved first. An entry past
+   * its lifetime is still used for a grace period while unicast requests revalidate it.
+   */
+  lookupForSend(ip: number, now: number): number | undefined {
+    const cache = this.cache;
+    const mac = cache.lookupForSend(ip, now);
+    if (cache.probeDue) {
+      cache.probeDue = false;
+      this.#sendRequest(ip, now, cache.probeBroadcast ? MAC_BROADCAST : mac);
+    }
+    return mac;
   }
 
   /**
@@ -201,15 +215,15 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     return retry === undefined || this.#announceAt < retry ? this.#announceAt : retry;
   }
 
-  /** Sends a request for `ip` now (also used for retries). */
-  #sendRequest(ip: number, now: number): void {
+  /** Sends a request for `ip` now (also used for retries), broadcast unless `to` names a MAC. */
+  #sendRequest(ip: number, now: number, to = MAC_BROADCAST): void {
     const tx = this.#tx;
     tx.operation = ArpOperation.Request;
     tx.senderMac = this.#eth.mac;
     tx.senderIp = this.#owner.sourceFor(ip) ?? 0;
     tx.targetMac = 0;
     tx.targetIp = ip;
-    if (this.#transmit(MAC_BROADCAST, now)) this.stats.txRequests++;
+    if (this.#transmit(to, now)) this.stats.txRequests++;
   }
 
   #transmit(dst: number, now: number): boolean {

@@ -318,7 +318,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
         stats.dropNoRoute++;
         return "unroutable";
       }
-      const known = this.#arp.lookup(hop, now);
+      const known = this.#arp.lookupForSend(hop, now);
       if (known === undefined) {
         const payload = new Uint8Array(payloadLength);
         fill(payload, 0, source, dst);
