@@ -225,3 +225,51 @@ Deno.test("ext: seeded mutations of valid packets are dropped and counted, never
   assert.ok(got.length < sent);
   assert.equal(peer.ip6.reassembler.bytesHeld, 0);
 });
+
+Deno.test("pmtu: a Packet Too Big about our packet lowers that path's MTU; forged ones are ignored", () => {
+  const { peer } = stack();
+  peer.ip6.config.setRouter(Ipv6Address.parse("fe80::ff:fe00:2"), Infinity, 0);
+  peer.ip6.neighbors.learn(Ipv6Address.parse("fe80::ff:fe00:2"), PEER_MAC, 0);
+  const far = Ipv6Address.parse("2001:db8:99::1");
+  const quote = (src: Ipv6Address) => {
+    const q = new Uint8Array(48);
+    q[0] = 0x60;
+    q[5] = 8;
+    q[6] = 17;
+    q[7] = 64;
+    src.write(q, 8);
+    far.write(q, 24);
+    return q;
+  };
+  const ptb = (src: Ipv6Address, mtu: number) =>
+    Peer.icmp(PEER, ME, 8 + 48, (v) => {
+      v.type = Icmpv6Type.PacketTooBig;
+      v.param = mtu;
+      v.bytes.set(quote(src), 8);
+    });
+  // About someone else's packet: ignored.
+  peer.send({ src: PEER, dst: ME, nextHeader: 58 }, ptb(Ipv6Address.parse("2001:db8::77"), 1280));
+  peer.run(5);
+  peer.iface.udp6!.send(4000, far, 9, new Uint8Array(1400));
+  peer.run(5);
+  const lengths = () =>
+    peer.sent.filter((s) => s.etherType === 0x86dd && s.ip.dst.equals(far)).map((s) =>
+      40 + s.ip.payloadLength
+    );
+  assert.deepEqual(lengths(), [1448]);
+  peer.send({ src: PEER, dst: ME, nextHeader: 58 }, ptb(ME, 1000)); // below the minimum: 1280
+  peer.run(5);
+  peer.iface.udp6!.send(4000, far, 9, new Uint8Array(1400));
+  peer.run(5);
+  const after = lengths().slice(1);
+  assert.equal(after.length, 2);
+  assert.ok(after.every((n) => n <= 1280), String(after));
+  // Ten minutes later the link MTU is tried again.
+  peer.run(600_001);
+  // The scripted peer never answers unreachability probes, so the router is relearned first.
+  peer.ip6.config.setRouter(Ipv6Address.parse("fe80::ff:fe00:2"), Infinity, peer.now);
+  peer.ip6.neighbors.learn(Ipv6Address.parse("fe80::ff:fe00:2"), PEER_MAC, peer.now);
+  peer.iface.udp6!.send(4000, far, 9, new Uint8Array(1400));
+  peer.run(5);
+  assert.equal(lengths().at(-1), 1448);
+});

@@ -20,6 +20,7 @@ import {
   ETHERTYPE_IPV6,
   IPV6_DEFAULT_HOP_LIMIT,
   IPV6_HEADER_LENGTH,
+  IPV6_MIN_MTU,
   Ipv6NextHeader,
   Ipv6Packet,
   Ipv6Repr,
@@ -47,6 +48,9 @@ import { Ndp } from "./ndp.ts";
 import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
 
 export type { Ipv6Fill, Ipv6Incoming, Ipv6Sender, Ipv6TransportHandler };
+
+/** How long a learned path MTU holds before the link MTU is tried again (RFC 8201 §4: 10 minutes). */
+const PATH_MTU_AGE_MS = 10 * 60 * 1000;
 
 /** Options of the IPv6 layer. */
 export interface Ipv6Options {
@@ -404,10 +408,44 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
         if (mac === undefined) return this.#queue(hop, payloadLength + extra, fill, now);
       }
     }
+    this.#txLimit = this.#pathMtu(dst, now) - IPV6_HEADER_LENGTH;
     return this.#transmit(mac, payloadLength + extra, fill, now);
   }
 
   #txAlertNext = 0;
+  /** The largest upper-layer message towards the current destination (path MTU less 40). */
+  #txLimit = 0;
+  /** Path MTUs learned from Packet Too Big (RFC 8201), by destination. */
+  #pathMtus = new Map<string, { mtu: number; until: number }>();
+
+  /**
+   * Records a Packet Too Big for `dst` (RFC 8201 §4): its path MTU becomes `mtu`, never below 1280 nor
+   * above the link's, for ten minutes. The table is bounded: past 256 entries the oldest goes.
+   */
+  setPathMtu(dst: Ipv6Address, mtu: number, now: number): void {
+    const clamped = Math.max(IPV6_MIN_MTU, Math.min(this.linkMtu, mtu));
+    if (clamped >= this.linkMtu) {
+      this.#pathMtus.delete(dst.key);
+      return;
+    }
+    if (this.#pathMtus.size >= 256 && !this.#pathMtus.has(dst.key)) {
+      const first = this.#pathMtus.keys().next().value;
+      if (first !== undefined) this.#pathMtus.delete(first);
+    }
+    this.#pathMtus.set(dst.key, { mtu: clamped, until: now + PATH_MTU_AGE_MS });
+  }
+
+  /** The path MTU towards `dst`: the link MTU unless a Packet Too Big lowered it recently. */
+  #pathMtu(dst: Ipv6Address, now: number): number {
+    if (this.#pathMtus.size === 0) return this.linkMtu;
+    const entry = this.#pathMtus.get(dst.key);
+    if (entry === undefined) return this.linkMtu;
+    if (entry.until <= now) {
+      this.#pathMtus.delete(dst.key);
+      return this.linkMtu;
+    }
+    return Math.min(entry.mtu, this.linkMtu);
+  }
 
   /** The first hop towards `dst`: itself when on-link, a redirect's target, or a default router. */
   #nextHop(dst: Ipv6Address): Ipv6Address | undefined {
@@ -663,7 +701,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   }
 
   #transmit(mac: number, length: number, fill: Ipv6Fill, now: number): SendResult {
-    if (length <= this.mtu) {
+    if (length <= this.#txLimit) {
       this.#txFill = fill;
       const sent = this.#eth.send(
         mac,
@@ -696,7 +734,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     length: number,
     now: number,
   ): SendResult {
-    const chunk = Math.floor((this.mtu - IPV6_FRAGMENT_HEADER_LENGTH) / 8) * 8;
+    const chunk = Math.floor((this.#txLimit - IPV6_FRAGMENT_HEADER_LENGTH) / 8) * 8;
     if (chunk <= 0) {
       this.stats.dropTooBig++;
       return "unroutable";
@@ -774,7 +812,10 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
 
   #sendQueued(mac: number, packet: Uint8Array, now: number): void {
     const length = packet.length - IPV6_HEADER_LENGTH;
-    if (length > this.mtu) {
+    this.#txLimit = this.#pathMtus.size === 0
+      ? this.mtu
+      : this.#pathMtu(Ipv6Address.read(packet, 24), now) - IPV6_HEADER_LENGTH;
+    if (length > this.#txLimit) {
       this.#sendFragments(mac, packet, 0, length, now);
       return;
     }

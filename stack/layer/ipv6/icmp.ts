@@ -135,6 +135,10 @@ export class Icmpv6Endpoint {
     } else if (type < 128) {
       stats.rxErrors++;
       const quoted = this.#quoted.wrap(view.bytes, view.dataOffset, view.dataLength);
+      if (type === Icmpv6Type.PacketTooBig && view.dataLength >= IPV6_HEADER_LENGTH) {
+        // RFC 8201 §4: only about a packet we sent, so that a forged message cannot shrink other paths.
+        if (this.#ip.hasAddress(quoted.src)) this.#ip.setPathMtu(quoted.dst, view.param, now);
+      }
       if (view.dataLength >= IPV6_HEADER_LENGTH) {
         this.onError?.(
           { src: packet.src, type, code: view.code, param: view.param, quoted },
