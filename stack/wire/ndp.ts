@@ -93,6 +93,10 @@ export class NdpRepr {
   mtu: number | undefined = undefined;
   /** RA: prefix information options. */
   prefixes: NdpPrefixInfo[] = [];
+  /** RA: recursive DNS servers (RFC 8106 §5.1). */
+  dnsServers: Ipv6Address[] = [];
+  /** RA: seconds the DNS servers may be used (0: no longer). */
+  dnsLifetime = 0;
 
   /** Decodes an NDP message from an ICMPv6 view (checksum not verified here). */
   static parse(view: Icmpv6Packet, into?: NdpRepr): NdpRepr | WireError {
@@ -179,6 +183,19 @@ export class NdpRepr {
             prefix: Ipv6Address.read(bytes, i + 16),
           });
           break;
+        case NdpOption.Rdnss:
+          // RFC 8106 §5.1: at least one address, so a length of 3 or more units, odd.
+          if (optLength < 24 || (optLength - 8) % 16 !== 0) {
+            return new WireError(
+              "malformed",
+              `Cannot parse NDP RDNSS option: length ${optLength} holds no whole addresses`,
+            );
+          }
+          repr.dnsLifetime = read32(bytes, i + 4);
+          for (let a = i + 8; a < i + optLength; a += 16) {
+            repr.dnsServers.push(Ipv6Address.read(bytes, a));
+          }
+          break;
         default:
           // RFC 4861 §4.6: unrecognised options are skipped.
           break;
@@ -197,6 +214,7 @@ export class NdpRepr {
     if (this.targetMac !== undefined) length += 8;
     if (this.mtu !== undefined) length += 8;
     length += 32 * this.prefixes.length;
+    if (this.dnsServers.length > 0) length += 8 + 16 * this.dnsServers.length;
     return length;
   }
 
@@ -253,6 +271,17 @@ export class NdpRepr {
       p.prefix.write(bytes, i + 16);
       i += 32;
     }
+    if (this.dnsServers.length > 0) {
+      bytes[i] = NdpOption.Rdnss;
+      bytes[i + 1] = 1 + 2 * this.dnsServers.length;
+      write16(bytes, i + 2, 0);
+      write32(bytes, i + 4, this.dnsLifetime);
+      i += 8;
+      for (const server of this.dnsServers) {
+        server.write(bytes, i);
+        i += 16;
+      }
+    }
     view.fillChecksum(src, dst);
   }
 
@@ -274,6 +303,8 @@ export class NdpRepr {
     this.targetMac = undefined;
     this.mtu = undefined;
     this.prefixes = [];
+    this.dnsServers = [];
+    this.dnsLifetime = 0;
   }
 }
 

@@ -24,7 +24,7 @@ function parse(bytes: Uint8Array): { repr: NdpRepr; ip: Ipv6Packet; view: Icmpv6
   return { repr, ip, view };
 }
 
-const NAMES = ["ns_dad", "ns", "na", "rs", "ra", "redirect"];
+const NAMES = ["ns_dad", "ns", "na", "rs", "ra", "ra_rdnss", "redirect"];
 
 Deno.test("NdpRepr decodes scapy's NDP messages", () => {
   for (const name of NAMES) {
@@ -97,6 +97,17 @@ Deno.test("NdpRepr drops zero-length options, truncated messages, bad codes and 
   const echo = fixture("echo_request").bytes;
   const g = NdpRepr.parse(new Icmpv6Packet(echo, 40, 18));
   assert.ok(isWireError(g) && g.code === "unsupported");
+});
+
+Deno.test("NdpRepr decodes scapy's RDNSS option (RFC 8106) and rejects partial addresses", () => {
+  const { bytes, fields } = fixture("ra_rdnss");
+  const { repr } = parse(bytes);
+  assert.deepEqual(repr.dnsServers.map(String), fields.dns);
+  assert.equal(repr.dnsLifetime, fields.dnsLifetime);
+  const cut = bytes.slice();
+  cut[40 + 16 + 1] = 2; // 16 bytes: header and half an address
+  const bad = NdpRepr.parse(new Icmpv6Packet(cut, 40, 32));
+  assert.ok(isWireError(bad) && bad.code === "malformed");
 });
 
 Deno.test("NdpRepr skips unknown options", () => {

@@ -139,6 +139,17 @@ Deno.test("ndp: a router advertisement configures SLAAC, the default router, MTU
   assert.equal(echo.length, 1);
   assert.equal(echo[0].sent.dstMac, PEER_MAC);
   assert.ok(echo[0].sent.ip.src.equals(SLAAC));
+  // RDNSS servers are kept for the resolver.
+  const servers: string[][] = [];
+  ip6.ndp.onDnsServers = (list) => servers.push(list.map(String));
+  ra(peer, (r) => {
+    r.routerLifetime = 1800;
+    r.dnsServers = [Ipv6Address.parse("2001:db8::53")];
+    r.dnsLifetime = 600;
+  });
+  peer.run(10);
+  assert.deepEqual(servers, [["2001:db8::53"]]);
+  assert.equal(ip6.ndp.dnsServers.length, 1);
   // Router lifetime 0 removes the router.
   ra(peer, (r) => (r.routerLifetime = 0));
   peer.run(10);

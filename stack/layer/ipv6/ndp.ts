@@ -60,6 +60,10 @@ export class Ndp {
     ignoredRa: 0,
     ignoredRedirect: 0,
   };
+  /** DNS servers from router advertisements (RFC 8106), with when each stops being usable. */
+  dnsServers: { address: Ipv6Address; until: number }[] = [];
+  /** Called when an advertisement changes the DNS servers (a resolver plugs in here). */
+  onDnsServers: ((servers: Ipv6Address[]) => void) | undefined;
   /** Addresses DAD found in use by another node (RFC 4862 §5.4.5), for diagnostics. */
   readonly duplicates: Ipv6Address[] = [];
   #ip: Ipv6Endpoint;
@@ -266,6 +270,14 @@ export class Ndp {
     // RFC 4861 §6.3.4: an MTU outside [1280, the link's] is ignored.
     if (repr.mtu !== undefined && repr.mtu >= IPV6_MIN_MTU && repr.mtu <= ip.ethMtu) {
       ip.linkMtu = repr.mtu;
+    }
+    if (repr.dnsServers.length > 0) {
+      const until = repr.dnsLifetime === 0xffffffff ? Infinity : now + repr.dnsLifetime * 1000;
+      // RFC 8106 §5.3.1: a lifetime of zero withdraws the servers.
+      this.dnsServers = until <= now
+        ? []
+        : repr.dnsServers.slice(0, 3).map((address) => ({ address, until }));
+      this.onDnsServers?.(this.dnsServers.map((s) => s.address));
     }
     for (const p of repr.prefixes) {
       if (p.prefix.isLinkLocal) continue;
