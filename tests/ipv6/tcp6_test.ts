@@ -156,3 +156,25 @@ Deno.test("tcp6: handles map addresses both ways and stay bounded", async () => 
   await assert.rejects(handles.resolver()("example.com"), /not an IPv6 literal/);
   assert.equal(await handles.resolver()("[2001:db8::2]"), 2);
 });
+
+Deno.test("tcp6: a stack talks TCP to itself on [::1]", async () => {
+  const s = setup();
+  const listener = s.sockA.listen({ port: 7 });
+  const server = (async () => {
+    const conn = await listener.accept();
+    const got = await readAll(conn);
+    await conn.write(got);
+    conn.close();
+  })();
+  const client = (async () => {
+    const conn = await s.sockA.connect({ hostname: "[::1]", port: 7 });
+    const reader = readAll(conn);
+    await conn.write(new TextEncoder().encode("loopback over ::1"));
+    await conn.closeWrite();
+    return new TextDecoder().decode(await reader);
+  })();
+  const [, text] = await s.drive(Promise.all([server, client]));
+  assert.equal(text, "loopback over ::1");
+  assert.ok(s.a.ipv6!.stats.loopback > 0);
+  listener.close();
+});
