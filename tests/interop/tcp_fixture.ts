@@ -11,6 +11,7 @@ import type { TcpConfig } from "../../stack/layer/tcp/config.ts";
 import type { TcpConnection } from "../../stack/layer/tcp/connection.ts";
 import { TcpEndpoint } from "../../stack/layer/tcp/endpoint.ts";
 import type { TcpEvent, TcpHandler } from "../../stack/layer/tcp/events.ts";
+import type { Nic } from "../../stack/nic/nic.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { type Link, type RunningStack, startStack } from "./setup.ts";
 
@@ -19,13 +20,13 @@ const scratch = new Uint8Array(1 << 16);
 /** A stack on a link with a TCP endpoint attached, checksums set up for the NIC's offloads. */
 export function startTcpStack(
   link: Link,
-  config?: Partial<TcpConfig>,
+  options: { config?: Partial<TcpConfig>; nic?: Nic } = {},
 ): { stack: RunningStack; tcp: TcpEndpoint } {
-  const stack = startStack(link);
+  const stack = startStack(link, options.nic);
   // With offloads the NIC finishes checksums from pseudo-header sums and vouches for received ones.
   const tcp = new TcpEndpoint({
     rng: new Rng(11),
-    config,
+    config: options.config,
     checksum: stack.nic.caps.txChecksumOffload ? "pseudo" : "full",
     verifyChecksum: !stack.nic.caps.rxChecksumVerified,
   });

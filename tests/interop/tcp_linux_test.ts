@@ -80,8 +80,7 @@ Deno.test("interop tap: 1,000 connections from Linux open at once, each echoed",
   const link = await createLink("tap");
   // Small buffers: a thousand connections at the default 256 KiB each would hold half a gigabyte.
   const { stack, tcp } = startTcpStack(link, {
-    recvBufferSize: 16 << 10,
-    sendBufferSize: 16 << 10,
+    config: { recvBufferSize: 16 << 10, sendBufferSize: 16 << 10 },
   });
   serveEcho(tcp, 7);
   try {
