@@ -16,7 +16,7 @@ const CONNECTIONS = 50;
 const CLOCK_TICKS = 100;
 
 /** One wrk run's figures. */
-interface WrkResult {
+export interface WrkResult {
   rps: number;
   p99Ms: number;
   errors: number;
