@@ -278,3 +278,29 @@ Deno.test("mld: a general query is answered with current-state reports within it
   assert.ok(reports[0].sent.ip.src.equals(STACK_LL));
   assert.equal(peer.ip6.mld.stats.rxQueries, 1);
 });
+
+Deno.test("ndp: a flood of advertised prefixes and routers stays bounded", () => {
+  const peer = new Peer({ ipv6: { dadTransmits: 0 } });
+  peer.run(100);
+  for (let i = 0; i < 100; i++) {
+    const src = Ipv6Address.parse(`fe80::${(i + 1).toString(16)}`);
+    ra(peer, (r) => {
+      r.routerLifetime = 1800;
+      r.prefixes = [{
+        prefix: Ipv6Address.parse(`2001:db8:${i.toString(16)}::`),
+        prefixLength: 64,
+        onLink: true,
+        autonomous: true,
+        validLifetime: 86400,
+        preferredLifetime: 14400,
+      }];
+    }, { src });
+    peer.run(5);
+  }
+  const config = peer.ip6.config;
+  assert.equal(config.addresses.length, 32);
+  assert.equal(config.prefixes.length, 32);
+  assert.equal(config.routers.length, 8);
+  assert.equal(config.stats.dropAddressesFull, 100 - 31); // the link-local address is the 32nd
+  assert.ok(peer.ip6.groups().length <= 33);
+});

@@ -45,8 +45,15 @@ export interface DefaultRouter {
 /** Two hours: the floor RFC 4862 §5.5.3(e) puts under a lowered valid lifetime. */
 const TWO_HOURS = 2 * 3600 * 1000;
 
+/** Bounds on what router advertisements can make a host hold (a flood of RAs must not grow it). */
+const MAX_ADDRESSES = 32;
+const MAX_PREFIXES = 32;
+const MAX_ROUTERS = 8;
+
 /** Addresses, prefixes and routers of one interface. */
 export class Ipv6Config {
+  /** Counters of refusals by the bounds. */
+  readonly stats = { dropAddressesFull: 0, dropPrefixesFull: 0, dropRoutersFull: 0 };
   /** Own addresses, in the order they were added. */
   readonly addresses: OwnAddress[] = [];
   /** On-link prefixes learned from RAs or implied by static addresses. */
@@ -64,9 +71,13 @@ export class Ipv6Config {
     prefixLength: number,
     origin: AddressOrigin,
     options: { dadTransmits: number; dadAt: number; validUntil?: number; preferredUntil?: number },
-  ): OwnAddress {
+  ): OwnAddress | undefined {
     const existing = this.find(address);
     if (existing !== undefined) return existing;
+    if (this.addresses.length >= MAX_ADDRESSES) {
+      this.stats.dropAddressesFull++;
+      return undefined;
+    }
     const own: OwnAddress = {
       address,
       prefixLength,
@@ -123,6 +134,10 @@ export class Ipv6Config {
       if (validUntil <= 0) this.prefixes.splice(i, 1);
       else this.prefixes[i].validUntil = validUntil;
     } else if (validUntil > 0) {
+      if (this.prefixes.length >= MAX_PREFIXES) {
+        this.stats.dropPrefixesFull++;
+        return;
+      }
       this.prefixes.push({ prefix, prefixLength, validUntil });
     }
   }
@@ -141,6 +156,8 @@ export class Ipv6Config {
       if (i >= 0) this.routers.splice(i, 1);
     } else if (i >= 0) {
       this.routers[i].until = until;
+    } else if (this.routers.length >= MAX_ROUTERS) {
+      this.stats.dropRoutersFull++;
     } else {
       this.routers.push({ address, until });
     }

@@ -93,7 +93,7 @@ export class Ndp {
       dadTransmits: this.#options.dadTransmits,
       dadAt: now + this.#ip.rng.below(MAX_START_DELAY_MS),
     });
-    if (own.state === "preferred") this.#addressUp(address, now);
+    if (own?.state === "preferred") this.#addressUp(address, now);
   }
 
   /** Sends a neighbor solicitation for `target`: multicast to resolve it, unicast to probe it. */

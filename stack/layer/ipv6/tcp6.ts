@@ -29,8 +29,8 @@ export class Ipv6Handles {
   #byHandle: Ipv6Address[] = [new Ipv6Address(0, 0, 0, 0)];
   #max: number;
 
-  /** Creates a table of at most `max` addresses (default 1 << 20). */
-  constructor(max = 1 << 20) {
+  /** Creates a table of at most `max` addresses (default 65 536). */
+  constructor(max = 65536) {
     this.#max = max;
   }
 
