@@ -46,14 +46,21 @@ export class Sim {
       mtu: options.mtu,
       ringFrames: options.ringFrames ?? 1024,
     });
+    // Static neighbours: the memory link flips bits without an Ethernet FCS to catch them, and a
+    // corrupted ARP reply would poison a cache for good; these tests are about TCP.
+    const arp = { entryTtlMs: 1e12, announcements: 0 };
     this.a = new Interface(this.pair.a, {
       addresses: [Ipv4Cidr.parse("10.0.0.1/24")],
       rng: new Rng(seed * 2 + 1),
+      arp,
     });
     this.b = new Interface(this.pair.b, {
       addresses: [Ipv4Cidr.parse("10.0.0.2/24")],
       rng: new Rng(seed * 2 + 2),
+      arp,
     });
+    this.a.arp.cache.learn(ADDR_B, this.pair.b.mac, 0, true);
+    this.b.arp.cache.learn(ADDR_A, this.pair.a.mac, 0, true);
     const key = (n: number) => {
       const k = new Uint8Array(16);
       new Rng(seed * 16 + n).fill(k);

@@ -108,8 +108,10 @@ export class TcpConnection {
 
   #host: TcpHost;
   #cfg: TcpConfig;
-  #send: SendBuffer;
-  #recv: RecvBuffer;
+  // Buffers are allocated on first use and dropped once a closing connection has emptied them, so idle
+  // and TIME-WAIT connections cost little memory.
+  #send: SendBuffer | undefined = undefined;
+  #recv: RecvBuffer | undefined = undefined;
   #rtt: RttEstimator;
   #cc: CongestionController;
   #sack = new SackScoreboard();
@@ -175,8 +177,6 @@ export class TcpConnection {
     this.remoteAddr = remoteAddr;
     this.remotePort = remotePort;
     this.#noDelay = config.noDelay;
-    this.#send = new SendBuffer(config.sendBufferSize);
-    this.#recv = new RecvBuffer(config.recvBufferSize, config.maxOutOfOrderHoles);
     this.#rtt = new RttEstimator({
       initialRtoMs: config.initialRtoMs,
       minRtoMs: config.minRtoMs,
@@ -295,23 +295,23 @@ export class TcpConnection {
 
   /** Bytes ready to `read`. */
   get readable(): number {
-    return this.#recv.readable;
+    return this.#recv?.readable ?? 0;
   }
 
   /** Bytes `write` accepts now (0 once the sending side is closed or the connection is not open). */
   get writable(): number {
     if (this.#finQueued || !canSend(this.state)) return 0;
-    return this.#send.free;
+    return this.#send?.free ?? this.#cfg.sendBufferSize;
   }
 
   /** Bytes written but not yet acknowledged by the peer. */
   get unacknowledged(): number {
-    return this.#send.length;
+    return this.#send?.length ?? 0;
   }
 
   /** The peer sent FIN and every byte before it was read: `read` will only ever return 0. */
   get readClosed(): boolean {
-    return (this.#finReceived || this.state === TcpState.Closed) && this.#recv.readable === 0;
+    return (this.#finReceived || this.state === TcpState.Closed) && this.readable === 0;
   }
 
   /** The peer sent its FIN. */
@@ -376,6 +376,7 @@ export class TcpConnection {
   /** Queues bytes to send; returns how many fit in the send buffer. */
   write(bytes: Uint8Array, offset = 0, length = bytes.length - offset): number {
     if (this.#finQueued || !canSend(this.state)) return 0;
+    this.#send ??= new SendBuffer(this.#cfg.sendBufferSize);
     const n = this.#send.write(bytes, offset, length);
     if (n > 0 && isSynchronized(this.state)) this.#host.ready(this);
     return n;
@@ -383,7 +384,8 @@ export class TcpConnection {
 
   /** Copies received bytes into `dst`; returns how many (0 when none are ready). */
   read(dst: Uint8Array, offset = 0, length = dst.length - offset): number {
-    const n = this.#recv.read(dst, offset, length);
+    const n = this.#recv?.read(dst, offset, length) ?? 0;
+    if (this.state === TcpState.TimeWait || this.state === TcpState.Closed) this.#releaseBuffers();
     if (n > 0 && isSynchronized(this.state) && !this.#finReceived) this.#maybeWindowUpdate();
     return n;
   }
@@ -419,7 +421,7 @@ export class TcpConnection {
    */
   close(): void {
     if (this.state === TcpState.Closed) return;
-    if (this.#recv.readable > 0 && isSynchronized(this.state)) {
+    if (this.readable > 0 && isSynchronized(this.state)) {
       this.abort();
       return;
     }
@@ -457,7 +459,7 @@ export class TcpConnection {
 
   #maybeWindowUpdate(): void {
     // Send a window update once the window can grow by a useful amount (RFC 9293 §3.8.6.2.2).
-    const grow = this.#w.growth(this.#rcvNxt, this.#recv.window, this.#o.rcvWscale);
+    const grow = this.#w.growth(this.#rcvNxt, this.#recvFree(), this.#o.rcvWscale);
     const threshold = Math.min(this.#cfg.recvBufferSize >>> 1, 2 * this.#o.ownMss);
     if (grow >= threshold) {
       this.#ackNow = true;
@@ -470,6 +472,7 @@ export class TcpConnection {
     this.state = TcpState.Closed;
     if (reason !== undefined && this.error === undefined) this.error = reason;
     this.#t.clear();
+    this.#releaseBuffers();
     this.#ackNow = false;
     this.#probe = false;
     this.events |= ConnEvent.Closed | ConnEvent.In;
@@ -503,7 +506,7 @@ export class TcpConnection {
     }
 
     // First check: is the sequence number acceptable (RFC 9293 §3.10.7.4)?
-    const rcvWnd = Math.max(this.#w.size(this.#rcvNxt), this.#recv.window);
+    const rcvWnd = Math.max(this.#w.size(this.#rcvNxt), this.#recvFree());
     const segLen = payLen + (syn ? 1 : 0) + (fin ? 1 : 0);
     if (!acceptable(seq, segLen, this.#rcvNxt, rcvWnd)) {
       if (rcvWnd === 0 && seq === this.#rcvNxt) {
@@ -773,10 +776,10 @@ export class TcpConnection {
     let acked = seqSub(ack, this.#sndUna);
     const dataAcked = Math.max(
       0,
-      Math.min(seqSub(ack, this.#sndBufSeq), this.#send.length),
+      Math.min(seqSub(ack, this.#sndBufSeq), this.#send?.length ?? 0),
     );
     if (dataAcked > 0) {
-      this.#send.consume(dataAcked);
+      this.#send!.consume(dataAcked);
       this.#sndBufSeq = seqAdd(this.#sndBufSeq, dataAcked);
       this.events |= ConnEvent.In;
     }
@@ -821,7 +824,7 @@ export class TcpConnection {
     this.#tlpOut = false;
     this.#t.rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
     this.#armProbe(now);
-    if (this.#send.length > 0 || this.#finQueued) this.#host.ready(this);
+    if ((this.#send?.length ?? 0) > 0 || this.#finQueued) this.#host.ready(this);
   }
 
   #dupAck(now: number): void {
@@ -877,14 +880,18 @@ export class TcpConnection {
       return;
     }
     const offset = seqSub(seq, this.#rcvNxt);
-    const hadHoles = this.#recv.outOfOrderBytes > 0;
-    const n = this.#recv.write(offset, bytes, off, len);
+    const recv = this.#recv ??= new RecvBuffer(
+      this.#cfg.recvBufferSize,
+      this.#cfg.maxOutOfOrderHoles,
+    );
+    const hadHoles = recv.outOfOrderBytes > 0;
+    const n = recv.write(offset, bytes, off, len);
     if (n > 0) {
       this.#rcvNxt = seqAdd(this.#rcvNxt, n);
       this.events |= ConnEvent.In;
     }
     // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at once out of order, or when a hole fills.
-    if (offset > 0 || hadHoles || this.#recv.outOfOrderBytes > 0) {
+    if (offset > 0 || hadHoles || recv.outOfOrderBytes > 0) {
       this.#ackNow = true;
       if (offset > 0) this.#host.stats.rxOutOfOrder++;
       return;
@@ -917,6 +924,7 @@ export class TcpConnection {
 
   #enterTimeWait(now: number): void {
     this.state = TcpState.TimeWait;
+    this.#releaseBuffers();
     this.#t.timeWaitAt = now + this.#cfg.timeWaitMs;
     this.#t.rtoAt = Infinity;
     this.#t.persistAt = Infinity;
@@ -1271,7 +1279,7 @@ export class TcpConnection {
       this.#iss,
       synAck ? this.#rcvNxt : 0,
       synAck ? TcpFlags.SYN | TcpFlags.ACK : TcpFlags.SYN,
-      Math.min(this.#recv.window, 0xffff),
+      Math.min(this.#recvFree(), 0xffff),
     );
     repr.mss = this.#o.ownMss;
     if (this.#o.offerWs) repr.windowScale = this.#o.rcvWscale;
@@ -1305,7 +1313,7 @@ export class TcpConnection {
       repr.tsVal = this.#o.tsNow(now);
       repr.tsEcr = this.#o.tsRecent;
     }
-    if (this.#o.sackOk && this.#recv.outOfOrderBytes > 0) {
+    if (this.#o.sackOk && this.#recv !== undefined && this.#recv.outOfOrderBytes > 0) {
       const out = this.#sackOut;
       out.length = 0;
       this.#recv.sackBlocks(this.#rcvNxt, out);
@@ -1334,12 +1342,30 @@ export class TcpConnection {
    */
   #windowField(): number {
     const step = Math.min(this.#cfg.recvBufferSize >>> 1, this.#o.ownMss);
-    return this.#w.field(this.#rcvNxt, this.#recv.window, this.#o.rcvWscale, step);
+    return this.#w.field(this.#rcvNxt, this.#recvFree(), this.#o.rcvWscale, step);
+  }
+
+  /** Free receive-buffer space (all of it before the buffer exists). */
+  #recvFree(): number {
+    return this.#recv?.window ?? this.#cfg.recvBufferSize;
+  }
+
+  /** Drops buffers that a closing connection no longer needs. */
+  #releaseBuffers(): void {
+    const closed = this.state === TcpState.Closed;
+    const send = this.#send;
+    if (send !== undefined && (closed || (send.length === 0 && this.#finQueued))) {
+      this.#send = undefined;
+    }
+    const recv = this.#recv;
+    if (recv !== undefined && recv.readable === 0 && (closed || this.#finReceived)) {
+      this.#recv = undefined;
+    }
   }
 
   /** The sequence number just past the last byte the app wrote (where FIN goes). */
   #dataEnd(): number {
-    return seqAdd(this.#sndBufSeq, this.#send.length);
+    return seqAdd(this.#sndBufSeq, this.#send?.length ?? 0);
   }
 }
 
