@@ -9,16 +9,13 @@
 import type { HttpAddr, HttpConn } from "./conn.ts";
 import { ConnReader } from "./conn_reader.ts";
 import { HttpError } from "./error.ts";
+import { HandlerInfo, type ServeHandlerInfo } from "./handler_info.ts";
 import type { HttpLimits } from "./limits.ts";
 import { RequestBody } from "./request_body.ts";
 import { parseRequestHead, type RequestHead } from "./request_head.ts";
 import { ResponseWriter } from "./response_writer.ts";
 
-/** What the handler receives besides the request, like `Deno.ServeHandlerInfo`. */
-export interface ServeHandlerInfo {
-  /** The client's address. */
-  remoteAddr: HttpAddr;
-}
+export type { ServeHandlerInfo };
 
 /** A request handler, like `Deno.ServeHandler`. */
 export type ServeHandler = (
@@ -53,7 +50,8 @@ export class HttpConnection {
   #ctx: ConnectionContext;
   #reader: ConnReader;
   #writer: ResponseWriter;
-  #info: ServeHandlerInfo;
+  #info: HandlerInfo | undefined;
+  #remoteAddr: HttpAddr;
   #inflight: AbortController | undefined;
   #requestStart = 0;
   #idle = true;
@@ -72,7 +70,7 @@ export class HttpConnection {
   constructor(conn: HttpConn, ctx: ConnectionContext) {
     this.#conn = conn;
     this.#ctx = ctx;
-    this.#info = { remoteAddr: conn.remoteAddr };
+    this.#remoteAddr = conn.remoteAddr;
     // read/write when the connection has both (Deno.Conn, TcpConn): cheaper than the streams.
     const direct = typeof conn.read === "function" && typeof conn.write === "function";
     this.#reader = new ConnReader(
@@ -126,6 +124,7 @@ export class HttpConnection {
     this.deadline = Infinity;
     // Like Deno.serve: the request's signal aborts when its connection ends before the response.
     this.#inflight?.abort();
+    this.#info?.settle(new Error("Connection closed before the response was sent"));
     this.#reader.interrupt(new Error("Connection closed"));
     this.#writer.release();
     try {
@@ -214,6 +213,7 @@ export class HttpConnection {
 
     let response: Response;
     try {
+      this.#info = new HandlerInfo(this.#remoteAddr);
       const result = ctx.handler(request, this.#info);
       response = result instanceof Promise ? await result : result;
       if (!(response instanceof Response)) throw new TypeError("Handler did not return a Response");
@@ -239,6 +239,8 @@ export class HttpConnection {
       throw error;
     }
     this.#inflight = undefined;
+    this.#info?.settle();
+    this.#info = undefined;
     if (!open || this.#closing) return false;
     if (!body.done) {
       // RFC 9110 §10.1.1: if 100 Continue was never sent the client may never send the body, so

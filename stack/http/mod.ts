@@ -6,7 +6,8 @@
  */
 
 export { type HttpServer, serve, type ServeOptions } from "./server.ts";
-export type { ServeHandler, ServeHandlerInfo } from "./connection.ts";
+export type { ServeHandler } from "./connection.ts";
+export type { ServeHandlerInfo } from "./handler_info.ts";
 export type { HttpAddr, HttpConn, HttpListener } from "./conn.ts";
 export { type Clock, runtimeClock, systemClock } from "./clock.ts";
 export { DEFAULT_LIMITS, type HttpLimits } from "./limits.ts";

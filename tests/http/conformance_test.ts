@@ -710,3 +710,40 @@ Deno.test("with coalesceBytes, head and a small body go out in one write", async
   assert.equal(written.length, 1);
   assert.ok(written[0].length > 100);
 });
+
+Deno.test("info.completed resolves once the response is written", async () => {
+  let completed: Promise<void> | undefined;
+  let done = false;
+  const { listener, server } = startServer((_req, info) => {
+    completed = info.completed.then(() => void (done = true));
+    return new Response("ok");
+  });
+  const client = listener.connect();
+  client.send(GET("/"));
+  await client.response();
+  await completed;
+  assert.equal(done, true);
+  await server.shutdown();
+});
+
+Deno.test("info.completed rejects when the connection fails before the response is out", async () => {
+  let completed: Promise<void> | undefined;
+  let emit: ((s: string) => void) | undefined;
+  const { listener, server } = startServer((_req, info) => {
+    completed = info.completed;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          emit = (s) => controller.enqueue(new TextEncoder().encode(s));
+        },
+      }),
+    );
+  });
+  const client = listener.connect();
+  client.send(GET("/stream"));
+  await settle();
+  client.serverConn.close();
+  emit!("too late");
+  await assert.rejects(completed!, /Connection closed before the response was sent/);
+  await server.shutdown();
+});
