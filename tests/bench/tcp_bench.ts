@@ -163,9 +163,12 @@ function lossyThroughput(loss: number): { mbps: number; mathis: number } {
   return { mbps: (received * 8) / seconds / 1e6, mathis };
 }
 
-/** Memory per idle established connection (each end counted), with 16 KiB buffers. */
+/**
+ * Memory per idle established connection (each end counted), default settings (256 KiB buffers, which
+ * are allocated on first use).
+ */
 function idleMemory(count: number): Record<string, number> {
-  const sim = new Sim({ seed: 3, tcp: { recvBufferSize: 16 << 10, sendBufferSize: 16 << 10 } });
+  const sim = new Sim({ seed: 3 });
   const accepted: TcpConnection[] = [];
   sim.tcpB.listen(5003, {
     backlog: count,
@@ -188,7 +191,7 @@ function idleMemory(count: number): Record<string, number> {
   return {
     "idle connections (each end)": ends,
     "JS heap bytes per idle connection": (after.heapUsed - before.heapUsed) / ends,
-    "heap + buffer bytes per idle connection (16 KiB buffers)":
+    "heap + external bytes per idle connection":
       (after.heapUsed + after.external - before.heapUsed - before.external) / ends,
   };
 }
