@@ -9,7 +9,9 @@ import { attachTcp6 } from "../../stack/layer/ipv6/tcp6.ts";
 import { MemoryPair } from "../../stack/nic/memory.ts";
 import { TcpSockets } from "../../stack/socket/tcp.ts";
 import { Rng } from "../../stack/util/rng.ts";
+import { internetChecksum } from "../../stack/wire/checksum.ts";
 import { Ipv6Address, Ipv6Cidr } from "../../stack/wire/ipv6_address.ts";
+import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
 
 const waker = { wake() {} };
 
@@ -109,7 +111,9 @@ for (const impair of [{}, { loss: 0.02, corrupt: 0.01 }]) {
       assert.ok(dropped > 0, "no corrupted segment reached the checksum");
     }
     // The connection's peer address maps back to A's IPv6 address.
-    assert.equal(s.tcpB.handles.address(1)?.toString(), "2001:db8::a");
+    const peerHandle = s.tcpB.handles.peek(Ipv6Address.parse("2001:db8::a"));
+    assert.ok(peerHandle !== undefined);
+    assert.equal(s.tcpB.handles.address(peerHandle)?.toString(), "2001:db8::a");
     listener.close();
   });
 }
@@ -142,19 +146,25 @@ Deno.test("tcp6: a connection to a closed port is refused, and a bad checksum is
   assert.equal(s.tcpB.endpoint.stats.rxSegments, before);
 });
 
-Deno.test("tcp6: handles map addresses both ways and stay bounded", async () => {
+Deno.test("tcp6: handles map addresses both ways, stay bounded and come back the same", async () => {
   const { Ipv6Handles } = await import("../../stack/layer/ipv6/tcp6.ts");
-  const handles = new Ipv6Handles(2);
+  const handles = new Ipv6Handles(2, 1234);
   assert.equal(handles.parse("::"), 0);
-  assert.equal(handles.parse("[2001:db8::1]"), 1);
-  assert.equal(handles.parse("2001:db8::1"), 1);
-  assert.equal(handles.parse("2001:db8::2"), 2);
+  const one = handles.parse("[2001:db8::1]")!;
+  assert.ok(one > 0);
+  assert.equal(handles.parse("2001:db8::1"), one);
+  const two = handles.parse("2001:db8::2")!;
+  assert.ok(two > 0 && two !== one);
   assert.equal(handles.parse("2001:db8::3"), undefined); // full
   assert.equal(handles.parse("10.0.0.1"), undefined);
-  assert.equal(handles.format(2), "2001:db8::2");
+  assert.equal(handles.format(two), "2001:db8::2");
   assert.equal(handles.format(0), "::");
   await assert.rejects(handles.resolver()("example.com"), /not an IPv6 literal/);
-  assert.equal(await handles.resolver()("[2001:db8::2]"), 2);
+  assert.equal(await handles.resolver()("[2001:db8::2]"), two);
+  // Forgotten and met again, an address gets its old handle back (SYN cookies stay valid).
+  assert.equal(handles.retain(new Set([0, two])), 1);
+  assert.equal(handles.address(one), undefined);
+  assert.equal(handles.parse("2001:db8::1"), one);
 });
 
 Deno.test("tcp6: a stack talks TCP to itself on [::1]", async () => {
@@ -176,5 +186,47 @@ Deno.test("tcp6: a stack talks TCP to itself on [::1]", async () => {
   const [, text] = await s.drive(Promise.all([server, client]));
   assert.equal(text, "loopback over ::1");
   assert.ok(s.a.ipv6!.stats.loopback > 0);
+  listener.close();
+});
+
+Deno.test("tcp6: addresses no connection uses are swept after their replies went out", async () => {
+  const s = setup();
+  const listener = s.sockB.listen({ port: 80 });
+  const accepted = listener.accept();
+  const conn = await s.drive(s.sockA.connect({ hostname: "2001:db8::b", port: 80 }));
+  await s.drive(accepted);
+  // Many segments to a closed port from many sources: each gets a reset, none keeps a handle.
+  const seg = new Uint8Array(20);
+  seg[0] = 0x9c;
+  seg[3] = 81;
+  seg[12] = 0x50;
+  seg[13] = 0x02;
+  for (let i = 1; i <= 500; i++) {
+    const src = Ipv6Address.parse(`2001:db8::1:${i.toString(16)}`);
+    const dst = Ipv6Address.parse("2001:db8::b");
+    const sum = internetChecksum(seg.fill(0, 16, 18), 0, 20, ipv6PseudoHeaderSum(src, dst, 6, 20));
+    seg[16] = sum >>> 8;
+    seg[17] = sum & 0xff;
+    s.tcpB.adapter.receive(
+      {
+        src,
+        dst,
+        nextHeader: 6,
+        hopLimit: 64,
+        bytes: seg,
+        offset: 0,
+        length: 20,
+        packet: undefined as never,
+      },
+      0,
+    );
+    if (i % 50 === 0) s.tcpB.adapter.poll(0);
+  }
+  assert.ok(s.tcpB.handles.size <= 64, `${s.tcpB.handles.size} handles`);
+  assert.ok(s.tcpB.adapter.stats.sweeps > 0);
+  // The live connection's peer kept its handle and still talks.
+  await s.drive(conn.write(new TextEncoder().encode("still here")));
+  assert.ok(s.tcpB.handles.peek(Ipv6Address.parse("2001:db8::a")) !== undefined);
+  conn.close();
   listener.close();
 });

@@ -692,8 +692,10 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.#txFill = noFill;
     const result = this.neighbors.enqueue(hop, packet, now);
     if (result === "full") {
+      // Dropped and counted, but reported as queued, as IPv4 does for a full ARP queue: "busy" would
+      // make a transport retry on every poll while no entry can free up (a spinning stack).
       this.stats.dropNeighborFull++;
-      return "busy";
+      return "queued";
     }
     if (result === "request") this.ndp.solicit(hop, undefined, now);
     this.stats.txQueued++;

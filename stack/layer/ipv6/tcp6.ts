@@ -22,16 +22,24 @@ import type { Ipv6Endpoint } from "./endpoint.ts";
 const TCP = 6;
 /** The checksum field's offset in a TCP header. */
 const CHECKSUM = 16;
+/** The handle table size below which it is never swept. */
+const SWEEP_MIN = 64;
 
-/** A two-way table of IPv6 addresses and the 32-bit handles TCP sees; handle 0 stays "any". */
+/**
+ * A two-way table of IPv6 addresses and the 32-bit handles TCP sees; handle 0 stays "any". A handle is
+ * a keyed hash of its address (linear probing on collision), so an address that leaves the table and
+ * comes back usually gets the same handle again: a SYN cookie sent before a sweep still validates after.
+ */
 export class Ipv6Handles {
   #byKey = new Map<string, number>();
-  #byHandle: Ipv6Address[] = [new Ipv6Address(0, 0, 0, 0)];
+  #byHandle = new Map<number, Ipv6Address>([[0, new Ipv6Address(0, 0, 0, 0)]]);
   #max: number;
+  #seed: number;
 
-  /** Creates a table of at most `max` addresses (default 65 536). */
-  constructor(max = 65536) {
+  /** Creates a table of at most `max` addresses (default 65 536), hashing with `seed`. */
+  constructor(max = 65536, seed = 0x9e3779b9) {
     this.#max = max;
+    this.#seed = seed >>> 0;
   }
 
   /** Addresses held. */
@@ -44,17 +52,34 @@ export class Ipv6Handles {
     if (address.isUnspecified) return 0;
     const known = this.#byKey.get(address.key);
     if (known !== undefined) return known;
-    // TODO(#8): handles are never reclaimed; a server meeting over `max` clients refuses new ones.
     if (this.#byKey.size >= this.#max) return undefined;
-    const handle = this.#byHandle.length;
-    this.#byHandle.push(address);
+    let handle = hashAddress(address, this.#seed);
+    while (handle === 0 || this.#byHandle.has(handle)) handle = (handle + 1) >>> 0;
+    this.#byHandle.set(handle, address);
     this.#byKey.set(address.key, handle);
     return handle;
   }
 
+  /** The handle of `address` if it has one (never makes one). */
+  peek(address: Ipv6Address): number | undefined {
+    return address.isUnspecified ? 0 : this.#byKey.get(address.key);
+  }
+
   /** The address of `handle`, or undefined. */
   address(handle: number): Ipv6Address | undefined {
-    return this.#byHandle[handle];
+    return this.#byHandle.get(handle);
+  }
+
+  /** Forgets every address whose handle is not in `keep`. */
+  retain(keep: Set<number>): number {
+    let removed = 0;
+    for (const [key, handle] of this.#byKey) {
+      if (keep.has(handle)) continue;
+      this.#byKey.delete(key);
+      this.#byHandle.delete(handle);
+      removed++;
+    }
+    return removed;
   }
 
   /** The handle of IPv6 text ("2001:db8::1", "[::1]", "::" for any), or undefined. */
@@ -66,7 +91,7 @@ export class Ipv6Handles {
 
   /** The RFC 5952 text of a handle's address ("::" for 0 or an unknown handle). */
   format(handle: number): string {
-    return (this.#byHandle[handle] ?? this.#byHandle[0]).toString();
+    return (this.#byHandle.get(handle) ?? this.#byHandle.get(0)!).toString();
   }
 
   /** A resolver for `TcpSockets` (`resolve` option): "2001:db8::1" or "[::1]" to a handle. */
@@ -81,6 +106,18 @@ export class Ipv6Handles {
   }
 }
 
+/** A keyed 32-bit mix of the four words (murmur3's finaliser per word). */
+function hashAddress(a: Ipv6Address, seed: number): number {
+  let h = seed;
+  for (const w of [a.w0, a.w1, a.w2, a.w3]) {
+    h = Math.imul(h ^ w, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
 /** The part of a TCP endpoint the adapter drives. */
 export interface Tcp6Transport {
   receive(
@@ -89,12 +126,14 @@ export interface Tcp6Transport {
   ): void;
   poll(now: number, ip: TcpIpSender): boolean;
   pollAt(now: number): number | undefined;
+  /** The live connections, whose addresses keep their handles (see `Tcp6Adapter.poll`). */
+  connections?(): Iterable<{ localAddr: number; remoteAddr: number }>;
 }
 
 /** Runs a TCP endpoint over an IPv6 endpoint. */
 export class Tcp6Adapter implements Ipv6TransportHandler, TcpIpSender {
   /** Counters. */
-  readonly stats = { rxSegments: 0, dropChecksum: 0, dropHandles: 0, txSegments: 0 };
+  readonly stats = { rxSegments: 0, dropChecksum: 0, dropHandles: 0, txSegments: 0, sweeps: 0 };
   /** The address handles. */
   readonly handles: Ipv6Handles;
   #ip: Ipv6Endpoint;
@@ -111,6 +150,8 @@ export class Tcp6Adapter implements Ipv6TransportHandler, TcpIpSender {
   #srcHandle = 0;
   #dstHandle = 0;
   #length = 0;
+  /** Sweep the handle table when it grows past this (doubles with the live set, so sweeps amortise). */
+  #sweepAt = SWEEP_MIN;
   #fill6: (bytes: Uint8Array, offset: number, src: Ipv6Address, dst: Ipv6Address) => void;
 
   /** Connects `tcp` to `ip` (registers for next header 6). */
@@ -199,9 +240,30 @@ export class Tcp6Adapter implements Ipv6TransportHandler, TcpIpSender {
     return source === undefined ? undefined : this.handles.handle(source);
   }
 
-  /** Transmits due segments and runs TCP's timers. */
+  /**
+   * Transmits due segments and runs TCP's timers, then, when the handle table has grown, forgets the
+   * addresses no connection uses: those of segments answered with a reset or a SYN cookie, whose
+   * replies have just gone out. Spoofed sources therefore cannot fill the table.
+   */
   poll(now: number): boolean {
-    return this.#tcp.poll(now, this);
+    const worked = this.#tcp.poll(now, this);
+    if (this.handles.size > this.#sweepAt && this.#tcp.connections !== undefined) this.#sweep();
+    return worked;
+  }
+
+  #sweep(): void {
+    const keep = new Set<number>([0]);
+    for (const conn of this.#tcp.connections!()) {
+      keep.add(conn.localAddr);
+      keep.add(conn.remoteAddr);
+    }
+    for (const own of this.#ip.config.addresses) {
+      const handle = this.handles.peek(own.address);
+      if (handle !== undefined) keep.add(handle);
+    }
+    this.handles.retain(keep);
+    this.stats.sweeps++;
+    this.#sweepAt = Math.max(SWEEP_MIN, 2 * this.handles.size);
   }
 
   /** TCP's next deadline. */
@@ -230,6 +292,7 @@ export function attachTcp6(iface: Interface, options: TcpEndpointOptions = {}): 
   const endpoint = new TcpEndpoint({ ...options, checksum: "none", verifyChecksum: false });
   const adapter = new Tcp6Adapter(ip, endpoint, {
     rxChecksumVerified: iface.nic.caps.rxChecksumVerified,
+    handles: new Ipv6Handles(65536, ip.rng.nextU32()),
   });
   const removeSender = iface.eth.addSender({
     send: (_tx, now) => adapter.poll(now),
