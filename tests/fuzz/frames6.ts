@@ -10,6 +10,7 @@
 
 import type { Rng } from "../../stack/util/rng.ts";
 import { internetChecksum } from "../../stack/wire/checksum.ts";
+import { TcpPacket, TcpRepr } from "../../stack/wire/tcp.ts";
 import {
   type Burst,
   type Frame,
@@ -50,6 +51,8 @@ export class FrameGen6 {
   #src = new Uint8Array(16);
   #dst = new Uint8Array(16);
   #payload = new Uint8Array(70_000);
+  #tcpRepr = new TcpRepr();
+  #tcpView = new TcpPacket();
 
   /** Uses `rng` for every choice. */
   constructor(rng: Rng) {
@@ -64,7 +67,8 @@ export class FrameGen6 {
     else if (r < 45) this.#ndp(burst.next("ipv6-ndp"));
     else if (r < 52) this.#mld(burst.next("ipv6-mld"));
     else if (r < 67) this.#udp(burst.next("ipv6-udp"));
-    else if (r < 82) this.#extensions(burst.next("ipv6-ext"));
+    else if (r < 74) this.#extensions(burst.next("ipv6-ext"));
+    else if (r < 84) this.#tcp(burst.next("ipv6-tcp"));
     else this.#fragments(burst);
   }
 
@@ -241,6 +245,37 @@ export class FrameGen6 {
     for (let i = 0; i < data; i++) b[at + 8 + i] = (i * 7) & 0xff;
     this.#checksum(f, at, 8 + data, 17, 6);
     f.length = at + 8 + data;
+  }
+
+  /** A TCP segment for the IPv6 listener: SYNs with options, and stray ACKs, RSTs and data. */
+  #tcp(f: Frame): void {
+    const p = this.#rng.below(PEER_COUNT);
+    this.#addresses(p, false);
+    this.#dst.set(STACK_LL);
+    const repr = this.#tcpRepr;
+    const r = this.#rng;
+    repr.srcPort = 1024 + r.below(64);
+    repr.dstPort = r.below(10) === 0 ? r.below(65536) : 80;
+    repr.seq = r.nextU32();
+    repr.ack = r.nextU32();
+    repr.flags = r.below(100) < 60
+      ? 0x02
+      : this.#pick([0x10, 0x18, 0x04, 0x14, 0x11, 0x12, r.below(256)]);
+    repr.window = this.#pick([0, 1, 65535]);
+    repr.mss = r.below(2) === 0 ? this.#pick([0, 536, 1440, 65535]) : undefined;
+    repr.windowScale = r.below(2) === 0 ? this.#pick([0, 7, 14, 200]) : undefined;
+    repr.sackPermitted = r.below(2) === 0;
+    repr.tsVal = r.below(2) === 0 ? r.nextU32() : undefined;
+    repr.tsEcr = repr.tsVal === undefined ? undefined : 0;
+    repr.sackBlocks.length = 0;
+    const data = r.below(3) === 0 ? r.below(300) : 0;
+    const length = repr.headerLength + data;
+    const at = this.#header(f, p, 6, length, 64);
+    const b = f.bytes;
+    for (let i = 0; i < data; i++) b[at + repr.headerLength + i] = i;
+    repr.emit(this.#tcpView.wrap(b, at, length), 0, 0, "none");
+    this.#checksum(f, at, length, 6, 16);
+    f.length = at + length;
   }
 
   /** A chain of extension headers with options of every action, ending in ICMPv6 echo or nothing. */

@@ -175,8 +175,8 @@ export function fixChecksums(f: Frame): void {
     if (l3 < 0 || f.l4 < 0 || l3 + 40 > f.length) return;
     const declared = ((bytes[l3 + 4] << 8) | bytes[l3 + 5]) - (f.l4 - l3 - 40);
     const length = Math.min(declared, f.length - f.l4);
-    if (length < 8) return;
-    fillChecksum6(bytes, l3, f.l4, length, f.proto, f.proto === 17 ? 6 : 2);
+    if (length < (f.proto === 6 ? 20 : 8)) return;
+    fillChecksum6(bytes, l3, f.l4, length, f.proto, f.proto === 17 ? 6 : f.proto === 6 ? 16 : 2);
     return;
   }
   if (l3 < 0 || f.kind === "arp" || l3 + 20 > f.length) return;
