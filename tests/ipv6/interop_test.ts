@@ -133,6 +133,24 @@ Deno.test("ipv6 interop: Linux ping -6 reaches the stack's link-local and global
       assert.match(r.stdout, /3 packets transmitted, 3 received, 0% packet loss/);
     }
     assert.equal(l.iface.stats().icmpv6.txEchoReplies, 6);
+    // 3000-byte echoes: Linux fragments, the stack reassembles and fragments its reply.
+    const big = await l.ns.exec("ping", [
+      "-6",
+      "-n",
+      "-c",
+      "2",
+      "-s",
+      "3000",
+      "-i",
+      "0.3",
+      "-W",
+      "2",
+      "2001:db8:70::2",
+    ]);
+    assert.equal(big.code, 0, big.stdout + big.stderr);
+    assert.match(big.stdout, /2 packets transmitted, 2 received/);
+    assert.equal(l.iface.stats().reassembly6.reassembled, 2);
+    assert.ok(l.iface.stats().ipv6.txFragments >= 6);
     // An echo to all nodes is answered too, from our link-local address (RFC 4443 §4.2).
     const all = await l.ns.exec("ping", [
       "-6",
