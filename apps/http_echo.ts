@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { runtimeClock } from "../stack/http/clock.ts";
 import type { HttpListener } from "../stack/http/conn.ts";
+import { DEFAULT_LIMITS } from "../stack/http/limits.ts";
 import type { ServeHandler, ServeHandlerInfo } from "../stack/http/connection.ts";
 import { type HttpServer, serve } from "../stack/http/server.ts";
 import { listen } from "../stack/socket/tcp.ts";
@@ -73,6 +74,7 @@ const OPTIONS = {
   nic: { type: "string", default: "kernel" },
   port: { type: "string", short: "p" },
   hostname: { type: "string" },
+  "max-body-bytes": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -89,6 +91,7 @@ ${about} Runs until interrupted; SIGINT/SIGTERM shut down gracefully.
 Options:
   -p, --port N      the port to serve (default 8080 with --nic kernel, else 80)
   --hostname ADDR   with --nic kernel: the address to bind (default 127.0.0.1)
+  --max-body-bytes N  largest request body; larger ones get 413 (default 16 MiB)
   -h, --help        show this help
 
   --nic kernel      Deno's own kernel sockets (Deno.listen) instead of our stack (the default)
@@ -142,6 +145,16 @@ export async function startHttpApp(
     return undefined;
   }
   const nic = values.nic;
+  // /echo streams, so a large upload costs no memory; the cap stays a choice of whoever runs it.
+  const limits = {
+    maxBodyBytes: parseIntegerOption(
+      "max-body-bytes",
+      values["max-body-bytes"],
+      DEFAULT_LIMITS.maxBodyBytes,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+  };
   const announce = (host: string, port: number) =>
     console.log(`${app.name} listening on http://${host}:${port}/ (nic ${nic})`);
   if (nic === "kernel") {
@@ -150,6 +163,7 @@ export async function startHttpApp(
     const server = serve({
       port,
       hostname,
+      limits,
       onListen: (addr) => announce(addr.hostname, addr.port),
     }, app.handler);
     return Object.assign(server, { nic });
@@ -165,6 +179,7 @@ export async function startHttpApp(
     const listener: HttpListener = listen(link, { port, backlog: 128 });
     const server = serve({
       listener,
+      limits,
       clock: runtimeClock(link.runtime),
       onListen: () => announce(formatIpv4(config.addresses[0].address), port),
     }, app.handler);
