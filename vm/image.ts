@@ -11,14 +11,15 @@
 
 import { parseArgs } from "node:util";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
+import { emitCacheEntries, entryPoints } from "./deno_cache.ts";
+import { parents, PROJECT_ROOT } from "./project.ts";
+
+export { PROJECT_ROOT } from "./project.ts";
 import { ensureKernel } from "./kernel.ts";
 
 /** Bumped when the image layout changes, so old images count as stale. */
 const FORMAT_VERSION = 1;
 const BIG_FILE = 1 << 20;
-
-/** Where the project root is (the parent of vm/). */
-export const PROJECT_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** How the initramfs is compressed. */
 export type Compression = "lz4" | "zstd" | "none";
@@ -155,11 +156,6 @@ function projectFiles(app: string): string[] {
   return [...files].sort();
 }
 
-function parents(path: string, into: Set<string>): void {
-  const parts = path.split("/");
-  for (let i = 1; i < parts.length; i++) into.add(parts.slice(0, i).join("/"));
-}
-
 /** True when the standard image (stack/, apps/, vm/) already holds `app`. */
 export function inStandardImage(app: string): boolean {
   return /^(stack|apps)\//.test(app) || app === "vm/guest_echo.ts";
@@ -204,7 +200,7 @@ export async function inputsHash(
   extra: Record<string, unknown>,
 ): Promise<string> {
   const parts: unknown[] = [FORMAT_VERSION, extra];
-  for (const builder of ["vm/image.ts", "vm/cpio.ts"]) {
+  for (const builder of ["vm/image.ts", "vm/cpio.ts", "vm/deno_cache.ts"]) {
     parts.push(await sha256(await Deno.readFile(`${PROJECT_ROOT}/${builder}`)));
   }
   for (const entry of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
@@ -222,79 +218,6 @@ export async function inputsHash(
     }
   }
   return await sha256(new TextEncoder().encode(JSON.stringify(parts)));
-}
-
-/** The modules the guest may start: init, the echo, every top-level app (project-relative). */
-function entryPoints(entries: CpioEntry[]): string[] {
-  return entries.map((entry) => entry.path)
-    .filter((path) =>
-      /^app\/apps\/[^/]+\.ts$/.test(path) || path === "app/vm/init.ts" ||
-      path === "app/vm/guest_echo.ts" ||
-      (/^app\/.+\.ts$/.test(path) && !/^app\/(stack|apps|vm)\//.test(path))
-    )
-    .map((path) => path.slice("app/".length));
-}
-
-/**
- * Deno's cache for the guest's modules: the transpiled TypeScript, so the guest does not transpile at
- * every boot (seconds under TCG), and the npm packages the apps import, vendored since the guest has no
- * network. `deno cache` writes gen/file/<absolute path>.js; those files move under
- * /var/deno/gen/file/app/, since the guest sees the project at /app. The output only depends on the
- * sources (npm versions are pinned in them) and deno, both in the inputs hash, so it is reproducible. A
- * module that fails to load (a file mid-edit) only costs the cache, not the build.
- */
-export async function emitCacheEntries(
-  modules: string[],
-  emitDir: string,
-  progress: (line: string) => void,
-): Promise<CpioEntry[]> {
-  const cache = async (list: string[]) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["cache", "--no-config", ...list.map((m) => `${PROJECT_ROOT}/${m}`)],
-      env: { DENO_DIR: emitDir, NO_COLOR: "1" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return output.success ? "" : new TextDecoder().decode(output.stderr).trim().split("\n")[0];
-  };
-  if (await cache(modules)) {
-    // One module failing (mid-edit, or npm unreachable) should not cost the others their cache.
-    for (const module of modules) {
-      const reason = await cache([module]);
-      if (reason) progress(`[2/3] initramfs: ${module} not cached (${reason})`);
-    }
-  }
-  const entries: CpioEntry[] = [];
-  const dirs = new Set<string>();
-  const walk = (from: string, to: string, keep: (name: string) => boolean) => {
-    let listing: Deno.DirEntry[];
-    try {
-      listing = [...Deno.readDirSync(from)];
-    } catch {
-      return;
-    }
-    for (const entry of listing) {
-      if (entry.isDirectory) walk(`${from}/${entry.name}`, `${to}/${entry.name}`, keep);
-      else if (entry.isFile && keep(entry.name)) {
-        const target = `${to}/${entry.name}`;
-        entries.push({ path: target, kind: "file", source: `${from}/${entry.name}` });
-        parents(target, dirs);
-      }
-    }
-  };
-  // The guest sees the project at /app, so gen/file/<project root>/x.ts.js moves to gen/file/app/.
-  walk(
-    `${emitDir}/gen/file${Deno.realPathSync(PROJECT_ROOT)}`,
-    "var/deno/gen/file/app",
-    (name) => name.endsWith(".js"),
-  );
-  // npm packages (and any remote modules) the apps import, since the guest has no network.
-  walk(`${emitDir}/npm`, "var/deno/npm", () => true);
-  walk(`${emitDir}/remote`, "var/deno/remote", () => true);
-  for (const dir of dirs) {
-    if (!["var", "var/deno"].includes(dir)) entries.push({ path: dir, kind: "dir" });
-  }
-  return entries;
 }
 
 function megabytes(bytes: number): string {

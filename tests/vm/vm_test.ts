@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { buildImage, emitCacheEntries, resolveApp } from "../../vm/image.ts";
+import { emitCacheEntries } from "../../vm/deno_cache.ts";
+import { buildImage, resolveApp } from "../../vm/image.ts";
 import { minimumMemoryMiB, parseBootArgs, Vm } from "../../vm/boot.ts";
 
 const quiet = { echo: () => {}, progress: () => {} };
@@ -140,7 +141,7 @@ Deno.test("HTTP echo app in the VM: GET, POST, keep-alive and concurrent request
   }
 });
 
-const TAP = "vmtest0";
+const TAP = `vmt${Deno.pid % 100000}`;
 const isRoot = Deno.uid() === 0;
 
 async function ip(...args: string[]): Promise<void> {
