@@ -304,3 +304,34 @@ Deno.test("ndp: a flood of advertised prefixes and routers stays bounded", () =>
   assert.equal(config.stats.dropAddressesFull, 100 - 31); // the link-local address is the 32nd
   assert.ok(peer.ip6.groups().length <= 33);
 });
+
+Deno.test("mld: after an MLDv1 query the host answers in MLDv1, to each group (RFC 3810 §8.2.1)", () => {
+  const peer = new Peer({ ipv6: { addresses: [Ipv6Cidr.parse("2001:db8::7/64")] } });
+  peer.run(5000);
+  const query = Peer.icmp(PEER_LL, IPV6_ALL_NODES, 24, (v) => {
+    v.type = Icmpv6Type.MldQuery;
+    v.bytes[v.offset + 5] = 100; // 100 ms
+  });
+  const payload = new Uint8Array(32);
+  payload.set([58, 0, 5, 2, 0, 0, 1, 0]);
+  payload.set(query, 8);
+  peer.send({ src: PEER_LL, dst: IPV6_ALL_NODES, nextHeader: 0, hopLimit: 1 }, payload);
+  peer.run(200);
+  const v1 = peer.icmp(Icmpv6Type.MldReportV1);
+  assert.deepEqual(
+    v1.map((x) => x.sent.ip.dst.toString()).sort(),
+    ["ff02::1:ff00:1", "ff02::1:ff00:7"],
+  );
+  assert.ok(v1.every((x) => x.view.length === 24 && x.sent.ip.hopLimit === 1));
+  assert.ok(v1.every((x) => x.view.verifyChecksum(x.sent.ip.src, x.sent.ip.dst)));
+  assert.ok(peer.ip6.mld.compatV1(peer.now));
+  // Leaving a group now sends an MLDv1 done to all routers.
+  peer.ip6.leaveGroup(Ipv6Address.parse("ff02::1:ff00:7"));
+  peer.run(10);
+  const done = peer.icmp(Icmpv6Type.MldDoneV1);
+  assert.equal(done.length, 1);
+  assert.equal(done[0].sent.ip.dst.toString(), "ff02::2");
+  // 260 s later the querier is gone and reports are MLDv2 again.
+  peer.run(261_000);
+  assert.ok(!peer.ip6.mld.compatV1(peer.now));
+});
