@@ -149,8 +149,12 @@ export class FrameGen {
     else if (r < 26) this.#icmpError(burst.next("icmp-error"));
     else if (r < 35) this.#udpFrame(burst.next("udp"));
     else if (r < 45) this.#fragments(burst);
-    else if (r < 57) this.#syn(burst.next("tcp-syn"));
-    else if (r < 92) this.#segment(burst.next("tcp-conn"));
+    else if (r < 56) this.#syn(burst.next("tcp-syn"));
+    else if (r < 58) {
+      // A burst of SYNs that fills the listener's backlog, so that SYN cookies take over.
+      const n = 8 + this.#rng.below(MAX_BURST - 7);
+      for (let i = 0; i < n; i++) this.#syn(burst.next("tcp-syn-burst"));
+    } else if (r < 92) this.#segment(burst.next("tcp-conn"));
     else this.#stray(burst.next("tcp-stray"));
   }
 
