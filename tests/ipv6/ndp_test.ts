@@ -335,3 +335,22 @@ Deno.test("mld: after an MLDv1 query the host answers in MLDv1, to each group (R
   peer.run(261_000);
   assert.ok(!peer.ip6.mld.compatV1(peer.now));
 });
+
+Deno.test("ndp: DAD failing on the MAC-derived link-local address disables IPv6 (RFC 4862 §5.4.5)", () => {
+  const peer = new Peer();
+  peer.run(5); // the DAD probe is still to come
+  const ns = new NdpRepr();
+  ns.type = Icmpv6Type.NeighborSolicit;
+  ns.target = STACK_LL;
+  const dst = STACK_LL.solicitedNode;
+  const unspecified = Ipv6Address.parse("::");
+  peer.send(
+    { src: unspecified, dst, nextHeader: 58, hopLimit: 255 },
+    Peer.icmp(unspecified, dst, ns.bufferLength, (v) => ns.emit(v, unspecified, dst)),
+  );
+  peer.run(3000);
+  assert.equal(peer.ip6.ndp.stats.dadFailed, 1);
+  assert.ok(peer.ip6.disabled);
+  assert.equal(peer.ip6.icmp.ping(PEER_LL, { ident: 1, seq: 1 }), "unroutable");
+  assert.equal(peer.icmp(Icmpv6Type.RouterSolicit).length, 0);
+});

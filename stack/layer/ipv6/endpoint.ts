@@ -106,6 +106,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     "dropNeighborFull",
     "loopback",
     "dropLoopbackFull",
+    "dropDisabled",
   );
   /** Addresses, on-link prefixes and default routers. */
   readonly config = new Ipv6Config();
@@ -121,6 +122,11 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   readonly mld: MldHost;
   /** Hop limit of sent packets. */
   hopLimit: number;
+  /**
+   * IPv6 is off on this interface: DAD found our MAC-derived link-local address in use, so another
+   * node has our MAC (RFC 4862 §5.4.5). Nothing is sent or received until it is cleared.
+   */
+  disabled = false;
   /** The link MTU (an RA's MTU option may lower it). */
   linkMtu: number;
   readonly rng: Rng;
@@ -301,6 +307,10 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   receive(packet: EthIncoming, now: number): void {
     this.#now = now;
     this.stats.rxPackets++;
+    if (this.disabled) {
+      this.stats.dropDisabled++;
+      return;
+    }
     const ip = this.#rxPacket.wrap(packet.bytes, packet.offset, packet.length);
     const error = ip.check();
     if (error !== undefined) {
@@ -373,6 +383,10 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     options: SendOptions | undefined,
     mac?: number,
   ): SendResult {
+    if (this.disabled) {
+      this.stats.dropDisabled++;
+      return "unroutable";
+    }
     if (!this.#polling && this.#clock !== undefined) this.#now = this.#clock();
     const now = this.#now;
     const stats = this.stats;

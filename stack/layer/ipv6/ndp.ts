@@ -14,7 +14,7 @@ import {
   IPV6_ALL_NODES,
   IPV6_ALL_ROUTERS,
   IPV6_UNSPECIFIED,
-  type Ipv6Address,
+  Ipv6Address,
 } from "../../wire/ipv6_address.ts";
 import { IPV6_MIN_MTU } from "../../wire/ipv6.ts";
 import { NdpRepr } from "../../wire/ndp.ts";
@@ -329,6 +329,11 @@ export class Ndp {
     this.duplicates.push(address);
     log.warn(`duplicate address detected: ${address}`);
     this.#ip.config.remove(address);
+    // RFC 4862 §5.4.5: a duplicate of the address made from our MAC means the MAC itself is shared.
+    if (address.equals(Ipv6Address.linkLocalFromMac(this.#ip.mac))) {
+      log.error("IPv6 is disabled on this interface: another node uses our MAC");
+      this.#ip.disabled = true;
+    }
   }
 
   #message(type: number): NdpRepr {
