@@ -53,8 +53,8 @@ Deno.test("ipv6 memory: link-local addresses pass DAD and answer pings", () => {
   assert.equal(a.ipv6!.neighbors.get(LL_B)?.mac, 0x020000000002);
   assert.equal(a.ipv6!.neighbors.get(LL_B)?.state, "reachable");
   assert.equal(b.ipv6!.neighbors.get(LL_A)?.mac, 0x020000000001);
-  // 30 s later the entry is stale; the next ping moves it to DELAY, then a unicast probe confirms it.
-  run(40_000);
+  // After ReachableTime (15-45 s, randomised) the entry is stale; the next ping moves it to DELAY, then a unicast probe confirms it.
+  run(46_000);
   assert.equal(a.ipv6!.neighbors.get(LL_B)?.state, "stale");
   a.ipv6!.icmp.ping(LL_B, { ident: 9, seq: 4 });
   assert.equal(a.ipv6!.neighbors.get(LL_B)?.state, "delay");

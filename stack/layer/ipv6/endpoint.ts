@@ -173,6 +173,9 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.#loopbackMax = options.loopbackQueue ?? 64;
     this.#ident = this.rng.nextU32();
     this.neighbors = new NeighborCache(options.neighbors);
+    // RFC 4861 §6.3.2: ReachableTime is drawn from [0.5, 1.5) × the base, so that nodes do not probe
+    // in step.
+    this.neighbors.reachableMs = Math.round(this.neighbors.reachableMs * (0.5 + this.rng.next()));
     this.reassembler = new Ipv6Reassembler(options.reassembly);
     this.#incoming = {
       src: this.#srcCache,

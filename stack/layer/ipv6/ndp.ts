@@ -74,6 +74,7 @@ export class Ndp {
   #rsLeft = 0;
   #rsAt = Infinity;
   #gotRa = false;
+  #baseReachable = 0;
   #fill: (bytes: Uint8Array, offset: number, src: Ipv6Address, dst: Ipv6Address) => void;
 
   /** Creates the NDP logic of `ip`. */
@@ -265,7 +266,11 @@ export class Ndp {
     if (repr.sourceMac !== undefined) ip.neighbors.learn(packet.src, repr.sourceMac, now, true);
     ip.config.setRouter(packet.src, now + repr.routerLifetime * 1000, now);
     if (repr.curHopLimit !== 0) ip.hopLimit = repr.curHopLimit;
-    if (repr.reachableTime !== 0) ip.neighbors.reachableMs = repr.reachableTime;
+    if (repr.reachableTime !== 0 && repr.reachableTime !== this.#baseReachable) {
+      // RFC 4861 §6.3.4: a new base value is randomised again (§6.3.2).
+      this.#baseReachable = repr.reachableTime;
+      ip.neighbors.reachableMs = Math.round(repr.reachableTime * (0.5 + ip.rng.next()));
+    }
     if (repr.retransTimer !== 0) ip.neighbors.retransMs = repr.retransTimer;
     // RFC 4861 §6.3.4: an MTU outside [1280, the link's] is ignored.
     if (repr.mtu !== undefined && repr.mtu >= IPV6_MIN_MTU && repr.mtu <= ip.ethMtu) {
