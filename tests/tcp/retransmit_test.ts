@@ -259,18 +259,29 @@ Deno.test("TLP: a probe sends new data when the window holds some back", () => {
   expectSeg(h.at(10)[0], { seq: ls + 10 * 1460, len: 1460 });
 });
 
-Deno.test("TLP: the probe's SACK starts fast recovery instead of a timeout", () => {
+Deno.test("RACK: SACKed later data marks the first segment lost after RTT + SRTT/4", () => {
   const { h, conn, rs, ls } = established(sackOpts, sackSyn);
   const m = 1460;
   conn.write(new Uint8Array(4 * m));
   h.recv();
-  // Segment 1 was lost; 2 and 3 arrived, and then the probe (segment 4) arrives too.
+  h.now = 40;
+  // Segment 1 is missing; 2 and 3 arrived. Too few duplicate ACKs for fast retransmit.
   h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 3 * m] });
-  h.at(10);
-  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 4 * m] });
+  assert.equal(conn.info.inRecovery, true, "sent 40 ms ago, far beyond the 2 ms RTT");
   expectSeg(h.recv()[0], { seq: ls, len: m });
-  assert.equal(conn.info.inRecovery, true);
   assert.equal(h.endpoint.stats.rtoExpired, 0);
+});
+
+Deno.test("RACK: within the reordering window it waits, then a timer decides", () => {
+  const { h, conn, rs, ls } = established(sackOpts, sackSyn);
+  const m = 1460;
+  conn.write(new Uint8Array(4 * m));
+  h.recv();
+  h.send({ seq: rs, ack: ls, flags: "ACK", sackBlocks: [ls + m, ls + 2 * m] });
+  assert.equal(conn.info.inRecovery, false, "just sent: maybe only reordered");
+  assert.ok(h.endpoint.pollAt(h.now)! <= 1);
+  expectSeg(h.at(1)[0], { seq: ls, len: m });
+  assert.equal(conn.info.inRecovery, true);
 });
 
 Deno.test("TLP: not used without SACK", () => {

@@ -23,6 +23,7 @@ import { ConnOptions, DEFAULT_MSS, tsLt } from "./options.ts";
 import { ReceiveWindow } from "./rcv_window.ts";
 import { acceptable } from "./segment_check.ts";
 import { ConnTimers } from "./timers.ts";
+import { SendTimes } from "./send_times.ts";
 import type { TcpStats } from "./stats.ts";
 
 /** Why a connection ended abnormally. */
@@ -116,6 +117,7 @@ export class TcpConnection {
   #cc: CongestionController;
   #sack = new SackScoreboard();
   #t = new ConnTimers();
+  #sent = new SendTimes();
   #o: ConnOptions;
   #w = new ReceiveWindow();
   #sackOut: number[] = [];
@@ -726,6 +728,7 @@ export class TcpConnection {
     if (this.#o.sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
       this.#sack.update(this.#sndUna, seg.sackBlocks, this.#sndMax);
       this.#detectLostRetransmission(now);
+      this.#rackDetect(now);
     }
 
     // Window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one that set it.
@@ -839,19 +842,53 @@ export class TcpConnection {
         lost &&
         (this.#o.sackOk || seqGt(this.#sndUna, this.#recover) || this.#recover === this.#iss)
       ) {
-        const flight = seqSub(this.#sndMax, this.#sndUna);
-        this.#inRecovery = true;
-        this.#recover = this.#sndMax;
-        this.#highRxt = this.#sndUna;
-        this.#cc.onEnterRecovery(flight, now, this.#o.sackOk);
-        this.#t.tlpAt = Infinity;
-        this.#rexmitHead = true;
-        this.#rttSeq = undefined;
-        this.#host.stats.fastRetransmits++;
-        this.#host.ready(this);
+        this.#enterRecovery(now);
       }
     } else {
       if (!this.#o.sackOk) this.#cc.onDuplicateAck?.(now); // RFC 6582 §3.2 step 3
+      this.#host.ready(this);
+    }
+  }
+
+  /** Fast retransmit: start loss recovery and resend the first unacknowledged segment. */
+  #enterRecovery(now: number): void {
+    const flight = seqSub(this.#sndMax, this.#sndUna);
+    this.#inRecovery = true;
+    this.#recover = this.#sndMax;
+    this.#highRxt = this.#sndUna;
+    this.#cc.onEnterRecovery(flight, now, this.#o.sackOk);
+    this.#t.tlpAt = Infinity;
+    this.#rexmitHead = true;
+    this.#rttSeq = undefined;
+    this.#host.stats.fastRetransmits++;
+    this.#host.ready(this);
+  }
+
+  /**
+   * Time-based loss detection in the manner of RACK (RFC 8985 §6.2), for the segment at SND.UNA: once
+   * the peer SACKs later data, that segment is lost when it was sent more than an RTT plus a reordering
+   * window (SRTT/4) ago. This starts recovery when too few segments are in flight for three duplicate
+   * ACKs, and finds resent segments that were lost again. A timer covers the wait.
+   */
+  #rackDetect(now: number): void {
+    this.#t.rackAt = Infinity;
+    if (!this.#o.sackOk || this.#sack.highestSacked === undefined) return;
+    if (this.#sndUna === this.#sndMax || this.state === TcpState.Closed) return;
+    const resent = this.#inRecovery && seqLt(this.#sndUna, this.#highRxt);
+    const sentAt = resent ? this.#holeRexmitAt : this.#sent.lookup(this.#sndUna);
+    if (sentAt === undefined) return;
+    const srtt = this.#rtt.srtt ?? this.#rtt.rto;
+    const deadline = sentAt + srtt + Math.max(srtt / 4, 1);
+    if (now < deadline) {
+      this.#t.rackAt = deadline;
+      return;
+    }
+    if (!this.#inRecovery) {
+      this.#enterRecovery(now);
+    } else if (resent) {
+      this.#highRxt = this.#sndUna;
+      this.#holeRexmitAt = undefined;
+      this.#host.stats.lostRetransmits++;
       this.#host.ready(this);
     }
   }
@@ -954,6 +991,7 @@ export class TcpConnection {
       this.#host.ready(this);
     }
     if (this.#t.rtoAt <= now) this.#retransmitTimeout(now);
+    if (this.#t.rackAt <= now) this.#rackDetect(now);
     if (this.#t.tlpAt <= now) {
       this.#t.tlpAt = Infinity;
       if (!this.#inRecovery && this.#sndMax !== this.#sndUna) {
@@ -1018,6 +1056,7 @@ export class TcpConnection {
     this.#rttSeq = undefined;
     this.#rexmitTs = this.#o.tsNow(now);
     this.#t.tlpAt = Infinity;
+    this.#t.rackAt = Infinity;
     this.#tlpProbe = false;
     this.#t.rtoAt = now + this.#rtt.rto;
     this.#host.ready(this);
@@ -1244,7 +1283,10 @@ export class TcpConnection {
     const from = seqSub(seq, this.#sndBufSeq);
     const result = tx.send(ip, this.localAddr, this.remoteAddr, this.#send, from, len);
     if (result === "busy") return -1;
-    if (len > 0) this.#lastDataSentAt = now;
+    if (len > 0) {
+      this.#lastDataSentAt = now;
+      if (!seqLt(seq, this.#sndMax)) this.#sent.record(seq, seqAdd(seq, len), now);
+    }
     if (seq === this.#sndUna && seqLt(seq, this.#sndMax) && this.#inRecovery) {
       this.#holeRexmitAt = now;
     }

@@ -11,6 +11,8 @@ export class ConnTimers {
   rtoAt = Infinity;
   /** Tail loss probe timeout (RFC 8985 §7). */
   tlpAt = Infinity;
+  /** RACK reordering-window timeout (RFC 8985 §6.2). */
+  rackAt = Infinity;
   /** Delayed ACK (RFC 9293 §3.8.6.3). */
   delAckAt = Infinity;
   /** Zero-window probe (RFC 9293 §3.8.6.1). */
@@ -29,6 +31,7 @@ export class ConnTimers {
     return Math.min(
       this.rtoAt,
       this.tlpAt,
+      this.rackAt,
       this.delAckAt,
       this.persistAt,
       this.keepAt,
@@ -40,6 +43,7 @@ export class ConnTimers {
   clear(): void {
     this.rtoAt = Infinity;
     this.tlpAt = Infinity;
+    this.rackAt = Infinity;
     this.delAckAt = Infinity;
     this.persistAt = Infinity;
     this.keepAt = Infinity;
