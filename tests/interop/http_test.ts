@@ -1,23 +1,12 @@
 /**
  * `apps/http_echo.ts` on our stack's TCP, in a child process on a TAP or on AF_PACKET, driven by curl in
  * a throwaway namespace: a GET, and a 4 MiB POST echoed back byte for byte (bulk TCP both ways).
- * Ignored until the stack's TCP sockets (stack/socket/tcp.ts) exist.
  */
 
 import assert from "node:assert/strict";
 import { Rng } from "../../stack/util/rng.ts";
 import { AppProcess } from "./app_process.ts";
 import { APP_LINKS, createLink, type Link } from "./setup.ts";
-
-const SOCKETS = new URL("../../stack/socket/tcp.ts", import.meta.url);
-const socketsMissing = (() => {
-  try {
-    Deno.statSync(SOCKETS);
-    return false;
-  } catch {
-    return true;
-  }
-})();
 
 function appArgs(link: Link): { args: string[]; ns?: string } {
   const args = ["--ip", `${link.stackIp}/24`, "--port", "80"];
@@ -30,7 +19,6 @@ function appArgs(link: Link): { args: string[]; ns?: string } {
 for (const kind of APP_LINKS) {
   Deno.test({
     name: `interop ${kind}: curl GETs from and POSTs 4 MiB through apps/http_echo.ts`,
-    ignore: socketsMissing,
     fn: async () => {
       const link = await createLink(kind);
       const { args, ns } = appArgs(link);

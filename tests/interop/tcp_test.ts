@@ -6,10 +6,18 @@
 
 import assert from "node:assert/strict";
 import type { TcpConnection } from "../../stack/layer/tcp/connection.ts";
-import { TcpEndpoint } from "../../stack/layer/tcp/endpoint.ts";
-import type { TcpEvent, TcpHandler } from "../../stack/layer/tcp/events.ts";
+import type { TcpEndpoint } from "../../stack/layer/tcp/endpoint.ts";
+import type { TcpHandler } from "../../stack/layer/tcp/events.ts";
 import { Rng } from "../../stack/util/rng.ts";
-import { createLink, LINKS, linuxAddress, type RunningStack, startStack } from "./setup.ts";
+import { createLink, LINKS, linuxAddress } from "./setup.ts";
+import {
+  acceptAll,
+  killChild,
+  serveEcho,
+  startTcpStack,
+  watchStderr,
+  withDeadline,
+} from "./tcp_fixture.ts";
 
 const scratch = new Uint8Array(1 << 16);
 
@@ -18,74 +26,15 @@ function serve(tcp: TcpEndpoint): { discarded: () => number; finished: Promise<v
   let discarded = 0;
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => finish = resolve);
-  const echo: TcpHandler = {
-    receive(event: TcpEvent) {
-      if (event.kind === "open") {
-        for (let c = event.listener.accept(); c; c = event.listener.accept()) {
-          c.handler = echo;
-          pumpEcho(c);
-        }
-      } else if (event.kind === "in") pumpEcho(event.conn);
-    },
-  };
-  const discard: TcpHandler = {
-    receive(event: TcpEvent) {
-      if (event.kind === "open") {
-        for (let c = event.listener.accept(); c; c = event.listener.accept()) {
-          c.handler = discard;
-          drain(c);
-        }
-      } else if (event.kind === "in") drain(event.conn);
-    },
-  };
-  const drain = (c: TcpConnection) => {
+  serveEcho(tcp, 7);
+  acceptAll(tcp, 9, (c: TcpConnection) => {
     for (let n = c.read(scratch); n > 0; n = c.read(scratch)) discarded += n;
     if (c.finReceived && !c.writeClosed) {
       c.closeWrite();
       finish();
     }
-  };
-  tcp.listen(7, { handler: echo });
-  tcp.listen(9, { handler: discard });
-  return { discarded: () => discarded, finished };
-}
-
-/** Moves what fits from the receive side to the send side; closes once the peer has and all is out. */
-function pumpEcho(c: TcpConnection): void {
-  for (;;) {
-    const n = Math.min(c.readable, c.writable, scratch.length);
-    if (n === 0) break;
-    const read = c.read(scratch, 0, n);
-    c.write(scratch, 0, read);
-  }
-  if (c.finReceived && c.readable === 0 && !c.writeClosed) c.closeWrite();
-}
-
-/** Rejects with `message` unless `promise` settles within `ms`. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
   });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves once `nc -n -v -l` reports that it listens (on stderr), reading its stderr to the end. */
-async function listening(child: Deno.ChildProcess): Promise<void> {
-  let text = "";
-  let ready: () => void = () => {};
-  const seen = new Promise<void>((resolve) => ready = resolve);
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
-      if (/Listening/i.test(text)) ready();
-    }
-  })();
-  await seen;
+  return { discarded: () => discarded, finished };
 }
 
 function randomFile(path: string, size: number, seed: number): Uint8Array {
@@ -93,21 +42,6 @@ function randomFile(path: string, size: number, seed: number): Uint8Array {
   new Rng(seed).fill(data);
   Deno.writeFileSync(path, data);
   return data;
-}
-
-function startTcpStack(link: Parameters<typeof startStack>[0]): {
-  stack: RunningStack;
-  tcp: TcpEndpoint;
-} {
-  const stack = startStack(link);
-  // With offloads the NIC finishes checksums from pseudo-header sums and vouches for received ones.
-  const tcp = new TcpEndpoint({
-    rng: new Rng(11),
-    checksum: stack.nic.caps.txChecksumOffload ? "pseudo" : "full",
-    verifyChecksum: !stack.nic.caps.rxChecksumVerified,
-  });
-  stack.iface.attach(6, tcp);
-  return { stack, tcp };
 }
 
 for (const kind of LINKS) {
@@ -169,7 +103,8 @@ for (const kind of LINKS) {
     const dir = await Deno.makeTempDir();
     const listener = link.ns.spawn("sh", ["-c", `timeout 30 nc -n -v -l -N -p 5001 > ${dir}/out`]);
     try {
-      await withDeadline(listening(listener), 10_000, "nc did not start listening");
+      const listening = watchStderr(listener, /Listening/).seen;
+      await withDeadline(listening, 10_000, "nc did not start listening");
       const data = new Uint8Array(1 << 20);
       new Rng(3).fill(data);
       let sent = 0;
@@ -191,12 +126,7 @@ for (const kind of LINKS) {
       assert.equal(got.length, data.length);
       assert.ok(got.every((b, i) => b === data[i]), "the received bytes differ");
     } finally {
-      try {
-        listener.kill();
-      } catch {
-        // It has exited.
-      }
-      await listener.status;
+      await killChild(listener);
       await stack.stop();
       await link.close();
       await Deno.remove(dir, { recursive: true });
