@@ -70,11 +70,17 @@ const log = new Logger("iface");
 
 /** One network interface: a NIC and its layers. */
 export class Interface {
+  /** The NIC the interface owns. */
   readonly nic: Nic;
+  /** The Ethernet layer: MAC filter, VLAN, raw Recv/Send handlers by EtherType. */
   readonly eth: EthEndpoint;
+  /** ARP: the neighbour cache and its requests. */
   readonly arp: ArpEndpoint<PendingDatagram>;
+  /** IPv4: addresses, routes, reassembly, transports by protocol. */
   readonly ipv4: Ipv4Endpoint;
+  /** ICMPv4: echo, ping, errors. */
   readonly icmp: IcmpEndpoint;
+  /** UDP: port bindings. */
   readonly udp: UdpEndpoint;
   /** The IPv6 layer, unless turned off with `ipv6: false`. */
   readonly ipv6: Ipv6Endpoint | undefined;

@@ -75,7 +75,9 @@ export class EthEndpoint implements EthTx {
     "dropUnknownType",
     "txBusy",
   );
+  /** The interface's MAC. */
   readonly mac: number;
+  /** The 802.1Q VLAN the interface is on, or undefined when untagged. */
   readonly vlanId: number | undefined;
   #nic: Nic;
   #handlers = new Map<number, EthRecv>();
