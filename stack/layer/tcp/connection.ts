@@ -117,7 +117,7 @@ export class TcpConnection {
   #cc: CongestionController;
   #sack = new SackScoreboard();
   #t = new ConnTimers();
-  #sent = new SendTimes();
+  #sent: SendTimes | undefined = undefined; // allocated with the first data sent
   #o: ConnOptions;
   #w = new ReceiveWindow();
   #sackOut: number[] = [];
@@ -875,7 +875,7 @@ export class TcpConnection {
     if (!this.#o.sackOk || this.#sack.highestSacked === undefined) return;
     if (this.#sndUna === this.#sndMax || this.state === TcpState.Closed) return;
     const resent = this.#inRecovery && seqLt(this.#sndUna, this.#highRxt);
-    const sentAt = resent ? this.#holeRexmitAt : this.#sent.lookup(this.#sndUna);
+    const sentAt = resent ? this.#holeRexmitAt : this.#sent?.lookup(this.#sndUna);
     if (sentAt === undefined) return;
     const srtt = this.#rtt.srtt ?? this.#rtt.rto;
     const deadline = sentAt + srtt + Math.max(srtt / 4, 1);
@@ -1285,7 +1285,9 @@ export class TcpConnection {
     if (result === "busy") return -1;
     if (len > 0) {
       this.#lastDataSentAt = now;
-      if (!seqLt(seq, this.#sndMax)) this.#sent.record(seq, seqAdd(seq, len), now);
+      if (!seqLt(seq, this.#sndMax)) {
+        (this.#sent ??= new SendTimes(1024)).record(seq, seqAdd(seq, len), now);
+      }
     }
     if (seq === this.#sndUna && seqLt(seq, this.#sndMax) && this.#inRecovery) {
       this.#holeRexmitAt = now;
@@ -1398,6 +1400,7 @@ export class TcpConnection {
     const send = this.#send;
     if (send !== undefined && (closed || (send.length === 0 && this.#finQueued))) {
       this.#send = undefined;
+      this.#sent = undefined;
     }
     const recv = this.#recv;
     if (recv !== undefined && recv.readable === 0 && (closed || this.#finReceived)) {
