@@ -28,7 +28,7 @@ Deno.test("eth: frames for another unicast MAC or an unjoined group are filtered
   assert.equal(got, 2);
   assert.equal(net.b.stats().eth.dropNotForUs, 2);
   // Joining the group lets its frames in.
-  net.b.eth.join(0x01005e000005);
+  net.b.ipv4.joinGroup(0xe0000005);
   inject(net.pair.a, net.now, udpFrame(0x01005e000005, undefined, 0xe0000005));
   net.run(1);
   assert.equal(got, 3);
@@ -125,5 +125,31 @@ Deno.test("udp: a Send handler writes datagrams in place during poll", () => {
   });
   net.run(10);
   assert.deepEqual(got, [100, 3, 100, 2, 100, 1]);
+  net.close();
+});
+
+Deno.test("ipv4 multicast: all-hosts is joined; other groups only once joined, checked at IP", () => {
+  const net = new TwoStacks();
+  const got: number[] = [];
+  net.b.udp.bind(9000, (d) => got.push(d.dst));
+  net.run(1);
+  const group = 0xe0000005; // 224.0.0.5
+  const sameMac = 0xe0800005; // 224.128.0.5 maps to the same MAC (RFC 1112 §6.4)
+  inject(net.pair.a, net.now, udpFrame(0x01005e000001, undefined, 0xe0000001));
+  inject(net.pair.a, net.now, udpFrame(0x01005e000005, undefined, group));
+  net.run(1);
+  assert.deepEqual(got, [0xe0000001]);
+  net.b.ipv4.joinGroup(group);
+  assert.equal(net.b.ipv4.inGroup(group), true);
+  inject(net.pair.a, net.now, udpFrame(0x01005e000005, undefined, group));
+  inject(net.pair.a, net.now, udpFrame(0x01005e000005, undefined, sameMac));
+  net.run(1);
+  assert.deepEqual(got, [0xe0000001, group]);
+  assert.equal(net.b.stats().ipv4.dropNotForUs, 1); // the other group behind the same MAC
+  assert.equal(net.b.stats().eth.dropNotForUs, 1); // 224.0.0.5 before joining
+  net.b.ipv4.leaveGroup(group);
+  inject(net.pair.a, net.now, udpFrame(0x01005e000005, undefined, group));
+  net.run(1);
+  assert.equal(net.b.stats().eth.dropNotForUs, 2);
   net.close();
 });

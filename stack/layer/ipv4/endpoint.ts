@@ -52,6 +52,9 @@ export { PendingDatagram };
 
 const log = new Logger("ipv4");
 
+/** 224.0.0.1, the all-hosts group every IPv4 host belongs to (RFC 1112 §4). */
+const ALL_HOSTS = 0xe0000001;
+
 /** Options of the IPv4 layer. */
 export interface Ipv4Options {
   /** The interface's addresses with their prefixes (each adds a connected route). */
@@ -104,6 +107,9 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   errors: Ipv4ErrorSink | undefined;
   #arp: ArpEndpoint<PendingDatagram>;
   #own = new Ipv4Addresses();
+  #eth: EthEndpoint;
+  /** Multicast groups joined; 224.0.0.1 (all hosts) always (RFC 1112 §4). */
+  #groups = new Set<number>();
   #output: Ipv4Output;
   #transports: (TransportHandler | undefined)[] = new Array(256).fill(undefined);
   #senders: SendHandler<Ipv4Sender>[] = [];
@@ -142,6 +148,8 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     if (options.gateway !== undefined) this.routes.setGateway(options.gateway);
     arp.onResolved = (_ip, mac, items, now) => this.#output.sendPending(mac, items, now);
     arp.onUnresolved = (_ip, items) => (this.stats.dropUnresolved += items.length);
+    this.#eth = eth;
+    this.joinGroup(ALL_HOSTS);
     eth.register(EtherType.Ipv4, this);
   }
 
@@ -201,6 +209,29 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
   /** The own address to send from towards `dst`, or undefined when the interface has none. */
   sourceFor(dst: number): number | undefined {
     return this.#own.sourceFor(dst);
+  }
+
+  /** Receives datagrams sent to the multicast `group` (no IGMP reports are sent). */
+  joinGroup(group: number): void {
+    group = group >>> 0;
+    if (!isMulticastIpv4(group) || this.#groups.has(group)) return;
+    this.#groups.add(group);
+    this.#eth.join(multicastMacForIpv4(group));
+  }
+
+  /** Stops receiving datagrams sent to `group` (all hosts cannot be left). */
+  leaveGroup(group: number): void {
+    group = group >>> 0;
+    if (group === ALL_HOSTS || !this.#groups.delete(group)) return;
+    // Groups sharing the MAC (32 groups map to each, RFC 1112 §6.4) keep the filter open.
+    const mac = multicastMacForIpv4(group);
+    for (const other of this.#groups) if (multicastMacForIpv4(other) === mac) return;
+    this.#eth.leave(mac);
+  }
+
+  /** True when datagrams to the multicast `group` are received. */
+  inGroup(group: number): boolean {
+    return this.#groups.has(group >>> 0);
   }
 
   /** Registers the transport of `protocol`; the returned function removes it. */
@@ -346,7 +377,8 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       stats.dropBadSource++;
       return;
     }
-    if (!this.hasAddress(dst) && !this.isBroadcast(dst) && !isMulticastIpv4(dst)) {
+    // A multicast MAC stands for 32 groups, so the IP layer checks the group itself (RFC 1112 §6.4).
+    if (!this.hasAddress(dst) && !this.isBroadcast(dst) && !this.#groups.has(dst)) {
       stats.dropNotForUs++;
       return;
     }
