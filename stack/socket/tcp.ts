@@ -402,7 +402,10 @@ export class TcpConn {
 
 /** What `tcpFor` needs of a link: an interface to attach TCP to and a runtime to wake. */
 export interface TcpLink {
-  iface: { attach(protocol: number, transport: TcpEndpoint): unknown };
+  iface: {
+    attach(protocol: number, transport: TcpEndpoint): unknown;
+    readonly nic?: { readonly caps: { rxChecksumVerified: boolean; txChecksumOffload: boolean } };
+  };
   runtime: Waker;
 }
 
@@ -412,7 +415,12 @@ const perLink = new WeakMap<object, TcpSockets>();
 export function tcpFor(link: TcpLink, options: { resolve?: Resolve } = {}): TcpSockets {
   let sockets = perLink.get(link.iface);
   if (sockets === undefined) {
-    const endpoint = new TcpEndpoint();
+    // Checksum offload as the NIC offers it, like the UDP layer (stack/DESIGN.md, Checksums).
+    const caps = link.iface.nic?.caps;
+    const endpoint = new TcpEndpoint({
+      checksum: caps?.txChecksumOffload ? "pseudo" : "full",
+      verifyChecksum: !(caps?.rxChecksumVerified ?? false),
+    });
     link.iface.attach(6, endpoint);
     sockets = new TcpSockets(endpoint, link.runtime, options);
     perLink.set(link.iface, sockets);
