@@ -1,5 +1,6 @@
 /**
- * Transfers through an impaired link: `tc qdisc netem` on Linux's side of the TAP (loss 2 %, delay
+ * Transfers through an impaired link: `tc qdisc netem` on Linux's side of a TAP or of the veth driven
+ * through AF_PACKET (loss 2 %, delay
  * 20 ms, reorder 10 %, duplicate 1 %) impairs everything Linux sends: the data it pushes into the stack
  * and the ACKs of what the stack sends it. Both stay byte-exact (SHA-256 checked). This kernel may lack
  * sch_netem; then `ImpairedNic` applies the same impairment to the frames the stack receives.
@@ -7,7 +8,14 @@
 
 import assert from "node:assert/strict";
 import { ImpairedNic } from "./impaired_nic.ts";
-import { createLink, type Link, linuxAddress, openLinkNic } from "./setup.ts";
+import {
+  APP_LINKS,
+  createLink,
+  type Link,
+  type LinkKind,
+  linuxAddress,
+  openLinkNic,
+} from "./setup.ts";
 import {
   killChild,
   serveEcho,
@@ -22,12 +30,12 @@ const NETEM = { loss: 0.02, delayMs: 20, reorder: 0.1, duplicate: 0.01 };
 const NETEM_ARGS = ["delay", "20ms", "reorder", "10%", "loss", "2%", "duplicate", "1%"];
 
 /**
- * A TAP link whose Linux side sends through netem. Where the kernel has no sch_netem, the same
+ * A link whose Linux side sends through netem. Where the kernel has no sch_netem, the same
  * impairment is applied to the frames the stack receives from Linux, which is where netem on
  * Linux's egress would act.
  */
-async function impairedLink(): Promise<{ link: Link; nic?: ImpairedNic }> {
-  const link = await createLink("tap");
+async function impairedLink(kind: LinkKind): Promise<{ link: Link; nic?: ImpairedNic }> {
+  const link = await createLink(kind);
   try {
     const r = await link.ns.exec("tc", [
       "qdisc",
@@ -54,50 +62,52 @@ function assertImpaired(nic: ImpairedNic | undefined): void {
   assert.ok(lost > 0 && duplicated > 0 && reordered > 0, JSON.stringify(nic.impaired));
 }
 
-Deno.test("interop tap with netem: nc echoes 4 MiB through the stack byte-exact", async () => {
-  const stream = new TestStream(4 << 20, 41);
-  const { link, nic } = await impairedLink();
-  const { stack, tcp } = startTcpStack(link, { nic });
-  serveEcho(tcp, 7);
-  const dir = await Deno.makeTempDir();
-  try {
-    await stream.writeFile(`${dir}/in`);
-    const r = await link.ns.exec("sh", [
-      "-c",
-      `timeout 50 nc -N ${link.stackIp} 7 < ${dir}/in | sha256sum`,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.split(" ")[0], stream.sha256());
-    // The impairment was in force: segments from Linux arrived out of order.
-    assert.ok(tcp.stats.rxOutOfOrder > 0, JSON.stringify(tcp.stats));
-    assertImpaired(nic);
-  } finally {
-    await stack.stop();
-    await link.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const kind of APP_LINKS) {
+  Deno.test(`interop ${kind} with netem: nc echoes 4 MiB through the stack byte-exact`, async () => {
+    const stream = new TestStream(4 << 20, 41);
+    const { link, nic } = await impairedLink(kind);
+    const { stack, tcp } = startTcpStack(link, { nic });
+    serveEcho(tcp, 7);
+    const dir = await Deno.makeTempDir();
+    try {
+      await stream.writeFile(`${dir}/in`);
+      const r = await link.ns.exec("sh", [
+        "-c",
+        `timeout 50 nc -N ${link.stackIp} 7 < ${dir}/in | sha256sum`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.split(" ")[0], stream.sha256());
+      // The impairment was in force: segments from Linux arrived out of order.
+      assert.ok(tcp.stats.rxOutOfOrder > 0, JSON.stringify(tcp.stats));
+      assertImpaired(nic);
+    } finally {
+      await stack.stop();
+      await link.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 
-Deno.test("interop tap with netem: the stack sends 4 MiB to nc byte-exact", async () => {
-  const stream = new TestStream(4 << 20, 42);
-  const { link, nic } = await impairedLink();
-  const { stack, tcp } = startTcpStack(link, { nic });
-  const nc = link.ns.spawn("sh", ["-c", "timeout 50 nc -n -v -l -N -p 5001 | sha256sum"]);
-  try {
-    await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
-    const sender = streamSender(stream);
-    tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
-    stack.runtime.wake();
-    const [stdout, status] = await Promise.all([new Response(nc.stdout).text(), nc.status]);
-    assert.equal(status.code, 0);
-    assert.equal(sender.sent(), stream.size);
-    assert.equal(stdout.split(" ")[0], stream.sha256());
-    assertImpaired(nic);
-    // Overtaken ACKs carry older timestamps: PAWS (RFC 7323 §5) drops them, harmlessly.
-    assert.ok(tcp.stats.dropPaws > 0, JSON.stringify(tcp.stats));
-  } finally {
-    await killChild(nc);
-    await stack.stop();
-    await link.close();
-  }
-});
+  Deno.test(`interop ${kind} with netem: the stack sends 4 MiB to nc byte-exact`, async () => {
+    const stream = new TestStream(4 << 20, 42);
+    const { link, nic } = await impairedLink(kind);
+    const { stack, tcp } = startTcpStack(link, { nic });
+    const nc = link.ns.spawn("sh", ["-c", "timeout 50 nc -n -v -l -N -p 5001 | sha256sum"]);
+    try {
+      await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
+      const sender = streamSender(stream);
+      tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
+      stack.runtime.wake();
+      const [stdout, status] = await Promise.all([new Response(nc.stdout).text(), nc.status]);
+      assert.equal(status.code, 0);
+      assert.equal(sender.sent(), stream.size);
+      assert.equal(stdout.split(" ")[0], stream.sha256());
+      assertImpaired(nic);
+      // Overtaken ACKs carry older timestamps: PAWS (RFC 7323 §5) drops them, harmlessly.
+      assert.ok(tcp.stats.dropPaws > 0, JSON.stringify(tcp.stats));
+    } finally {
+      await killChild(nc);
+      await stack.stop();
+      await link.close();
+    }
+  });
+}
