@@ -205,9 +205,8 @@ export class TcpConn {
   readonly handler: TcpHandler;
   #waker: Waker;
   #conn: TcpConnection | undefined;
-  #readWaiter: (() => void) | undefined;
-  #writeWaiter: (() => void) | undefined;
-  #openWaiter: (() => void) | undefined;
+  // Callers waiting for any change on the connection (data, space, state); all re-check on wake.
+  #waiters: (() => void)[] = [];
   #closed = false;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -228,7 +227,7 @@ export class TcpConn {
   async established(): Promise<void> {
     const conn = this.#conn!;
     while (conn.state === TcpState.SynSent || conn.state === TcpState.SynReceived) {
-      await new Promise<void>((resolve) => (this.#openWaiter = resolve));
+      await this.#change();
     }
     if (conn.state === TcpState.Closed) throw this.#error(conn.error) ?? new ConnectionRefused();
   }
@@ -267,7 +266,7 @@ export class TcpConn {
       const error = this.#error(conn.error);
       if (error !== undefined) throw error;
       if (conn.readClosed) return null;
-      await new Promise<void>((resolve) => (this.#readWaiter = resolve));
+      await this.#change();
     }
   }
 
@@ -287,7 +286,7 @@ export class TcpConn {
         this.#waker.wake();
         return n;
       }
-      await new Promise<void>((resolve) => (this.#writeWaiter = resolve));
+      await this.#change();
     }
   }
 
@@ -370,14 +369,15 @@ export class TcpConn {
     this.#wakeAll();
   }
 
+  #change(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
   #wakeAll(): void {
-    const read = this.#readWaiter;
-    const write = this.#writeWaiter;
-    const open = this.#openWaiter;
-    this.#readWaiter = this.#writeWaiter = this.#openWaiter = undefined;
-    read?.();
-    write?.();
-    open?.();
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   #error(reason: TcpCloseReason | undefined): Error | undefined {

@@ -190,3 +190,23 @@ Deno.test("socket: connect needs an IPv4 literal until a resolver is plugged in"
   assert.equal(conn.remoteAddr.hostname, "10.0.0.2");
   listener.close();
 });
+
+Deno.test("socket: concurrent reads and writes on one connection all complete", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await drive(sim, accepted);
+  const buf1 = new Uint8Array(10);
+  const buf2 = new Uint8Array(10);
+  const reads = Promise.all([server.read(buf1), server.read(buf2)]);
+  const writes = Promise.all([
+    client.write(new Uint8Array(5).fill(1)),
+    client.write(new Uint8Array(5).fill(2)),
+  ]);
+  assert.deepEqual(await drive(sim, writes), [5, 5]);
+  await client.closeWrite();
+  const [n1, n2] = await drive(sim, reads);
+  assert.equal((n1 ?? 0) + (n2 ?? 0) >= 5, true);
+  listener.close();
+});
