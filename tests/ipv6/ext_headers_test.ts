@@ -10,7 +10,8 @@ import { Rng } from "../../stack/util/rng.ts";
 import { internetChecksum } from "../../stack/wire/checksum.ts";
 import { Icmpv6Type } from "../../stack/wire/icmpv6.ts";
 import { IPV6_ALL_NODES, Ipv6Address, Ipv6Cidr } from "../../stack/wire/ipv6_address.ts";
-import { ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
+import { Ipv6Packet, ipv6PseudoHeaderSum } from "../../stack/wire/ipv6.ts";
+import { Ipv6FragmentHeader } from "../../stack/wire/ipv6_ext.ts";
 import { Peer, PEER_MAC } from "./peer.ts";
 
 const ME = Ipv6Address.parse("2001:db8::1");
@@ -179,6 +180,18 @@ Deno.test("ext: an incomplete packet times out with time exceeded when its first
   const te = peer.icmp(Icmpv6Type.TimeExceeded);
   assert.equal(te.length, 1);
   assert.equal(te[0].view.code, 1);
+  // The quote is the first fragment as it came: fixed header, fragment header (ident 4), 16 bytes.
+  const quote = new Ipv6Packet(te[0].view.bytes, te[0].view.dataOffset, te[0].view.dataLength);
+  assert.equal(quote.check(), undefined);
+  assert.equal(quote.nextHeader, 44);
+  assert.equal(quote.payloadLength, 8 + 16);
+  const fh = new Ipv6FragmentHeader(quote.bytes, quote.payloadOffset);
+  assert.deepEqual([fh.ident, fh.fragmentOffset, fh.moreFragments, fh.nextHeader], [
+    4,
+    0,
+    true,
+    17,
+  ]);
   assert.equal(peer.ip6.reassembler.stats.dropTimeout, 2);
   assert.equal(peer.ip6.reassembler.bytesHeld, 0);
 });

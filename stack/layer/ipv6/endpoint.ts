@@ -613,7 +613,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
           const key = `${incoming.src.key}|${incoming.dst.key}|${frag.ident}`;
           const done = this.reassembler.add(
             key,
-            { bytes, offset: ip.offset },
+            { bytes, offset: ip.offset, fragmentAt: at },
             frag.nextHeader,
             frag.fragmentOffset,
             frag.moreFragments,
@@ -690,8 +690,6 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
 
   #reassemblyExpired(header: Uint8Array, now: number): void {
     const ip = this.#reassembled.wrap(header, 0, header.length);
-    // Only what arrived is quoted; the payload length in the copied header says what the first
-    // fragment carried, and sendError bounds the quote by the buffer.
     this.icmp.sendError(
       Icmpv6Type.TimeExceeded,
       Icmpv6TimeExceeded.FragmentReassembly,

@@ -55,6 +55,10 @@ interface Pending {
   total: number;
   nextHeader: number;
   haveFirst: boolean;
+  /** The first fragment's payload length (for the time exceeded quote). */
+  firstLength: number;
+  /** The first fragment's fragment header, as received. */
+  firstHeader: Uint8Array | undefined;
   deadline: number;
   /** Abandoned after an overlap (RFC 5722): fragments are discarded until the deadline. */
   dead: boolean;
@@ -101,12 +105,12 @@ export class Ipv6Reassembler {
 
   /**
    * Adds a fragment: `key` names the packet (source, destination, identification), `header` is its
-   * 40-byte fixed header, `offset`/`more` come from the fragment header, `data` is the fragment's
-   * payload. Returns the completed packet (valid until the next call) or undefined.
+   * 40-byte fixed header (`fragmentAt`: where its fragment header is, for a time exceeded quote),
+   * `offset`/`more` come from the fragment header, `data` is the fragment's payload. Returns the completed packet (valid until the next call) or undefined.
    */
   add(
     key: string,
-    header: { bytes: Uint8Array; offset: number },
+    header: { bytes: Uint8Array; offset: number; fragmentAt?: number },
     nextHeader: number,
     offset: number,
     more: boolean,
@@ -180,6 +184,9 @@ export class Ipv6Reassembler {
       p.haveFirst = true;
       p.nextHeader = nextHeader;
       p.data.set(header.bytes.subarray(header.offset, header.offset + IPV6_HEADER_LENGTH), 0);
+      p.firstLength = length;
+      const f = header.fragmentAt;
+      if (f !== undefined) p.firstHeader = header.bytes.slice(f, f + 8);
     }
     if (p.total < 0 || p.received !== p.total || !p.haveFirst) return undefined;
     this.#packets.delete(key);
@@ -198,7 +205,8 @@ export class Ipv6Reassembler {
   }
 
   /**
-   * Drops packets past their deadline; `expired` is called with the header and what was received of
+   * Drops packets past their deadline; `expired` is called with the first fragment as it arrived
+   * (fixed header, fragment header, payload) of
    * each live packet whose first fragment arrived (for ICMPv6 time exceeded, RFC 8200 §4.5).
    */
   poll(now: number, expired?: (header: Uint8Array) => void): boolean {
@@ -210,10 +218,25 @@ export class Ipv6Reassembler {
       this.#bytes -= p.data.length;
       if (!p.dead) {
         this.stats.dropTimeout++;
-        if (p.haveFirst) expired?.(p.data);
+        if (p.haveFirst && expired !== undefined) expired(this.#firstFragment(p));
       }
     }
     return work;
+  }
+
+  /** The first fragment rebuilt for a quote: its fixed header, fragment header and payload. */
+  #firstFragment(p: Pending): Uint8Array {
+    const fragment = p.firstHeader ?? new Uint8Array([p.nextHeader, 0, 0, 1, 0, 0, 0, 0]);
+    const out = new Uint8Array(IPV6_HEADER_LENGTH + 8 + p.firstLength);
+    out.set(p.data.subarray(0, IPV6_HEADER_LENGTH), 0);
+    out.set(fragment, IPV6_HEADER_LENGTH);
+    out.set(p.data.subarray(IPV6_HEADER_LENGTH, IPV6_HEADER_LENGTH + p.firstLength), 48);
+    const payload = 8 + p.firstLength;
+    out[4] = payload >>> 8;
+    out[5] = payload;
+    // Headers before the fragment header were processed on arrival; the quote starts at the fragment.
+    out[6] = 44;
+    return out;
   }
 
   /** The earliest deadline, or undefined. */
@@ -240,6 +263,8 @@ export class Ipv6Reassembler {
       total: -1,
       nextHeader: 0,
       haveFirst: false,
+      firstLength: 0,
+      firstHeader: undefined,
       deadline: now + this.#timeout,
       dead: false,
     };
