@@ -1082,12 +1082,14 @@ export class TcpConnection {
       return true;
     }
     let sentAny = false;
-    for (let budget = SEGMENT_BUDGET; budget > 0; budget--) {
+    let budget = SEGMENT_BUDGET;
+    for (; budget > 0; budget--) {
       const sent = this.#sendNext(ip, now);
       if (sent < 0) return false;
       if (sent === 0) break;
       sentAny = true;
     }
+    if (budget === 0) this.#host.ready(this); // more may be due: continue on the next poll
     if (this.#probe) {
       // A zero-window or keepalive probe: an old sequence number that the peer must acknowledge.
       if (!this.#sendBare(ip, now, seqAdd(this.#sndUna, -1))) return false;

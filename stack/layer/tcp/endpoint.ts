@@ -302,9 +302,12 @@ export class TcpEndpoint {
       }
     }
     // Output.
+    // Only the connections ready at the start: ones queued meanwhile (an app writing from an event, a
+    // connection that used up its segment budget) go on the next poll, which pollAt asks for at once.
     const ready = this.#ready;
+    const count = ready.length;
     let i = 0;
-    for (; i < ready.length; i++) {
+    for (; i < count; i++) {
       const conn = ready[i];
       conn.queued = false;
       worked = true;
