@@ -14,15 +14,11 @@ import { Rng } from "../../stack/util/rng.ts";
 import { ipFrame, IpProtocol, PEER_IP, Rig, STACK_IP, tcpSegment } from "./rig.ts";
 
 // Found by seed 1, frame 89681: SYN-SENT gets a bare SYN (simultaneous open, RFC 9293 Figure 8), the
-// app closes in SYN-RECEIVED, and the SYN-ACK's retransmission timeout sets SND.NXT back to ISS in
-// FIN-WAIT-1; `#sendNext` then sends "data" at ISS, one byte before the send buffer, and
-// SendBuffer.copyOut throws out of poll.
+// app closes in SYN-RECEIVED, and the SYN-ACK's retransmission timeout set SND.NXT back to ISS in
+// FIN-WAIT-1; `#sendNext` then sent "data" at ISS, one byte before the send buffer, and
+// SendBuffer.copyOut threw out of poll. Fixed in 2c34a72 (the FIN waits in SYN-RECEIVED).
 Deno.test({
   name: "closing a simultaneous open before ESTABLISHED never throws out of poll",
-  // TODO(#9): stack/layer/tcp/connection.ts closeWrite(), case SynReceived: defer the FIN until the
-  // SYN is acknowledged (keep SYN-RECEIVED with finQueued, enter FIN-WAIT-1 in #becomeEstablished),
-  // or make #sendNext resend the SYN while SND.UNA == ISS.
-  ignore: true,
   fn() {
     const { h, conn, iss } = synSent();
     h.send({ seq: REMOTE_ISN, flags: "SYN", mss: 1460 });
@@ -100,12 +96,9 @@ Deno.test({
 // Found by seed 1, frame 25899 (with TCP over IPv6 in the harness): the IPv6 twin of the ARP bug
 // above. When the neighbor cache is full, IPv6 `send` answers "busy" (stack/layer/ipv6/endpoint.ts,
 // `if (result === "full") { this.stats.dropNeighborFull++; return "busy"; }`), so the TCP adapter's
-// control queue retries on every poll and the stack spins until an entry frees up.
+// control queue retried on every poll and the stack spun until an entry freed up. Fixed in f09174c.
 Deno.test({
   name: "a full IPv6 neighbor cache does not make the stack spin",
-  // TODO(#9): stack/layer/ipv6/endpoint.ts (the neighbors.enqueue "full" branch): drop and count,
-  // and answer "queued", as IPv4 does for a full ARP queue since 63239a9.
-  ignore: true,
   fn() {
     const rig = new Rig({
       iface: { ipv6: { dadTransmits: 0, acceptRa: false, neighbors: { maxEntries: 2 } } },
@@ -142,8 +135,8 @@ function syn6(src: Uint8Array, srcPort: number): Uint8Array {
 }
 
 Deno.test("the fuzzer's invariants hold in strict mode", {
-  // TODO(#9): remove the ignore once the SYN-RECEIVED close (above) and the SYN-cookie backlog count
-  // (tests/hardening/syn_flood_test.ts) are fixed; strict mode fails on both.
+  // TODO(#9): remove the ignore once the broadcast SYN (above) and the SYN-cookie backlog count
+  // (tests/hardening/syn_flood_test.ts) are fixed; strict mode fails on them.
   ignore: true,
 }, () => {
   for (const seed of [1, 2, 3]) {
