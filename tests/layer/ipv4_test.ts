@@ -314,3 +314,29 @@ Deno.test("ipv4: a full ARP queue drops and counts instead of asking to retry", 
   assert.ok((net.a.pollAt(net.now) ?? Infinity) > net.now);
   net.close();
 });
+
+Deno.test("ipv4: transports learn whether a datagram was sent to a broadcast", () => {
+  const net = new TwoStacks();
+  net.run(1);
+  const seen: boolean[] = [];
+  net.b.attach(253, {
+    receive: (p) => seen.push(p.broadcast),
+    poll: () => false,
+    pollAt: () => undefined,
+  });
+  const send = (dst: number, mac: number) =>
+    inject(
+      net.pair.a,
+      net.now,
+      ethFrame(
+        { dst: mac, src: MAC_A, etherType: EtherType.Ipv4 },
+        ipv4Datagram({ src: IP_A, dst, protocol: 253 }, new Uint8Array(8)),
+      ),
+    );
+  send(IP_B, MAC_B);
+  send(0x0a0000ff, 0xffffffffffff);
+  send(0xe0000001, 0x01005e000001);
+  net.run(1);
+  assert.deepEqual(seen, [false, true, true]);
+  net.close();
+});

@@ -20,6 +20,11 @@ export interface Ipv4Incoming {
   length: number;
   /** The whole datagram (for ICMP errors quoting it). */
   packet: Ipv4Packet;
+  /**
+   * True when the datagram was sent to a broadcast or multicast address, not to one of ours: TCP must
+   * drop it (RFC 1122 §4.2.3.10) and nobody may answer from that address (§3.2.1.3).
+   */
+  broadcast: boolean;
 }
 
 /** A transport's Recv handler. */

@@ -143,6 +143,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       offset: 0,
       length: 0,
       packet: this.#rxPacket,
+      broadcast: false,
     };
     for (const cidr of options.addresses ?? []) this.addAddress(cidr);
     if (options.gateway !== undefined) this.routes.setGateway(options.gateway);
@@ -378,7 +379,8 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
       return;
     }
     // A multicast MAC stands for 32 groups, so the IP layer checks the group itself (RFC 1112 §6.4).
-    if (!this.hasAddress(dst) && !this.isBroadcast(dst) && !this.#groups.has(dst)) {
+    const unicast = this.hasAddress(dst);
+    if (!unicast && !this.isBroadcast(dst) && !this.#groups.has(dst)) {
       stats.dropNotForUs++;
       return;
     }
@@ -415,7 +417,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     const handler = this.#transports[protocol];
     if (handler === undefined) {
       stats.dropNoProtocol++;
-      if (this.hasAddress(dst)) {
+      if (unicast) {
         this.errors?.sendError(
           Icmpv4Type.DestinationUnreachable,
           Icmpv4Unreachable.ProtocolUnreachable,
@@ -434,6 +436,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     incoming.offset = ip.payloadOffset;
     incoming.length = ip.payloadLength;
     incoming.packet = ip;
+    incoming.broadcast = !unicast;
     stats.rxDelivered++;
     handler.receive(incoming, now);
   }
