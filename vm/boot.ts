@@ -1,6 +1,7 @@
 /**
  * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]
- * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress lz4|zstd]`:
+ * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress lz4|zstd]
+ * [--interrupts]`:
  * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
  * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
  * cleanly on Ctrl-C or SIGTERM (Ctrl-Alt-Del through the monitor, which init turns into a power-off).
@@ -52,6 +53,8 @@ export interface BootOptions {
   timeoutMs?: number;
   /** Initramfs compression. */
   compress?: Compression;
+  /** Interrupt mode: bind the NIC to uio_pci_generic so the driver sleeps on interrupts when idle. */
+  interrupts?: boolean;
   /** Called once QEMU runs, before the app answers (so Ctrl-C during boot can power it off). */
   onStart?: (vm: Vm) => void;
 }
@@ -210,6 +213,7 @@ export class Vm {
       monitor,
       app: image.app,
       appArgs: opts.appArgs ?? defaultAppArgs(image.app),
+      interrupts: opts.interrupts,
     });
     let logFile: Deno.FsFile | undefined;
     if (opts.log) {
@@ -369,6 +373,7 @@ export function parseBootArgs(args: string[]): BootOptions {
       protocol: { type: "string" },
       compress: { type: "string" },
       timeout: { type: "string" },
+      interrupts: { type: "boolean" },
     },
   });
   const port = values.port === undefined ? 8080 : Number(values.port);
@@ -396,6 +401,7 @@ export function parseBootArgs(args: string[]): BootOptions {
     protocol: values.protocol as "http" | "udp" | undefined,
     compress: values.compress as Compression | undefined,
     timeoutMs: values.timeout === undefined ? undefined : Number(values.timeout) * 1000,
+    interrupts: values.interrupts,
   };
 }
 

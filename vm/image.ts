@@ -15,7 +15,7 @@ import { emitCacheEntries, entryPoints } from "./deno_cache.ts";
 import { parents, PROJECT_ROOT } from "./project.ts";
 
 export { PROJECT_ROOT } from "./project.ts";
-import { ensureKernel } from "./kernel.ts";
+import { ensureKernel, kernelModules } from "./kernel.ts";
 
 /** Bumped when the image layout changes, so old images count as stale. */
 const FORMAT_VERSION = 1;
@@ -161,8 +161,11 @@ export function inStandardImage(app: string): boolean {
   return /^(stack|apps)\//.test(app) || app === "vm/guest_echo.ts";
 }
 
-/** The archive's entries; `app` (project-relative) is added when the standard set lacks it. */
-export async function imageEntries(app = ""): Promise<CpioEntry[]> {
+/**
+ * The archive's entries; `app` (project-relative) is added when the standard set lacks it, and kernel
+ * `modules` (uio, for the optional interrupt mode) go to /lib/modules.
+ */
+export async function imageEntries(app = "", modules: string[] = []): Promise<CpioEntry[]> {
   const deno = Deno.execPath();
   const libraries = await sharedLibraries(deno);
   const dirs = new Set<string>(["bin", "dev", "proc", "sys", "tmp", "run", "var/deno", "app"]);
@@ -174,6 +177,11 @@ export async function imageEntries(app = ""): Promise<CpioEntry[]> {
   for (const library of libraries) {
     const path = library.slice(1);
     entries.push({ path, kind: "file", mode: 0o755, source: Deno.realPathSync(library) });
+    parents(path, dirs);
+  }
+  for (const module of modules) {
+    const path = `lib/modules/${module.split("/").pop()}`;
+    entries.push({ path, kind: "file", source: module });
     parents(path, dirs);
   }
   for (const file of projectFiles(app)) {
@@ -253,7 +261,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     progress(`[1/3] kernel: ${fetched.cached ? "cached" : "fetched"} ${kernel.split("/").pop()}`);
   }
 
-  const entries = await imageEntries(inStandardImage(app) ? "" : app);
+  const entries = await imageEntries(inStandardImage(app) ? "" : app, kernelModules(kernel));
   const kernelInfo = await Deno.stat(kernel);
   const hash = await inputsHash(entries, {
     compress,
@@ -283,7 +291,9 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     };
   }
 
-  const cpio = `${imagesDir}/${stem}.raw.tmp`;
+  // Unique temporary names: builds of other compressions (or processes) may run at the same time.
+  const unique = `${Deno.pid}.${crypto.randomUUID().slice(0, 8)}`;
+  const cpio = `${imagesDir}/${stem}.${unique}.raw.tmp`;
   const emitDir = await Deno.makeTempDir({ prefix: "vm_emit_" });
   let cpioBytes: number;
   let emitted: CpioEntry[];
@@ -298,7 +308,7 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
       megabytes(cpioBytes)
     }`,
   );
-  const compressed = `${initramfs}.tmp`;
+  const compressed = `${initramfs}.${unique}.tmp`;
   const compressStart = performance.now();
   try {
     if (compress === "none") {

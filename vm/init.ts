@@ -15,10 +15,15 @@ const libc = Deno.dlopen("libc.so.6", {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
   reboot: { parameters: ["i32"], result: "i32" },
   sync: { parameters: [], result: "void" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  syscall: { parameters: ["i64", "i64", "buffer", "i64"], result: "i64" },
   __errno_location: { parameters: [], result: "pointer" },
 });
 
 const RB_POWER_OFF = 0x4321fedc;
+const SYS_FINIT_MODULE = 313n;
+const O_RDONLY_CLOEXEC = 0o2000000;
 const RB_DISABLE_CAD = 0;
 const STOP_GRACE_MS = 3000;
 
@@ -75,6 +80,33 @@ function networkFromCmdline(): { address: string; gateway: string } {
   return { address: `${client}/${prefix}`, gateway: gateway ?? "" };
 }
 
+/** Loads a kernel module from the image with finit_module(2) (there is no modprobe). */
+function loadModule(path: string): void {
+  const fd = libc.symbols.open(cString(path), O_RDONLY_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`cannot open ${path} (errno ${errno()})`);
+  const rc = libc.symbols.syscall(SYS_FINIT_MODULE, BigInt(fd), cString(""), 0n);
+  const code = errno();
+  libc.symbols.close(fd);
+  if (rc !== 0n && code !== 17) throw new Error(`cannot load ${path} (errno ${code})`); // 17: EEXIST
+}
+
+/**
+ * Interrupt mode (VIRTIO_IRQ=1): hands the virtio-net card's INTx line to user space through
+ * uio_pci_generic, a stub that drives nothing; the stack's driver then sleeps on /dev/uioN when idle.
+ */
+function bindUio(): void {
+  loadModule("/lib/modules/uio.ko");
+  loadModule("/lib/modules/uio_pci_generic.ko");
+  for (const id of ["1af4 1041", "1af4 1000"]) {
+    try {
+      Deno.writeTextFileSync("/sys/bus/pci/drivers/uio_pci_generic/new_id", id);
+    } catch {
+      // Already known, or no such device.
+    }
+  }
+  log("uio_pci_generic loaded: the NIC's interrupts go to user space");
+}
+
 /** Lists /sys/class/net and the drivers bound to virtio PCI devices, as lines tests can read. */
 function reportNetworking(): void {
   const interfaces = [...Deno.readDirSync("/sys/class/net")].map((e) => e.name).sort();
@@ -119,6 +151,10 @@ async function main(): Promise<void> {
     }`,
   );
   reportNetworking();
+  if (Deno.env.get("VIRTIO_IRQ") === "1") {
+    bindUio();
+    reportNetworking();
+  }
 
   const app = Deno.env.get("APP");
   if (!app) throw new Error("no APP= on the kernel command line");

@@ -28,12 +28,29 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
   return new TextDecoder().decode(output.stdout);
 }
 
-/** The cached vmlinuz in `cacheDir`, or undefined. */
+/** The kernel modules kept beside the kernel: uio_pci_generic for the optional interrupt mode. */
+export const UIO_MODULES = ["uio.ko", "uio_pci_generic.ko"];
+
+/** The modules kept in `modules/` beside a kernel image (none for a kernel given by path alone). */
+export function kernelModules(kernel: string): string[] {
+  const folder = `${kernel.slice(0, kernel.lastIndexOf("/"))}/modules`;
+  return UIO_MODULES.map((name) => `${folder}/${name}`).filter((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The cached vmlinuz in `cacheDir` (with its uio modules), or undefined. */
 export function cachedKernel(cacheDir: string): string | undefined {
   try {
     const names = [...Deno.readDirSync(cacheDir)].map((e) => e.name)
       .filter((name) => name.startsWith("vmlinuz-")).sort();
-    return names.length > 0 ? `${cacheDir}/${names[names.length - 1]}` : undefined;
+    if (names.length === 0) return undefined;
+    const kernel = `${cacheDir}/${names[names.length - 1]}`;
+    return kernelModules(kernel).length === UIO_MODULES.length ? kernel : undefined;
   } catch {
     return undefined;
   }
@@ -66,6 +83,14 @@ export async function ensureKernel(
     .find((name) => name.startsWith("vmlinuz-"));
   if (!vmlinuz) throw new Error(`${deb} holds no boot/vmlinuz-*`);
   await Deno.copyFile(`${unpacked}/boot/${vmlinuz}`, `${cacheDir}/${vmlinuz}`);
+  const release = vmlinuz.slice("vmlinuz-".length);
+  await Deno.mkdir(`${cacheDir}/modules`, { recursive: true });
+  for (const name of UIO_MODULES) {
+    const source = `${unpacked}/lib/modules/${release}/kernel/drivers/uio/${name}`;
+    await Deno.copyFile(source, `${cacheDir}/modules/${name}`).catch(() => {
+      throw new Error(`${deb} holds no ${source.slice(unpacked.length + 1)}`);
+    });
+  }
   await Deno.remove(unpacked, { recursive: true });
   await Deno.remove(`${cacheDir}/${deb}`);
   return { path: `${cacheDir}/${vmlinuz}`, cached: false };

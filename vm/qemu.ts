@@ -29,6 +29,8 @@ export interface QemuConfig {
   /** The app to run (project-relative) and its arguments. */
   app: string;
   appArgs: string[];
+  /** Bind the NIC to uio_pci_generic so the driver sleeps on interrupts when idle. */
+  interrupts?: boolean;
   /** Unix socket path of the human monitor (for sendkey at power-off). */
   monitor: string;
 }
@@ -53,6 +55,7 @@ export function kernelCmdline(
   gateway: string,
   app: string,
   appArgs: string[],
+  interrupts = false,
 ): string {
   for (const word of [app, ...appArgs]) {
     if (word === "" || /[\s,"]/.test(word)) {
@@ -77,6 +80,7 @@ export function kernelCmdline(
     `ip=${address}::${gateway}:${netmask}`,
     `APP=${app}`,
     ...(appArgs.length > 0 ? [`APP_ARGS=${appArgs.join(",")}`] : []),
+    ...(interrupts ? ["VIRTIO_IRQ=1"] : []),
     "--",
     "run",
     "-A",
@@ -112,7 +116,13 @@ export function qemuArgs(config: QemuConfig): string[] {
     "-initrd",
     config.initramfs,
     "-append",
-    kernelCmdline(config.guestAddress, config.gateway, config.app, config.appArgs),
+    kernelCmdline(
+      config.guestAddress,
+      config.gateway,
+      config.app,
+      config.appArgs,
+      config.interrupts,
+    ),
     "-serial",
     "stdio",
     "-monitor",

@@ -48,9 +48,10 @@ async function assertCleanPowerOff(vm: Vm): Promise<void> {
   assert.ok(vm.console.some((line) => line.includes("reboot: Power down")), vm.tail());
 }
 
-Deno.test("UDP echo app in the VM: echoes through the forwarded port, no kernel NIC, clean power-off", async (t) => {
+Deno.test("UDP echo app in the VM (interrupt mode): echoes through the forwarded port, clean power-off", async (t) => {
   const port = await freePort("udp");
-  const vm = await Vm.boot({ app: "apps/udp_echo.ts", port, ...quiet });
+  // This boot also covers interrupt mode (uio_pci_generic); the HTTP and TAP boots cover polling.
+  const vm = await Vm.boot({ app: "apps/udp_echo.ts", port, interrupts: true, ...quiet });
   try {
     assert.equal(vm.url, `udp://127.0.0.1:${port}`);
     await t.step("echoes datagrams of several sizes byte for byte", async () => {
@@ -76,6 +77,14 @@ Deno.test("UDP echo app in the VM: echoes through the forwarded port, no kernel 
       );
     });
     await t.step("powers off cleanly", () => assertCleanPowerOff(vm));
+    await t.step("the driver slept on interrupts from uio_pci_generic while idle", () => {
+      assert.ok(
+        vm.console.includes("init: pci 0000:00:03.0 1af4:1041 driver=uio_pci_generic"),
+        vm.tail(),
+      );
+      const counters = vm.console.find((line) => /^\s+nic: .*interrupts=\d+/.test(line)) ?? "";
+      assert.ok(Number(counters.match(/interrupts=(\d+)/)?.[1] ?? 0) > 0, vm.tail());
+    });
   } finally {
     vm.kill();
     await vm.status;

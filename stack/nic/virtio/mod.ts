@@ -1,7 +1,8 @@
 /**
  * The user-space virtio-net driver: `openVirtioNic` finds the card on the PCI bus, checks that no kernel
  * driver owns it, maps its registers, allocates DMA memory and returns it as a `Nic`. Needs root, a
- * device without a bound driver, and no IOMMU (the guest-physical address is the DMA address).
+ * device without a bound driver, and no IOMMU (the guest-physical address is the DMA address). When the
+ * card is bound to uio_pci_generic, the driver waits for its interrupts when idle instead of polling.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { allocateDma } from "./dma.ts";
 import { dmaBytesFor, VirtioNet } from "./net.ts";
 import { findVirtioNet, SYSFS_PCI_DEVICES } from "./pci.ts";
 import { MmioTransport } from "./transport.ts";
+import { UioInterrupts } from "./uio.ts";
 
 export { HeapDma } from "./dma.ts";
 export type { DmaMemory } from "./dma.ts";
@@ -47,7 +49,8 @@ export function openVirtioNic(opts: OpenVirtioNicOptions = {}): Promise<Nic> {
 export function openVirtioNicSync(opts: OpenVirtioNicOptions = {}): VirtioNet {
   const device = findVirtioNet(opts.sysfs ?? SYSFS_PCI_DEVICES, opts.pciAddress);
   const driver = device.boundDriver();
-  if (driver !== undefined) {
+  // uio_pci_generic is a stub that only hands the INTx line to user space: the stack still drives the card.
+  if (driver !== undefined && driver !== "uio_pci_generic") {
     throw new Error(
       `PCI device ${device.address} is bound to the kernel driver '${driver}'; unbind it first ` +
         `(echo ${device.address} > ${device.folder}/driver/unbind)`,
@@ -64,13 +67,18 @@ export function openVirtioNicSync(opts: OpenVirtioNicOptions = {}): VirtioNet {
     transport.close();
     throw error;
   }
+  const node = driver === "uio_pci_generic" ? device.uioNode() : undefined;
+  let interrupts: UioInterrupts | undefined;
   try {
+    if (node) interrupts = new UioInterrupts(node, `${device.folder}/config`);
     return VirtioNet.start(transport, memory, {
       mtu: opts.mtu,
       queueSize: opts.queueSize,
       offloads: opts.offloads,
+      interrupts,
     });
   } catch (error) {
+    interrupts?.close();
     transport.close();
     memory.close();
     throw error;

@@ -9,6 +9,7 @@
  */
 
 import {
+  AVAIL_F_NO_INTERRUPT,
   Feature,
   featureBit,
   NET_HDR_LENGTH,
@@ -17,6 +18,7 @@ import {
   USED_F_NO_NOTIFY,
 } from "./constants.ts";
 import type { HeapDma } from "./dma.ts";
+import { needEvent } from "./queue.ts";
 import type { VirtioTransport } from "./transport.ts";
 
 /** Options of the model. */
@@ -74,6 +76,12 @@ export class VirtioNetModel implements VirtioTransport {
   polling = false;
   /** Link state reported in the config space. */
   linkUp = true;
+  /** The ISR status; set to 1 when a used entry is written while the driver asked for interrupts. */
+  isr = 0;
+  /** Interrupts raised. */
+  interrupts = 0;
+  /** Called when the device raises an interrupt (tests wire it to a fake interrupt source). */
+  onInterrupt?: () => void;
 
   readonly #mac: number;
   readonly #queueMax: number;
@@ -182,6 +190,12 @@ export class VirtioNetModel implements VirtioTransport {
   readConfig16(offset: number): number {
     const config = this.#config();
     return (config[offset] ?? 0) | ((config[offset + 1] ?? 0) << 8);
+  }
+
+  readIsr(): number {
+    const isr = this.isr;
+    this.isr = 0;
+    return isr;
   }
 
   close(): void {}
@@ -345,8 +359,19 @@ export class VirtioNetModel implements VirtioTransport {
     const at = this.memory.offsetOf(slot);
     this.#view.setUint32(at, id, true);
     this.#view.setUint32(at + 4, length, true);
+    const old = queue.usedIdx;
     queue.usedIdx = (queue.usedIdx + 1) & 0xffff;
     this.#setU16(queue.device + 2, queue.usedIdx);
+    // Interrupt the driver if it asked (§2.7.7, §2.7.10): used_event under EVENT_IDX, else the flag.
+    const eventIdx = (this.driverFeatures & featureBit(Feature.RING_EVENT_IDX)) !== 0n;
+    const wanted = eventIdx
+      ? needEvent(this.#u16(queue.driver + 4 + 2 * queue.size), queue.usedIdx, old)
+      : (this.#u16(queue.driver) & AVAIL_F_NO_INTERRUPT) === 0;
+    if (wanted) {
+      this.isr = 1;
+      this.interrupts++;
+      this.onInterrupt?.();
+    }
   }
 
   /** Tells the driver whether to notify: used flags, or avail_event under EVENT_IDX (§2.7.10). */

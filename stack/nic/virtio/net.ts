@@ -25,6 +25,7 @@ import { DmaArena, type DmaMemory } from "./dma.ts";
 import { markNeedsChecksum, transportChecksumValid } from "./net_header.ts";
 import { placeQueue, SplitQueue } from "./queue.ts";
 import type { VirtioTransport } from "./transport.ts";
+import type { InterruptSource } from "./uio.ts";
 
 /** Options of `VirtioNet.start`. */
 export interface VirtioNetOptions {
@@ -36,6 +37,8 @@ export interface VirtioNetOptions {
   offloads?: boolean;
   /** Negotiate EVENT_IDX when offered (default true). */
   eventIdx?: boolean;
+  /** Wait for interrupts from here instead of polling when idle (uio_pci_generic). */
+  interrupts?: InterruptSource;
 }
 
 /** Bytes per buffer: header plus the largest frame. */
@@ -85,6 +88,7 @@ export class VirtioNet implements Nic {
   readonly #linkStatus: boolean;
   #closed = false;
   #waitGeneration = 0;
+  #interrupts: InterruptSource | undefined;
 
   private constructor(
     transport: VirtioTransport,
@@ -124,6 +128,7 @@ export class VirtioNet implements Nic {
       rxNotifications: 0,
       txNotifications: 0,
       linkUp: 1,
+      interrupts: 0,
     };
     this.#rxOffsets = new Int32Array(rx.size);
     this.#txOffsets = new Int32Array(tx.size);
@@ -214,6 +219,7 @@ export class VirtioNet implements Nic {
 
     const mac = readMac(transport);
     const nic = new VirtioNet(transport, memory, features, mac, mtu, queues[0], queues[1], arena);
+    nic.#interrupts = opts.interrupts;
     transport.setStatus(
       Status.ACKNOWLEDGE | Status.DRIVER | Status.FEATURES_OK | Status.DRIVER_OK,
     );
@@ -335,6 +341,7 @@ export class VirtioNet implements Nic {
    */
   async wait(timeoutMs: number): Promise<void> {
     this.checkDevice();
+    if (this.#interrupts) return this.#waitForInterrupt(timeoutMs);
     const generation = ++this.#waitGeneration;
     let slept = 0;
     let spins = 0;
@@ -378,6 +385,27 @@ export class VirtioNet implements Nic {
     this.#transport.setStatus(0);
     this.#transport.close();
     this.#memory.close();
+    this.#interrupts?.close();
+  }
+
+  /**
+   * Sleeps until the receive queue's interrupt: ask for one at the next used entry, look once more (an
+   * entry may have landed before the request was visible), clear the ISR and unmask, then wait. The ISR
+   * read afterwards deasserts the level-triggered line; interrupts go back to suppressed for polling.
+   */
+  async #waitForInterrupt(timeoutMs: number): Promise<void> {
+    const rx = this.#rx;
+    if (rx.usedPending > 0 || timeoutMs <= 0) return;
+    rx.requestInterrupt();
+    try {
+      if (rx.usedPending > 0) return;
+      this.#transport.readIsr();
+      this.#interrupts!.unmask();
+      if (await this.#interrupts!.wait(timeoutMs)) this.stats.interrupts++;
+      this.#transport.readIsr();
+    } finally {
+      rx.suppressInterrupts();
+    }
   }
 
   #reclaim(): void {

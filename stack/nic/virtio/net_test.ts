@@ -11,6 +11,7 @@ import { HeapDma } from "./dma.ts";
 import { MODEL_DEFAULT_FEATURES, VirtioNetModel, type VirtioNetModelOptions } from "./model.ts";
 import { dmaBytesFor, MAX_MTU, VirtioNet, type VirtioNetOptions } from "./net.ts";
 import { ipv4Frame } from "./testing.ts";
+import type { InterruptSource } from "./uio.ts";
 
 /** Memory whose 4 KiB pages sit at shuffled bus frames, so contiguity assumptions fail loudly. */
 function scatteredMemory(seed: number, queueSize = 256): HeapDma {
@@ -349,4 +350,62 @@ Deno.test("seeded traffic in both directions keeps rings consistent and ordered 
   assert.equal(seen, sent);
   assert.ok(delivered.length > 500 && sent > 500);
   assert.deepEqual(device.errors, []);
+});
+
+/** An interrupt line the model raises, standing in for uio_pci_generic. */
+class FakeInterrupts implements InterruptSource {
+  unmasked = 0;
+  #fire: (() => void) | undefined;
+
+  unmask(): void {
+    this.unmasked++;
+  }
+
+  wait(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#fire = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.#fire = () => {
+        clearTimeout(timer);
+        this.#fire = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  fire(): void {
+    this.#fire?.();
+  }
+
+  close(): void {}
+}
+
+Deno.test("interrupt mode: wait sleeps until the device interrupts, then suppresses again", async () => {
+  for (const eventIdx of [true, false]) {
+    const memory = scatteredMemory(11);
+    const device = new VirtioNetModel(memory);
+    const interrupts = new FakeInterrupts();
+    device.onInterrupt = () => interrupts.fire();
+    const nic = VirtioNet.start(device, memory, { interrupts, eventIdx });
+    device.deliver(ipv4Frame());
+    assert.equal(device.interrupts, 0, "suppressed while polling");
+    await nic.wait(60_000); // a frame is pending: returns without arming
+    assert.equal(interrupts.unmasked, 0);
+    assert.equal(receiveAll(nic).length, 1);
+    const waiting = nic.wait(60_000);
+    setTimeout(() => device.deliver(ipv4Frame()), 2);
+    await waiting;
+    assert.equal(device.interrupts, 1, `eventIdx ${eventIdx}`);
+    assert.equal(nic.stats.interrupts, 1);
+    assert.equal(interrupts.unmasked, 1);
+    assert.equal(device.isr, 0, "the driver read (cleared) the ISR");
+    device.deliver(ipv4Frame());
+    assert.equal(device.interrupts, 1, "suppressed again after the wait");
+    assert.equal(receiveAll(nic).length, 2);
+    await nic.wait(1); // times out quietly
+    assert.equal(nic.stats.interrupts, 1);
+    nic.close();
+  }
 });

@@ -76,6 +76,16 @@ export class PciDevice {
     }
   }
 
+  /** The /dev/uioN node when uio_pci_generic owns the device (for interrupts), else undefined. */
+  uioNode(): string | undefined {
+    try {
+      const name = [...Deno.readDirSync(`${this.folder}/uio`)].map((e) => e.name).sort()[0];
+      return name === undefined ? undefined : `/dev/${name}`;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Reads the configuration space (256 bytes for a conventional device). */
   readConfig(): Uint8Array {
     return Deno.readFileSync(`${this.folder}/config`);
@@ -84,7 +94,10 @@ export class PciDevice {
   /** Enables the device (memory decoding) and makes it a bus master so it can reach DMA memory. */
   enable(): void {
     try {
-      Deno.writeTextFileSync(`${this.folder}/enable`, "1");
+      // A bound stub (uio_pci_generic) has enabled it already, and the file then refuses writes.
+      if (Deno.readTextFileSync(`${this.folder}/enable`).trim() !== "1") {
+        Deno.writeTextFileSync(`${this.folder}/enable`, "1");
+      }
     } catch (error) {
       throw new Error(`Cannot enable PCI device ${this.address}: ${(error as Error).message}`);
     }
@@ -146,6 +159,7 @@ export class PciDevice {
         notify: region("notify", caps.notify.bar, caps.notify.offset, caps.notify.length),
         notifyMultiplier: caps.notify.multiplier,
         device: region("device", caps.device.bar, caps.device.offset, caps.device.length),
+        isr: region("isr", caps.isr.bar, caps.isr.offset, caps.isr.length),
         release,
       };
     } catch (error) {

@@ -162,7 +162,7 @@ export class SplitQueue {
 
   /** Asks for an interrupt as soon as one more used entry arrives (for interrupt-driven waiting). */
   requestInterrupt(): void {
-    this.#avail[0] = 0;
+    Atomics.store(this.#avail, 0, 0);
     if (this.eventIdx) Atomics.store(this.#avail, 2 + this.size, this.#lastUsed);
   }
 }

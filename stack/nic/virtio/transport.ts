@@ -33,6 +33,8 @@ export interface VirtioTransport {
   readConfig8(offset: number): number;
   /** Reads a little-endian 16-bit field of the device-specific configuration. */
   readConfig16(offset: number): number;
+  /** Reads (and so clears) the ISR status, which deasserts a level-triggered INTx (§4.1.4.5). */
+  readIsr(): number;
   /** Releases mappings. */
   close(): void;
 }
@@ -47,6 +49,8 @@ export interface MmioRegions {
   notifyMultiplier: number;
   /** The device-specific configuration. */
   device: ArrayBuffer;
+  /** The ISR status byte. */
+  isr: ArrayBuffer;
   /** Unmaps the BARs. */
   release(): void;
 }
@@ -64,6 +68,7 @@ export class MmioTransport implements VirtioTransport {
   readonly #c32: Uint32Array;
   readonly #notify16: Uint16Array;
   readonly #dev8: Uint8Array;
+  readonly #isr8: Uint8Array;
   readonly #notifyOffsets: number[] = [];
 
   /** Wraps the mapped regions of one device. */
@@ -75,6 +80,7 @@ export class MmioTransport implements VirtioTransport {
     this.#c32 = new Uint32Array(regions.common, 0, CommonCfg.LENGTH / 4);
     this.#notify16 = new Uint16Array(regions.notify, 0, regions.notify.byteLength >>> 1);
     this.#dev8 = new Uint8Array(regions.device);
+    this.#isr8 = new Uint8Array(regions.isr, 0, 1);
   }
 
   getStatus(): number {
@@ -139,6 +145,10 @@ export class MmioTransport implements VirtioTransport {
 
   readConfig16(offset: number): number {
     return Atomics.load(this.#dev8, offset) | (Atomics.load(this.#dev8, offset + 1) << 8);
+  }
+
+  readIsr(): number {
+    return Atomics.load(this.#isr8, 0);
   }
 
   close(): void {
