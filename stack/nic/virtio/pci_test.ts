@@ -10,7 +10,7 @@ const isRoot = Deno.uid() === 0;
  * A fake sysfs tree: a virtio-net card at 0000:00:03.0 whose BAR 4 is a plain file laid out like QEMU's
  * (common at 0, ISR 0x1000, device 0x2000, notify 0x3000), preset so a driver can negotiate against it.
  */
-function fakeSysfs(opts: { features?: number; bind?: boolean } = {}): string {
+function fakeSysfs(opts: { features?: number; bind?: string } = {}): string {
   const root = Deno.makeTempDirSync({ prefix: "virtio_sysfs_" });
   const write = (folder: string, name: string, text: string) =>
     Deno.writeTextFileSync(`${root}/${folder}/${name}`, text);
@@ -31,7 +31,10 @@ function fakeSysfs(opts: { features?: number; bind?: boolean } = {}): string {
   view.setUint16(CommonCfg.QUEUE_SIZE, 256, true);
   bar.set([0x52, 0x54, 0x00, 0xab, 0xcd, 0xef], 0x2000);
   Deno.writeFileSync(`${root}/0000:00:03.0/resource4`, bar);
-  if (opts.bind) Deno.symlinkSync("../../drivers/virtio-pci", `${root}/0000:00:03.0/driver`);
+  if (opts.bind) Deno.symlinkSync(`../../drivers/${opts.bind}`, `${root}/0000:00:03.0/driver`);
+  if (opts.bind === "uio_pci_generic") {
+    Deno.mkdirSync(`${root}/0000:00:03.0/uio/uio97`, { recursive: true });
+  }
   return root;
 }
 
@@ -57,7 +60,7 @@ Deno.test("findVirtioNet picks the virtio card and explains absent ones", () => 
 });
 
 Deno.test("openVirtioNic refuses a device bound to a kernel driver", () => {
-  const root = fakeSysfs({ bind: true });
+  const root = fakeSysfs({ bind: "virtio-pci" });
   try {
     assert.throws(
       () => openVirtioNicSync({ sysfs: root }),
@@ -91,6 +94,20 @@ Deno.test({
       assert.ok(used > 0 && used % 4 === 0, "a physical address from pagemap");
       nic.close();
       assert.equal(Deno.readFileSync(`${folder}/resource4`)[CommonCfg.DEVICE_STATUS], 0);
+    } finally {
+      Deno.removeSync(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "openVirtioNic accepts uio_pci_generic and takes interrupts from its /dev/uioN",
+  ignore: !isRoot,
+  fn() {
+    const root = fakeSysfs({ bind: "uio_pci_generic" });
+    try {
+      // The fake tree names uio97, which does not exist in /dev: the error proves the node was used.
+      assert.throws(() => openVirtioNicSync({ sysfs: root }), /Cannot open \/dev\/uio97/);
     } finally {
       Deno.removeSync(root, { recursive: true });
     }
