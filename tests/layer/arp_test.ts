@@ -152,6 +152,7 @@ Deno.test("arp: only own addresses are answered; a claim on ours is counted", ()
   const sb = net.b.stats().arp;
   assert.equal(sb.ignoredNotForUs, 2); // 10.0.0.50, and a's own announcement
   assert.equal(sb.addressConflicts, 1);
+  assert.equal(sb.txDefenses, 1);
   assert.equal(sb.txReplies, 1);
   net.close();
 });
@@ -183,5 +184,40 @@ Deno.test("arp: malformed ARP packets are dropped and counted", () => {
   assert.equal(sb.dropUnsupported, 2);
   assert.equal(sb.dropBadSender, 1);
   assert.equal(sb.txReplies, 0);
+  net.close();
+});
+
+Deno.test("arp: a claim on our address is defended at most once per 10 seconds", () => {
+  const net = new TwoStacks();
+  net.run(3000); // past the start-up announcements
+  const claim = () =>
+    inject(
+      net.pair.a,
+      net.now,
+      ethFrame(
+        { dst: MAC_BROADCAST, src: MAC_EVIL, etherType: EtherType.Arp },
+        arpPacket({
+          operation: ArpOperation.Request,
+          senderMac: MAC_EVIL,
+          senderIp: IP_B,
+          targetIp: IP_B,
+        }),
+      ),
+    );
+  const announcements = () => net.b.stats().arp.txAnnouncements;
+  const before = announcements();
+  claim();
+  net.run(10);
+  claim();
+  net.run(5000);
+  claim();
+  net.run(10);
+  assert.equal(net.b.stats().arp.addressConflicts, 3);
+  assert.equal(net.b.stats().arp.txDefenses, 1);
+  assert.equal(announcements(), before + 1);
+  net.run(5000);
+  claim();
+  net.run(10);
+  assert.equal(net.b.stats().arp.txDefenses, 2);
   net.close();
 });

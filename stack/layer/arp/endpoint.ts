@@ -36,6 +36,9 @@ export interface ArpOwner {
 
 const log = new Logger("arp");
 
+/** RFC 5227 §1.1 DEFEND_INTERVAL: at most one defence of an address per 10 s. */
+const DEFEND_INTERVAL_MS = 10_000;
+
 /** The ARP endpoint of an interface; `T` is a datagram queued until its next hop resolves. */
 export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv {
   /** Counters of the protocol; the cache keeps its own in `cache.stats`. */
@@ -45,6 +48,7 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     "txRequests",
     "txReplies",
     "txAnnouncements",
+    "txDefenses",
     "dropBadSender",
     "ignoredNotForUs",
     "addressConflicts",
@@ -67,6 +71,7 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
   #announceAt = 0;
   #announceInterval: number;
   #announceTotal: number;
+  #defendedAt = -Infinity;
   #now = 0;
   #dropped: (ip: number, items: T[]) => void;
 
@@ -146,9 +151,16 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
       return;
     }
     if (senderIp !== 0 && this.#owner.hasAddress(senderIp)) {
-      // Someone else claims our address (RFC 5227 §2.4): keep it, but say so.
+      // Someone else claims our address. RFC 5227 §2.4 (b): keep it and defend it with one
+      // announcement, unless we defended within the last DEFEND_INTERVAL, so that neighbours whose
+      // caches the claim updated switch back to us.
       stats.addressConflicts++;
       log.warn(`${formatMac(senderMac)} claims our address ${formatIpv4(senderIp)}`);
+      if (now - this.#defendedAt >= DEFEND_INTERVAL_MS) {
+        this.#defendedAt = now;
+        this.#announceOne(senderIp, now);
+        stats.txDefenses++;
+      }
       return;
     }
     const targetIp = repr.targetIp;
@@ -189,14 +201,7 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     if (this.#announceLeft > 0 && now >= this.#announceAt) {
       let all = true;
       for (const ip of this.#owner.addressList()) {
-        const tx = this.#tx;
-        tx.operation = ArpOperation.Request;
-        tx.senderMac = this.#eth.mac;
-        tx.senderIp = ip;
-        tx.targetMac = 0;
-        tx.targetIp = ip;
-        if (this.#transmit(MAC_BROADCAST, now)) this.stats.txAnnouncements++;
-        else all = false;
+        if (!this.#announceOne(ip, now)) all = false;
       }
       // A busy NIC retries on the next poll rather than skipping the announcement.
       if (all) {
@@ -213,6 +218,19 @@ export class ArpEndpoint<T extends { readonly size: number }> implements EthRecv
     const retry = this.cache.pollAt();
     if (this.#announceLeft === 0) return retry;
     return retry === undefined || this.#announceAt < retry ? this.#announceAt : retry;
+  }
+
+  /** Broadcasts one announcement of the own address `ip` (RFC 5227 §2.3); false when the NIC is busy. */
+  #announceOne(ip: number, now: number): boolean {
+    const tx = this.#tx;
+    tx.operation = ArpOperation.Request;
+    tx.senderMac = this.#eth.mac;
+    tx.senderIp = ip;
+    tx.targetMac = 0;
+    tx.targetIp = ip;
+    const sent = this.#transmit(MAC_BROADCAST, now);
+    if (sent) this.stats.txAnnouncements++;
+    return sent;
   }
 
   /** Sends a request for `ip` now (also used for retries), broadcast unless `to` names a MAC. */
