@@ -37,6 +37,7 @@ Deno.test("ipv6 memory: link-local addresses pass DAD and answer pings", () => {
   run(2500);
   assert.deepEqual(a.ipv6!.addressList().map(String), [LL_A.toString()]);
   assert.deepEqual(b.ipv6!.addressList().map(String), [LL_B.toString()]);
+  assert.ok(a.ipv6!.linkLocal?.equals(LL_A));
   assert.equal(a.ipv6!.ndp.stats.dadProbes, 1);
   assert.equal(a.ipv6!.ndp.stats.dadFailed, 0);
   const replies: number[] = [];
@@ -127,6 +128,10 @@ Deno.test("ipv6 memory: a second node taking a used address fails DAD", () => {
   assert.deepEqual(b.ipv6!.ndp.duplicates.map(String), ["2001:db8::5"]);
   assert.ok(!b.ipv6!.hasAddress(Ipv6Address.parse("2001:db8::5")));
   assert.ok(a.ipv6!.hasAddress(Ipv6Address.parse("2001:db8::5")));
+  // Removing the address leaves its solicited-node group.
+  a.ipv6!.removeAddress(Ipv6Address.parse("2001:db8::5"));
+  assert.ok(!a.ipv6!.hasAddress(Ipv6Address.parse("2001:db8::5")));
+  assert.ok(!a.ipv6!.groups().some((g) => g.toString() === "ff02::1:ff00:5"));
 });
 
 Deno.test("ipv6 memory: an unresolvable neighbor is dropped after three solicitations", () => {

@@ -248,6 +248,16 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.ndp.addAddress(cidr.address, cidr.prefixLength, "static", this.#now);
   }
 
+  /** Removes an own address (its solicited-node group is left); its prefix stays on-link. */
+  removeAddress(address: Ipv6Address): void {
+    this.config.remove(address);
+  }
+
+  /** The link-local address once DAD has passed, else undefined. */
+  get linkLocal(): Ipv6Address | undefined {
+    return this.config.linkLocal;
+  }
+
   /** Registers the transport of `nextHeader`; the returned function removes it. */
   register(nextHeader: number, handler: Ipv6TransportHandler): () => void {
     this.#transports[nextHeader & 0xff] = handler;
