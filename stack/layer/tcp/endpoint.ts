@@ -50,7 +50,7 @@ export interface TcpEndpointOptions {
 }
 
 /** Options of `TcpEndpoint.connect`. */
-export interface TcpConnectOptions {
+export interface TcpEndpointConnectOptions {
   /** Our address; when unset, the IP layer's source address towards the peer, chosen at the next poll. */
   localAddr?: number;
   /** Our port; an ephemeral port when unset. */
@@ -62,7 +62,7 @@ export interface TcpConnectOptions {
 }
 
 /** Options of `TcpEndpoint.listen`. */
-export interface TcpListenOptions {
+export interface TcpEndpointListenOptions {
   /** Accept only on this local address (default: any). */
   localAddr?: number;
   /** Half-open plus unaccepted connections before SYN cookies take over (default 128). */
@@ -164,7 +164,7 @@ export class TcpEndpoint {
   }
 
   /** Opens a listening port (passive OPEN); throws if the port already listens. */
-  listen(port: number, options: TcpListenOptions = {}): TcpListenerHandle {
+  listen(port: number, options: TcpEndpointListenOptions = {}): TcpListenerHandle {
     if (!(port > 0 && port < 65536)) throw new RangeError(`Invalid TCP port ${port}`);
     if (this.#listeners.has(port)) throw new Error(`TCP port ${port} is already listening`);
     const listener = new TcpListenerHandle(
@@ -185,7 +185,11 @@ export class TcpEndpoint {
   }
 
   /** Opens a connection (active OPEN); the SYN goes out on the next poll. */
-  connect(remoteAddr: number, remotePort: number, options: TcpConnectOptions = {}): TcpConnection {
+  connect(
+    remoteAddr: number,
+    remotePort: number,
+    options: TcpEndpointConnectOptions = {},
+  ): TcpConnection {
     if (!(remotePort > 0 && remotePort < 65536)) {
       throw new RangeError(`Invalid TCP port ${remotePort}`);
     }
