@@ -15,6 +15,9 @@ export class Ipv4Addresses {
   readonly routes = new RouteTable();
   #cidrs: Ipv4Cidr[] = [];
   #list: number[] = [];
+  // Precomputed per address, because every datagram sent or received asks.
+  #masks: number[] = [];
+  #broadcasts: number[] = [];
 
   /** The own addresses with their prefixes. */
   get cidrs(): readonly Ipv4Cidr[] {
@@ -31,6 +34,8 @@ export class Ipv4Addresses {
     this.remove(cidr.address);
     this.#cidrs.push(cidr);
     this.#list.push(cidr.address);
+    this.#masks.push(cidr.netmask);
+    this.#broadcasts.push(cidr.broadcast ?? -1);
     this.routes.add(cidr);
   }
 
@@ -40,6 +45,8 @@ export class Ipv4Addresses {
     if (i < 0) return;
     const [cidr] = this.#cidrs.splice(i, 1);
     this.#list.splice(i, 1);
+    this.#masks.splice(i, 1);
+    this.#broadcasts.splice(i, 1);
     const shared = this.#cidrs.some((c) =>
       c.prefixLength === cidr.prefixLength && c.network === cidr.network
     );
@@ -53,9 +60,7 @@ export class Ipv4Addresses {
 
   /** True for the limited broadcast or the directed broadcast of an own network. */
   isBroadcast(ip: number): boolean {
-    if (ip === IPV4_BROADCAST) return true;
-    for (const cidr of this.#cidrs) if (cidr.broadcast === ip) return true;
-    return false;
+    return ip === IPV4_BROADCAST || this.#broadcasts.includes(ip);
   }
 
   /**
@@ -63,15 +68,14 @@ export class Ipv4Addresses {
    * gateway it is routed through, else the first; undefined when the interface has none.
    */
   sourceFor(dst: number): number | undefined {
-    const cidrs = this.#cidrs;
-    if (cidrs.length === 0) return undefined;
-    for (const cidr of cidrs) if (cidr.contains(dst)) return cidr.address;
+    const list = this.#list;
+    if (list.length === 0) return undefined;
+    const masks = this.#masks;
+    for (let i = 0; i < list.length; i++) if (((list[i] ^ dst) & masks[i]) === 0) return list[i];
     const hop = this.routes.nextHop(dst);
     if (hop !== undefined) {
-      for (const cidr of cidrs) {
-        if (cidr.contains(hop)) return cidr.address;
-      }
+      for (let i = 0; i < list.length; i++) if (((list[i] ^ hop) & masks[i]) === 0) return list[i];
     }
-    return cidrs[0].address;
+    return list[0];
   }
 }

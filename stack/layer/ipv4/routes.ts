@@ -16,6 +16,9 @@ export interface Route {
 /** A longest-prefix-match route table. */
 export class RouteTable {
   #routes: Route[] = [];
+  // Networks and masks of `#routes`, in the same order, for lookups without getters.
+  #nets = new Int32Array(0);
+  #masks = new Int32Array(0);
 
   /** Adds a route; more specific prefixes win regardless of the order they were added. */
   add(network: Ipv4Cidr, via?: number): void {
@@ -23,6 +26,7 @@ export class RouteTable {
     this.#routes.push({ network, via: via === undefined ? undefined : via >>> 0 });
     // Longest prefix first, so that the first match is the best one.
     this.#routes.sort((a, b) => b.network.prefixLength - a.network.prefixLength);
+    this.#index();
   }
 
   /** Removes the route for exactly `network` (same network and prefix). */
@@ -30,6 +34,7 @@ export class RouteTable {
     this.#routes = this.#routes.filter((r) =>
       r.network.prefixLength !== network.prefixLength || r.network.network !== network.network
     );
+    this.#index();
   }
 
   /** Sets (or with undefined clears) the default gateway, the 0.0.0.0/0 route. */
@@ -41,10 +46,17 @@ export class RouteTable {
 
   /** The next hop towards `dst`: `dst` itself on a connected network, a gateway, or undefined. */
   nextHop(dst: number): number | undefined {
-    for (const route of this.#routes) {
-      if (route.network.contains(dst)) return route.via ?? dst;
+    const nets = this.#nets;
+    const masks = this.#masks;
+    for (let i = 0; i < nets.length; i++) {
+      if ((dst & masks[i]) === nets[i]) return this.#routes[i].via ?? dst;
     }
     return undefined;
+  }
+
+  #index(): void {
+    this.#nets = Int32Array.from(this.#routes, (r) => r.network.network);
+    this.#masks = Int32Array.from(this.#routes, (r) => r.network.netmask);
   }
 
   /** The routes, most specific first. */
