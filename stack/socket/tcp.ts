@@ -312,6 +312,12 @@ export class TcpConn {
     this.#conn!.setNoDelay(noDelay);
   }
 
+  /** Turns keepalive probes on (true) or off. */
+  setKeepAlive(keepAlive = true): void {
+    this.#conn!.setKeepAlive(keepAlive);
+    this.#waker.wake();
+  }
+
   /** The receive side as a byte stream. */
   get readable(): ReadableStream<Uint8Array> {
     this.#readable ??= new ReadableStream({

@@ -76,3 +76,17 @@ Deno.test("poll: a busy IP layer keeps the output for the next poll", () => {
   h.ip.busy = false;
   expectSeg(h.recv()[0], { seq: ls, len: 100 });
 });
+
+Deno.test("keepalive: can be switched on and off on a live connection", () => {
+  const { h, conn, ls } = established({
+    tcp: { keepaliveIdleMs: 10_000, keepaliveIntervalMs: 1000 },
+  });
+  h.now = 500;
+  conn.setKeepAlive(true);
+  h.recv();
+  assert.equal(h.endpoint.pollAt(h.now), 10_000, "idle since the handshake at 0");
+  expectSeg(h.at(10_000)[0], { seq: ls - 1 });
+  conn.setKeepAlive(false);
+  h.recv();
+  assert.equal(h.endpoint.pollAt(h.now), undefined);
+});

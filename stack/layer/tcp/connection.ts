@@ -367,6 +367,15 @@ export class TcpConnection {
     return this.#o.rcvWscale;
   }
 
+  /** Turns keepalive probes (RFC 9293 §3.8.4) on or off, like SO_KEEPALIVE. */
+  setKeepAlive(keepalive: boolean): void {
+    if (this.#cfg.keepalive === keepalive) return;
+    this.#cfg = { ...this.#cfg, keepalive }; // listener connections share their settings object
+    if (keepalive) this.#armKeepalive(this.#lastActivity);
+    else this.#t.keepAt = Infinity;
+    this.#host.ready(this); // lets the endpoint re-arm its timer entry
+  }
+
   /** Turns Nagle's algorithm off (true) or on (false), like TCP_NODELAY. */
   setNoDelay(noDelay: boolean): void {
     this.#noDelay = noDelay;
