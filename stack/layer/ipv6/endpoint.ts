@@ -20,7 +20,6 @@ import {
   ETHERTYPE_IPV6,
   IPV6_DEFAULT_HOP_LIMIT,
   IPV6_HEADER_LENGTH,
-  IPV6_MIN_MTU,
   Ipv6NextHeader,
   Ipv6Packet,
   Ipv6Repr,
@@ -30,7 +29,6 @@ import {
   emitRouterAlertHeader,
   IPV6_FRAGMENT_HEADER_LENGTH,
   Ipv6FragmentHeader,
-  Ipv6FragmentRepr,
   Ipv6RoutingHeader,
   scanOptions,
 } from "../../wire/ipv6_ext.ts";
@@ -41,6 +39,8 @@ import type { SendResult } from "../handler.ts";
 import { countWireError, newLayerStats } from "../stats.ts";
 import { Ipv6Config } from "./addresses.ts";
 import type { Ipv6Fill, Ipv6Incoming, Ipv6Sender, Ipv6TransportHandler } from "./contract.ts";
+import { DestinationCache } from "./destinations.ts";
+import { Ipv6Fragmenter } from "./fragmenter.ts";
 import { Icmpv6Endpoint } from "./icmp.ts";
 import { MldHost } from "./mld.ts";
 import { NeighborCache, type NeighborCacheOptions } from "./neighbor_cache.ts";
@@ -48,9 +48,6 @@ import { Ndp } from "./ndp.ts";
 import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
 
 export type { Ipv6Fill, Ipv6Incoming, Ipv6Sender, Ipv6TransportHandler };
-
-/** How long a learned path MTU holds before the link MTU is tried again (RFC 8201 §4: 10 minutes). */
-const PATH_MTU_AGE_MS = 10 * 60 * 1000;
 
 /** Options of the IPv6 layer. */
 export interface Ipv6Options {
@@ -133,9 +130,9 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   #eth: EthEndpoint;
   #transports: (Ipv6TransportHandler | undefined)[] = new Array(256).fill(undefined);
   #groups: { address: Ipv6Address; refs: number }[] = [];
-  /** Redirects (RFC 4861 §8.3): destination key → better first hop. */
-  #redirects = new Map<string, Ipv6Address>();
-  #ident: number;
+  /** Redirects and path MTUs by destination. */
+  readonly destinations = new DestinationCache();
+  #fragmenter: Ipv6Fragmenter;
   #now = 0;
   #polling = false;
   #clock: (() => number) | undefined;
@@ -152,13 +149,10 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   #txRepr = new Ipv6Repr();
   #txFill: Ipv6Fill = noFill;
   #txAlert = false;
-  #txFrag = new Ipv6FragmentRepr();
-  #txFragView = new Ipv6FragmentHeader();
   #txSource: Uint8Array = new Uint8Array(0);
   #txSourceOffset = 0;
   #txSourceLength = 0;
   #frameFill: (bytes: Uint8Array, offset: number, length: number) => void;
-  #fragmentFill: (bytes: Uint8Array, offset: number, length: number) => void;
   #copyFill: (bytes: Uint8Array, offset: number, length: number) => void;
   #routing = new Ipv6RoutingHeader();
   #fragView = new Ipv6FragmentHeader();
@@ -171,7 +165,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.linkMtu = eth.mtu;
     this.#clock = options.clock;
     this.#loopbackMax = options.loopbackQueue ?? 64;
-    this.#ident = this.rng.nextU32();
+    this.#fragmenter = new Ipv6Fragmenter(eth, this.stats, this.rng.nextU32());
     this.neighbors = new NeighborCache(options.neighbors);
     // RFC 4861 §6.3.2: ReachableTime is drawn from [0.5, 1.5) × the base, so that nodes do not probe
     // in step.
@@ -188,7 +182,6 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
       packet: this.#rxPacket,
     };
     this.#frameFill = (bytes, offset) => this.#writePacket(bytes, offset);
-    this.#fragmentFill = (bytes, offset) => this.#writeFragment(bytes, offset);
     this.#copyFill = (bytes, offset) =>
       bytes.set(
         this.#txSource.subarray(this.#txSourceOffset, this.#txSourceOffset + this.#txSourceLength),
@@ -435,48 +428,21 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
         if (mac === undefined) return this.#queue(hop, payloadLength + extra, fill, now);
       }
     }
-    this.#txLimit = this.#pathMtu(dst, now) - IPV6_HEADER_LENGTH;
+    this.#txLimit = this.destinations.pathMtu(dst, this.linkMtu, now) - IPV6_HEADER_LENGTH;
     return this.#transmit(mac, payloadLength + extra, fill, now);
   }
 
   #txAlertNext = 0;
   /** The largest upper-layer message towards the current destination (path MTU less 40). */
   #txLimit = 0;
-  /** Path MTUs learned from Packet Too Big (RFC 8201), by destination. */
-  #pathMtus = new Map<string, { mtu: number; until: number }>();
-
-  /**
-   * Records a Packet Too Big for `dst` (RFC 8201 §4): its path MTU becomes `mtu`, never below 1280 nor
-   * above the link's, for ten minutes. The table is bounded: past 256 entries the oldest goes.
-   */
+  /** Records a Packet Too Big for `dst` (RFC 8201 §4; see `DestinationCache.setPathMtu`). */
   setPathMtu(dst: Ipv6Address, mtu: number, now: number): void {
-    const clamped = Math.max(IPV6_MIN_MTU, Math.min(this.linkMtu, mtu));
-    if (clamped >= this.linkMtu) {
-      this.#pathMtus.delete(dst.key);
-      return;
-    }
-    if (this.#pathMtus.size >= 256 && !this.#pathMtus.has(dst.key)) {
-      const first = this.#pathMtus.keys().next().value;
-      if (first !== undefined) this.#pathMtus.delete(first);
-    }
-    this.#pathMtus.set(dst.key, { mtu: clamped, until: now + PATH_MTU_AGE_MS });
-  }
-
-  /** The path MTU towards `dst`: the link MTU unless a Packet Too Big lowered it recently. */
-  #pathMtu(dst: Ipv6Address, now: number): number {
-    if (this.#pathMtus.size === 0) return this.linkMtu;
-    const entry = this.#pathMtus.get(dst.key);
-    if (entry === undefined) return this.linkMtu;
-    if (entry.until <= now) {
-      this.#pathMtus.delete(dst.key);
-      return this.linkMtu;
-    }
-    return Math.min(entry.mtu, this.linkMtu);
+    this.destinations.setPathMtu(dst, mtu, this.linkMtu, now);
   }
 
   /** The first hop towards `dst`: itself when on-link, a redirect's target, or a default router. */
   #nextHop(dst: Ipv6Address): Ipv6Address | undefined {
-    const redirect = this.#redirects.get(dst.key);
+    const redirect = this.destinations.redirectFor(dst);
     if (redirect !== undefined) return redirect;
     if (this.config.isOnLink(dst)) return dst;
     const routers = this.config.routers;
@@ -494,13 +460,9 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     return this.#nextHop(dst);
   }
 
-  /** Records a redirect (bounded: the oldest goes past 256 entries). */
+  /** Records a redirect of `dst` to the first hop `target` (RFC 4861 §8.3). */
   redirect(dst: Ipv6Address, target: Ipv6Address): void {
-    if (this.#redirects.size >= 256) {
-      const first = this.#redirects.keys().next().value;
-      if (first !== undefined) this.#redirects.delete(first);
-    }
-    this.#redirects.set(dst.key, target);
+    this.destinations.redirect(dst, target);
   }
 
   #input(ip: Ipv6Packet, now: number): void {
@@ -750,65 +712,7 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.#txFill = fill;
     this.#writePacket(scratch, 0);
     this.#txFill = noFill;
-    return this.#sendFragments(mac, scratch, 0, length, now);
-  }
-
-  /** Sends a built packet `packet` (header included) in fragments when it is larger than the MTU. */
-  #sendFragments(
-    mac: number,
-    packet: Uint8Array,
-    at: number,
-    length: number,
-    now: number,
-  ): SendResult {
-    const chunk = Math.floor((this.#txLimit - IPV6_FRAGMENT_HEADER_LENGTH) / 8) * 8;
-    if (chunk <= 0) {
-      this.stats.dropTooBig++;
-      return "unroutable";
-    }
-    const frag = this.#txFrag;
-    // The hop-by-hop header (MLD only, never this large) would belong to the unfragmentable part.
-    frag.nextHeader = packet[at + 6];
-    frag.ident = this.#ident;
-    this.#ident = (this.#ident + 1) >>> 0;
-    this.#txSource = packet;
-    for (let off = 0; off < length; off += chunk) {
-      const size = Math.min(chunk, length - off);
-      frag.fragmentOffset = off;
-      frag.moreFragments = off + size < length;
-      this.#txSourceOffset = at + IPV6_HEADER_LENGTH + off;
-      this.#txSourceLength = size;
-      this.#txFragmentHeaderAt = at;
-      const sent = this.#eth.send(
-        mac,
-        ETHERTYPE_IPV6,
-        IPV6_HEADER_LENGTH + IPV6_FRAGMENT_HEADER_LENGTH + size,
-        this.#fragmentFill,
-        now,
-      );
-      if (!sent) {
-        this.stats.txBusy++;
-        return "busy";
-      }
-      this.stats.txFragments++;
-    }
-    this.stats.txPackets++;
-    return "sent";
-  }
-
-  #txFragmentHeaderAt = 0;
-
-  #writeFragment(bytes: Uint8Array, offset: number): void {
-    const source = this.#txSource;
-    const hdr = this.#txFragmentHeaderAt;
-    bytes.set(source.subarray(hdr, hdr + IPV6_HEADER_LENGTH), offset);
-    const size = this.#txSourceLength;
-    const ip = this.#txView.wrap(bytes, offset, IPV6_HEADER_LENGTH);
-    ip.payloadLength = IPV6_FRAGMENT_HEADER_LENGTH + size;
-    ip.nextHeader = Ipv6NextHeader.Fragment;
-    this.#txFrag.emit(this.#txFragView.wrap(bytes, offset + IPV6_HEADER_LENGTH));
-    const dataAt = offset + IPV6_HEADER_LENGTH + IPV6_FRAGMENT_HEADER_LENGTH;
-    bytes.set(source.subarray(this.#txSourceOffset, this.#txSourceOffset + size), dataAt);
+    return this.#fragmenter.send(mac, scratch, 0, length, this.#txLimit, now);
   }
 
   #writePacket(bytes: Uint8Array, offset: number): void {
@@ -839,11 +743,12 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
 
   #sendQueued(mac: number, packet: Uint8Array, now: number): void {
     const length = packet.length - IPV6_HEADER_LENGTH;
-    this.#txLimit = this.#pathMtus.size === 0
-      ? this.mtu
-      : this.#pathMtu(Ipv6Address.read(packet, 24), now) - IPV6_HEADER_LENGTH;
+    this.#txLimit = this.destinations.hasPathMtus
+      ? this.destinations.pathMtu(Ipv6Address.read(packet, 24), this.linkMtu, now) -
+        IPV6_HEADER_LENGTH
+      : this.mtu;
     if (length > this.#txLimit) {
-      this.#sendFragments(mac, packet, 0, length, now);
+      this.#fragmenter.send(mac, packet, 0, length, this.#txLimit, now);
       return;
     }
     this.#txSource = packet;
