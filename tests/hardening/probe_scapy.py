@@ -11,6 +11,7 @@ import random
 import socket
 import struct
 import sys
+import threading
 import time
 
 from scapy.all import ARP, AsyncSniffer, Ether, IP, Raw, TCP, checksum, conf, get_if_hwaddr, sendp, srp1
@@ -48,10 +49,19 @@ def ask(segment, timeout=2.0):
     return reply
 
 
+def start_sniffer(sp, timeout=None):
+    """Starts capturing what the stack sends to port `sp`, and returns once the capture runs."""
+    ready = threading.Event()
+    sniffer = AsyncSniffer(iface=iface, timeout=timeout, started_callback=ready.set,
+                           lfilter=lambda p: TCP in p and p[IP].src == stack_ip and p[TCP].dport == sp)
+    sniffer.start()
+    ready.wait(5)
+    return sniffer
+
+
 def silent(frame, dport, sp, timeout=1.5):
     """Sends a frame and reports whether the stack stayed silent towards that port pair."""
-    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: TCP in p and p[IP].src == stack_ip and p[TCP].dport == sp)
-    sniffer.start()
+    sniffer = start_sniffer(sp)
     sendp(frame, iface=iface)
     time.sleep(timeout)
     got = sniffer.stop()
@@ -66,6 +76,15 @@ def raw_tcp(sp, dp, seq, flag_bits, opts):
     pseudo = socket.inet_aton(src_ip) + socket.inet_aton(stack_ip) + struct.pack("!BBH", 0, 6, len(header))
     c = checksum(pseudo + header)
     return header[:16] + struct.pack("!H", c) + header[18:]
+
+
+def collect(frame, sp, timeout=1.0):
+    """Sends a frame and returns the first segment the stack sends to port `sp` within `timeout`."""
+    sniffer = start_sniffer(sp)
+    sendp(frame, iface=iface)
+    time.sleep(timeout)
+    got = sniffer.stop()
+    return got[0] if len(got) > 0 else None
 
 
 def flags(p):
@@ -93,9 +112,7 @@ if sa is not None:
     opts = [("NOP", None), ("NOP", None), ("Timestamp", (12346, ts_stack))]
     sendp(eth / ip() / TCP(sport=sp, dport=port, flags="A", seq=seq, ack=ack, options=opts), iface=iface)
     data = b"hello, stack\n"
-    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: TCP in p and p[IP].src == stack_ip and p[TCP].dport == sp,
-                           timeout=3)
-    sniffer.start()
+    sniffer = start_sniffer(sp, timeout=3)
     sendp(eth / ip() / TCP(sport=sp, dport=port, flags="PA", seq=seq, ack=ack, options=opts) / Raw(data), iface=iface)
     sniffer.join()
     got = sniffer.results or []
@@ -110,9 +127,7 @@ if sa is not None:
     seq += len(data)
     ack += len(echoed)
     # We close: FIN; the app closes once it has read the end, so the stack's FIN follows.
-    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: TCP in p and p[IP].src == stack_ip and p[TCP].dport == sp,
-                           timeout=3)
-    sniffer.start()
+    sniffer = start_sniffer(sp, timeout=3)
     sendp(eth / ip() / TCP(sport=sp, dport=port, flags="FA", seq=seq, ack=ack, options=opts), iface=iface)
     sniffer.join()
     got = sniffer.results or []
@@ -123,6 +138,27 @@ if sa is not None:
         sendp(eth / ip() / TCP(sport=sp, dport=port, flags="A", seq=seq + 1, ack=f[TCP].seq + 1, options=opts),
               iface=iface)
     results["close"] = {"fin_acked": fin_acked, "stack_fin": len(stack_fin) > 0}
+
+# RFC 5961 from outside: an in-window RST and a SYN on an open connection draw challenge ACKs; the
+# exact RST then resets it, after which data draws a RST.
+sp = sport()
+isn = rng.randint(0, 2**32 - 1)
+sa = ask(TCP(sport=sp, dport=port, flags="S", seq=isn, options=[("MSS", 1460)]))
+if sa is not None:
+    seq = isn + 1
+    ack = sa[TCP].seq + 1
+    sendp(eth / ip() / TCP(sport=sp, dport=port, flags="A", seq=seq, ack=ack), iface=iface)
+    time.sleep(0.2)
+    r1 = collect(eth / ip() / TCP(sport=sp, dport=port, flags="R", seq=seq + 100), sp)
+    r2 = collect(eth / ip() / TCP(sport=sp, dport=port, flags="S", seq=rng.randint(0, 2**32 - 1)), sp)
+    sendp(eth / ip() / TCP(sport=sp, dport=port, flags="R", seq=seq), iface=iface)
+    time.sleep(0.2)
+    r3 = collect(eth / ip() / TCP(sport=sp, dport=port, flags="PA", seq=seq, ack=ack) / Raw(b"x"), sp)
+    results["rfc5961"] = {
+        "rst_challenge": r1 is not None and flags(r1) == "A" and r1[TCP].ack == seq % 2**32,
+        "syn_challenge": r2 is not None and flags(r2) == "A" and r2[TCP].ack == seq % 2**32,
+        "reset_then_rst": r3 is not None and "R" in flags(r3),
+    }
 
 # 4. ISNs vary between connections (RFC 6528).
 isns = []

@@ -1,8 +1,8 @@
 /**
  * Black-box probes from Linux against the stack over a TAP, driven by scapy (probe_scapy.py) in a
  * throwaway network namespace: the handshake, ISNs that differ between connections, data acknowledged
- * and echoed, a clean close, RST from a closed port, and silence towards an undersized data offset, a
- * bad checksum and options of bad length. The stack runs in this process on the real-time runtime.
+ * and echoed, a clean close, RST from a closed port, RFC 5961 challenge ACKs, and silence towards an
+ * undersized data offset, a bad checksum and options of bad length. The stack runs in this process on the real-time runtime.
  */
 
 import assert from "node:assert/strict";
@@ -75,6 +75,12 @@ Deno.test({
       // Data acknowledged and echoed; the close completes both ways.
       assert.deepEqual(res.data, { acked: true, echoed: true, echo: "hello, stack\n" });
       assert.deepEqual(res.close, { fin_acked: true, stack_fin: true });
+      // RFC 5961 seen from Linux: challenge ACKs, and only the exact RST resets.
+      assert.deepEqual(res.rfc5961, {
+        rst_challenge: true,
+        syn_challenge: true,
+        reset_then_rst: true,
+      });
       // ISNs differ between connections (RFC 6528), and not by a small step.
       assert.equal(res.isns.length, 4);
       assert.equal(new Set(res.isns).size, 4);
