@@ -94,6 +94,24 @@ export class Ipv6Handles {
     return (this.#byHandle.get(handle) ?? this.#byHandle.get(0)!).toString();
   }
 
+  /**
+   * How the socket API reads and writes these handles as text: IPv6 literals, "::" for any. (For a
+   * `TcpSockets` address option; see the report of issue 8.)
+   */
+  codec(): {
+    family: "IPv6";
+    any: string;
+    parse(text: string): number | undefined;
+    format(handle: number): string;
+  } {
+    return {
+      family: "IPv6",
+      any: "::",
+      parse: (text) => this.parse(text),
+      format: (handle) => this.format(handle),
+    };
+  }
+
   /** A resolver for `TcpSockets` (`resolve` option): "2001:db8::1" or "[::1]" to a handle. */
   resolver(): (hostname: string) => Promise<number> {
     return (hostname) => {
