@@ -1,22 +1,32 @@
 /**
  * Opens the link an app runs on: the NIC (optionally recorded to a pcap file), the `Interface` over it
- * and the real-time `Runtime` that drives it. With `--nic memory` a peer stack in the same process sits
- * at the other end of an in-memory cable and answers ARP, ping and UDP echo on port 7.
+ * and the real-time `Runtime` that drives it, a DNS resolver and the TCP sockets. With `--ip dhcp` the
+ * address, gateway and DNS servers come from a DHCP lease, renewed in the background. With `--nic memory`
+ * a peer stack in the same process sits at the other end of an in-memory cable and answers ARP, ping,
+ * UDP echo on port 7 and DHCP (one address, 10.0.0.2/24).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { attachDhcp, type AttachedDhcp } from "../../stack/app/dhcp/attach.ts";
+import type { DhcpLease } from "../../stack/app/dhcp/client.ts";
+import { BootpOp, DhcpMessageType, DhcpPacket, DhcpRepr } from "../../stack/app/dhcp/wire.ts";
+import { attachResolver, tcpConnector } from "../../stack/app/dns/attach.ts";
+import type { DnsResolver } from "../../stack/app/dns/resolver.ts";
 import { Interface } from "../../stack/layer/interface.ts";
 import { MemoryPair } from "../../stack/nic/memory.ts";
 import type { Nic } from "../../stack/nic/nic.ts";
 import { openNic } from "../../stack/nic/open.ts";
 import { PcapNic } from "../../stack/nic/pcap.ts";
 import { Runtime } from "../../stack/runtime.ts";
+import { tcpFor, type TcpSockets } from "../../stack/socket/tcp.ts";
 import { setLogLevel } from "../../stack/util/log.ts";
 import { Rng } from "../../stack/util/rng.ts";
-import { Ipv4Cidr } from "../../stack/wire/address.ts";
+import { formatIpv4, Ipv4Cidr } from "../../stack/wire/address.ts";
+import { WireError } from "../../stack/wire/error.ts";
 import {
+  DEFAULT_APP_CIDR,
   LINK_OPTIONS,
   type LinkConfig,
   MEMORY_PEER_CIDR,
@@ -32,12 +42,18 @@ export interface MemoryPeer {
   address: number;
 }
 
-/** An open link: NIC, interface and runtime (started). */
+/** An open link: NIC, interface and runtime (started), with its resolver and TCP sockets. */
 export interface Link {
   config: LinkConfig;
   nic: Nic;
   iface: Interface;
   runtime: Runtime;
+  /** The stub resolver: `--dns` servers, or the lease's with `--ip dhcp`. */
+  resolver: DnsResolver;
+  /** The link's TCP; `connect({ hostname })` looks names up with `resolver`. */
+  tcp: TcpSockets;
+  /** The running DHCP client with `--ip dhcp` (its `client.lease` is the current lease). */
+  dhcp?: AttachedDhcp;
   /** The in-process peer when the NIC is `memory`. */
   peer?: MemoryPeer;
   /** The stack's clock (ms). */
@@ -52,8 +68,9 @@ const MEMORY_PEER_MAC = 0x02_00_00_00_00_01;
 
 /**
  * Opens the link from command-line `args` (only the link options are read; others are ignored) or
- * from a parsed config, and starts its runtime. Throws `UsageError` for bad options and `Error` when
- * the NIC cannot be opened.
+ * from a parsed config, and starts its runtime. With `--ip dhcp` it resolves once the interface has a
+ * lease, and puts the leased address in `config.addresses`. Throws `UsageError` for bad options and
+ * `Error` when the NIC cannot be opened or no lease arrives in time.
  */
 export async function openLink(args: string[] | LinkConfig): Promise<Link> {
   const config = Array.isArray(args) ? parseLinkArgs(args) : args;
@@ -85,6 +102,7 @@ export async function openLink(args: string[] | LinkConfig): Promise<Link> {
         d.bytes.subarray(d.offset, d.offset + d.length),
       );
     });
+    serveDhcp(peerIface, peerCidr);
     peer = { iface: peerIface, nic: pair.b, address: peerCidr.address };
   } else {
     nic = await openNic(config.nic, {
@@ -95,7 +113,8 @@ export async function openLink(args: string[] | LinkConfig): Promise<Link> {
     });
   }
   const iface = new Interface(nic, {
-    addresses: config.addresses,
+    // With DHCP the interface starts with no address: the lease adds it (RFC 2131 §4.1, 0.0.0.0).
+    addresses: config.dhcp ? [] : config.addresses,
     gateway: config.gateway,
     mac: config.mac,
     rng,
@@ -104,23 +123,138 @@ export async function openLink(args: string[] | LinkConfig): Promise<Link> {
   const entries = [{ iface, nic }];
   if (peer !== undefined) entries.push({ iface: peer.iface, nic: peer.nic });
   const runtime = new Runtime(entries, clock);
-  runtime.start();
+  // The resolver falls back to TCP through the sockets, and the sockets look names up with the
+  // resolver, so the resolver reaches the sockets through a function.
+  const { resolver, detach: detachResolver } = attachResolver(iface, {
+    servers: config.dns,
+    rng: new Rng(rng.nextU32()),
+    wake: () => runtime.wake(),
+    tcp: tcpConnector(() => link.tcp),
+  });
+  let dhcp: AttachedDhcp | undefined;
   let closed = false;
-  return {
+  const link: Link = {
     config,
     nic,
     iface,
     runtime,
+    resolver,
+    tcp: undefined as unknown as TcpSockets,
     peer,
     now: () => runtime.now(),
     async close() {
       if (closed) return;
       closed = true;
+      dhcp?.detach();
+      detachResolver();
       await runtime.stop();
       nic.close();
       peer?.nic.close();
     },
   };
+  // Attached now, so that `listen(link)` and `connect(link)` of stack/socket/tcp.ts share these sockets.
+  link.tcp = tcpFor(link, { resolve: (name) => resolver.lookupIpv4(name) });
+  if (config.dhcp) {
+    const hostname = config.dhcp.hostname;
+    dhcp = link.dhcp = attachDhcp(iface, {
+      mac: config.mac ?? nic.mac,
+      rng: new Rng(rng.nextU32()),
+      hostname,
+      // Static --dns servers win over the lease's.
+      dns: config.dns.length > 0 ? undefined : resolver,
+      onBound: leaseReporter(config),
+      onUnbound: (lease, reason) =>
+        console.error(`dhcp: lost ${formatIpv4(lease.address)} (${reason}), asking again`),
+    });
+  }
+  runtime.start();
+  if (dhcp !== undefined) {
+    const lease = await leaseWithin(dhcp.leased, config.dhcp!.timeoutMs);
+    if (lease === undefined) {
+      await link.close();
+      throw new Error(
+        `No DHCP lease on ${config.nic} within ${config.dhcp!.timeoutMs} ms (is a DHCP server ` +
+          "on the link? Use --ip CIDR for a static address)",
+      );
+    }
+  }
+  return link;
+}
+
+/**
+ * Prints each lease that is new or changed (renewals that change nothing stay quiet), so that a boot
+ * log shows the address, router and DNS servers, and keeps `config.addresses` on the leased address.
+ */
+function leaseReporter(config: LinkConfig): (lease: DhcpLease, now: number) => void {
+  let lastReported: string | undefined;
+  return (lease, now) => {
+    const cidr = new Ipv4Cidr(lease.address, lease.prefixLength);
+    config.addresses = [cidr];
+    const router = lease.router === undefined ? "none" : formatIpv4(lease.router);
+    const dns = config.dns.length > 0 ? config.dns : lease.dnsServers;
+    const servers = dns.length === 0 ? "none" : dns.map(formatIpv4).join(",");
+    const time = Number.isFinite(lease.expiresAt)
+      ? `${Math.round((lease.expiresAt - now) / 1000)} s`
+      : "infinite";
+    const line = `dhcp: leased ${cidr} router ${router} dns ${servers} from ${
+      formatIpv4(lease.serverId)
+    } for ${time}`;
+    const key = `${cidr} ${router} ${servers}`;
+    if (key !== lastReported) console.log(line);
+    lastReported = key;
+  };
+}
+
+/** Resolves with the lease, or `undefined` once `timeoutMs` has passed without one. */
+async function leaseWithin(
+  leased: Promise<DhcpLease>,
+  timeoutMs: number,
+): Promise<DhcpLease | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      leased,
+      new Promise<undefined>((
+        resolve,
+      ) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A one-address DHCP server on the memory peer, so that `--nic memory --ip dhcp` works without a
+ * network: it offers and acknowledges 10.0.0.2/24 with the peer as router, for an hour.
+ */
+function serveDhcp(peer: Interface, own: Ipv4Cidr): void {
+  const offered = Ipv4Cidr.parse(DEFAULT_APP_CIDR);
+  const query = new DhcpPacket();
+  peer.udp.bind(67, (d) => {
+    const m = DhcpRepr.parse(query.wrap(d.bytes, d.offset, d.length));
+    if (m instanceof WireError || m.op !== BootpOp.Request) return;
+    const r = new DhcpRepr();
+    r.op = BootpOp.Reply;
+    r.xid = m.xid;
+    r.chaddr = m.chaddr;
+    r.broadcast = m.broadcast;
+    r.serverId = own.address;
+    if (m.messageType === DhcpMessageType.Discover) r.messageType = DhcpMessageType.Offer;
+    else if (m.messageType === DhcpMessageType.Request) {
+      const wanted = m.requestedIp ?? m.ciaddr;
+      r.messageType = wanted === offered.address ? DhcpMessageType.Ack : DhcpMessageType.Nak;
+    } else return;
+    if (r.messageType !== DhcpMessageType.Nak) {
+      r.yiaddr = offered.address;
+      r.subnetMask = offered.netmask;
+      r.routers = [own.address];
+      r.leaseTime = 3600;
+    }
+    const bytes = new Uint8Array(r.bufferLength);
+    r.emit(new DhcpPacket(bytes));
+    // RFC 2131 §4.1: broadcast to a client without an address, unicast once it has one.
+    peer.udp.send(67, m.ciaddr !== 0 ? m.ciaddr : 0xffffffff, 68, bytes);
+  });
 }
 
 /** Parses only the link options out of `args`. */

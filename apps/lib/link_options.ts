@@ -1,7 +1,8 @@
 /**
- * The link options every app takes, so that every app runs on every link: `--nic`, `--ip` (repeatable),
- * `--gateway`, `--mac`, `--mtu`, `--pcap` and `--verbose`. Parsing turns them into a `LinkConfig` or
- * throws a `UsageError` whose message is one line fit for stderr.
+ * The link options every app takes, so that every app runs on every link: `--nic`, `--ip` (repeatable,
+ * or `dhcp`), `--gateway`, `--dns` (repeatable), `--dhcp-timeout`, `--dhcp-hostname`, `--mac`, `--mtu`,
+ * `--pcap` and `--verbose`. Parsing turns them into a `LinkConfig` or throws a `UsageError` whose
+ * message is one line fit for stderr.
  *
  * @module
  */
@@ -22,6 +23,9 @@ export const LINK_OPTIONS = {
   nic: { type: "string", default: "memory" },
   ip: { type: "string", multiple: true },
   gateway: { type: "string" },
+  dns: { type: "string", multiple: true },
+  "dhcp-timeout": { type: "string" },
+  "dhcp-hostname": { type: "string" },
   mac: { type: "string" },
   mtu: { type: "string" },
   pcap: { type: "string" },
@@ -33,7 +37,11 @@ export const LINK_HELP = `Link options:
   --nic SPEC        memory (default; a peer stack at 10.0.0.1 in this process), tap:NAME,
                     packet:IFACE or virtio[:PCI]
   --ip CIDR         an interface address, repeatable (default 10.0.0.2/24)
-  --gateway ADDR    the default gateway
+  --ip dhcp         get the address, gateway and DNS servers by DHCP (renewed in the background)
+  --gateway ADDR    the default gateway (static addresses only)
+  --dns ADDR        a DNS server, repeatable (overrides the servers DHCP offers)
+  --dhcp-timeout MS give up when no lease arrives within MS milliseconds (default 10000)
+  --dhcp-hostname N the host name sent to the DHCP server (option 12)
   --mac ADDR        the interface MAC, such as 02:00:00:00:00:02
   --mtu N           the link MTU in bytes (68..65535)
   --pcap FILE       record every frame of the interface to FILE
@@ -43,13 +51,20 @@ export const LINK_HELP = `Link options:
 export const DEFAULT_APP_CIDR = "10.0.0.2/24";
 /** The address of the in-memory peer stack. */
 export const MEMORY_PEER_CIDR = "10.0.0.1/24";
+/** How long `--ip dhcp` waits for a lease by default (ms). */
+export const DEFAULT_DHCP_TIMEOUT_MS = 10_000;
 
 /** A parsed link configuration. */
 export interface LinkConfig {
   /** The NIC spec, such as `memory` or `tap:tap0`. */
   nic: string;
+  /** Static addresses; empty with `dhcp` until `openLink` fills in the leased one. */
   addresses: Ipv4Cidr[];
   gateway?: number;
+  /** Set by `--ip dhcp`: the address, gateway and DNS servers come from a lease. */
+  dhcp?: { timeoutMs: number; hostname?: string };
+  /** Static DNS servers (`--dns`); with DHCP they take the place of the lease's. */
+  dns: number[];
   mac?: number;
   mtu?: number;
   pcap?: string;
@@ -61,6 +76,9 @@ export interface LinkValues {
   nic?: string | boolean;
   ip?: (string | boolean)[] | string | boolean;
   gateway?: string | boolean;
+  dns?: (string | boolean)[] | string | boolean;
+  "dhcp-timeout"?: string | boolean;
+  "dhcp-hostname"?: string | boolean;
   mac?: string | boolean;
   mtu?: string | boolean;
   pcap?: string | boolean;
@@ -73,10 +91,14 @@ export function parseLinkValues(values: LinkValues): LinkConfig {
   if (nic === "") {
     throw new UsageError("Bad --nic: expected memory, tap:NAME, packet:IFACE or virtio");
   }
-  const ips = values.ip === undefined ? [] : Array.isArray(values.ip) ? values.ip : [values.ip];
   const addresses: Ipv4Cidr[] = [];
-  for (const ip of ips) {
+  let dhcp = false;
+  for (const ip of listOption(values.ip)) {
     const text = stringOption("ip", ip)!;
+    if (text === "dhcp") {
+      dhcp = true;
+      continue;
+    }
     const cidr = Ipv4Cidr.tryParse(text);
     if (cidr === undefined) {
       throw new UsageError(
@@ -85,10 +107,43 @@ export function parseLinkValues(values: LinkValues): LinkConfig {
     }
     addresses.push(cidr);
   }
-  if (addresses.length === 0) addresses.push(Ipv4Cidr.parse(DEFAULT_APP_CIDR));
-  const config: LinkConfig = { nic, addresses, verbose: values.verbose === true };
+  if (dhcp && addresses.length > 0) {
+    throw new UsageError("Bad --ip dhcp: it cannot be combined with static addresses");
+  }
+  if (!dhcp && addresses.length === 0) addresses.push(Ipv4Cidr.parse(DEFAULT_APP_CIDR));
+  const dns: number[] = [];
+  for (const server of listOption(values.dns)) {
+    const text = stringOption("dns", server)!;
+    const address = tryParseIpv4(text);
+    if (address === undefined) {
+      throw new UsageError(`Bad --dns '${text}': expected an IPv4 address such as 10.0.0.1`);
+    }
+    dns.push(address);
+  }
+  const config: LinkConfig = { nic, addresses, dns, verbose: values.verbose === true };
+  const timeoutMs = parseIntegerOption(
+    "dhcp-timeout",
+    values["dhcp-timeout"],
+    DEFAULT_DHCP_TIMEOUT_MS,
+    1,
+    3_600_000,
+  );
+  const hostname = stringOption("dhcp-hostname", values["dhcp-hostname"]);
+  if (hostname !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$/.test(hostname)) {
+    throw new UsageError(
+      `Bad --dhcp-hostname '${hostname}': expected letters, digits and hyphens, such as denovm`,
+    );
+  }
+  if (dhcp) {
+    config.dhcp = { timeoutMs };
+    if (hostname !== undefined) config.dhcp.hostname = hostname;
+  } else if (values["dhcp-timeout"] !== undefined || hostname !== undefined) {
+    throw new UsageError("Bad --dhcp-timeout or --dhcp-hostname: they need --ip dhcp");
+  }
   const gateway = stringOption("gateway", values.gateway);
   if (gateway !== undefined) {
+    // The lease names the router; a second, static one would fight it at each renewal.
+    if (dhcp) throw new UsageError("Bad --gateway: with --ip dhcp the lease names the gateway");
     const address = tryParseIpv4(gateway);
     if (address === undefined) {
       throw new UsageError(`Bad --gateway '${gateway}': expected an IPv4 address such as 10.0.0.1`);
@@ -144,6 +199,10 @@ export function parseIntegerOption(
     throw new UsageError(`Bad --${name} '${text}': expected a whole number from ${min} to ${max}`);
   }
   return n;
+}
+
+function listOption<T>(value: T[] | T | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
 function stringOption(name: string, value: string | boolean | undefined): string | undefined {
