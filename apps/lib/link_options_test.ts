@@ -78,3 +78,45 @@ Deno.test("link options: address and integer arguments", () => {
   assert.throws(() => parseIntegerOption("count", "0", 4, 1, 10), /from 1 to 10/);
   assert.throws(() => parseIntegerOption("count", "1e3", 4, 1, 10_000), UsageError);
 });
+
+Deno.test("link options: --ip dhcp takes no static address, a timeout and a host name", () => {
+  const config = parseLinkArgs(["--nic", "tap:t0", "--ip", "dhcp", "--dhcp-hostname", "denovm"]);
+  assert.deepEqual(config.addresses, []);
+  assert.deepEqual(config.dhcp, { timeoutMs: 10_000, hostname: "denovm" });
+  assert.deepEqual(config.dns, []);
+  assert.deepEqual(parseLinkArgs(["--ip=dhcp", "--dhcp-timeout", "2500"]).dhcp, {
+    timeoutMs: 2500,
+  });
+  assert.equal(parseLinkArgs([]).dhcp, undefined);
+});
+
+Deno.test("link options: --dns is repeatable, with static addresses or with DHCP", () => {
+  const servers = ["--dns", "10.0.2.3", "--dns=1.1.1.1"];
+  assert.deepEqual(parseLinkArgs(servers).dns, [parseIpv4("10.0.2.3"), parseIpv4("1.1.1.1")]);
+  const config = parseLinkArgs(["--ip", "dhcp", ...servers]);
+  assert.deepEqual(config.dns, [parseIpv4("10.0.2.3"), parseIpv4("1.1.1.1")]);
+  assert.ok(config.dhcp);
+});
+
+Deno.test("link options: DHCP misuse throws one-line usage errors", () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ ip: ["dhcp", "10.0.0.2/24"] }, /^Bad --ip dhcp: it cannot be combined with static/],
+    [{ ip: ["dhcp"], gateway: "10.0.0.1" }, /^Bad --gateway: with --ip dhcp/],
+    [{ ip: ["dhcp"], "dhcp-timeout": "0" }, /^Bad --dhcp-timeout '0'/],
+    [{ ip: ["dhcp"], "dhcp-timeout": "10s" }, /^Bad --dhcp-timeout/],
+    [{ ip: ["dhcp"], "dhcp-hostname": "no spaces" }, /^Bad --dhcp-hostname/],
+    [{ "dhcp-timeout": "100" }, /need --ip dhcp/],
+    [{ "dhcp-hostname": "vm" }, /need --ip dhcp/],
+    [{ dns: ["dns.google"] }, /^Bad --dns 'dns\.google': expected an IPv4 address/],
+    [{ dns: [true] }, /^Missing value for --dns/],
+    [{ ip: [true] }, /^Missing value for --ip/],
+  ];
+  for (const [values, message] of bad) {
+    assert.throws(() => parseLinkValues(values), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, message);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  }
+});
