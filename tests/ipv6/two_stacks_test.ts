@@ -158,3 +158,24 @@ Deno.test("ipv6 memory: ping to the own address and ::1 loops back", () => {
   run(50);
   assert.deepEqual(replies, ["2001:db8::a 1", "::1 2"]);
 });
+
+Deno.test("ipv6 memory: UDP to a joined multicast group (mDNS's ff02::fb) is delivered and reported", () => {
+  const { a, b, run } = pair();
+  run(2500);
+  const group = Ipv6Address.parse("ff02::fb");
+  const got: string[] = [];
+  b.udp.bind(5353, (d) => got.push(`${d.src6} > ${d.dst6}`));
+  a.udp6!.send(5353, group, 5353, new Uint8Array(12));
+  run(20);
+  assert.deepEqual(got, []); // not joined yet: the frame's multicast MAC is filtered
+  b.ipv6!.joinGroup(group);
+  run(20);
+  a.udp6!.send(5353, group, 5353, new Uint8Array(12));
+  run(20);
+  assert.deepEqual(got, [`${LL_A} > ff02::fb`]);
+  assert.ok(b.ipv6!.mld.stats.txReports >= 3);
+  // A closed port on a multicast destination earns no ICMPv6 error (RFC 4443 §2.4 e.3).
+  a.udp6!.send(5353, group, 9, new Uint8Array(12));
+  run(20);
+  assert.equal(b.ipv6!.icmp.stats.txErrors, 0);
+});
