@@ -10,6 +10,7 @@
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from "../../wire/seq.ts";
 import { TcpFlags, type TcpRepr } from "../../wire/tcp.ts";
 import type { TcpConfig } from "./config.ts";
+import type { TcpHandler } from "./events.ts";
 import type { CongestionController } from "./congestion/controller.ts";
 import { cubic } from "./congestion/cubic.ts";
 import type { TcpIpSender } from "./ip.ts";
@@ -91,7 +92,7 @@ export class TcpConnection {
   /** Why the connection ended abnormally, once it has. */
   error: TcpCloseReason | undefined = undefined;
   /** The app's receiver of `in` events; the endpoint's handler when unset. */
-  handler: unknown = undefined;
+  handler: TcpHandler | undefined = undefined;
   /** Free for the app layer above (the socket API keeps its wrapper here). */
   user: unknown = undefined;
   /** Pending `ConnEvent` bits (endpoint use). */

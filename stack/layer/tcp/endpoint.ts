@@ -299,7 +299,7 @@ export class TcpEndpoint {
       const senders = this.#senders;
       this.#senders = [];
       for (const conn of senders) {
-        const handler = (conn.handler as TcpHandler | undefined) ?? this.handler;
+        const handler = conn.handler ?? this.handler;
         if (conn.state === TcpState.Closed || handler?.send === undefined) continue;
         if (handler.send(conn, now)) this.#senders.push(conn);
         worked = true;
@@ -444,7 +444,7 @@ export class TcpEndpoint {
       if ((events & ConnEvent.Closed) !== 0) this.#remove(conn);
       // A passive connection belongs to the app only once accepted.
       if ((events & ConnEvent.In) !== 0 && conn.accepted) {
-        const handler = (conn.handler as TcpHandler | undefined) ?? this.handler;
+        const handler = conn.handler ?? this.handler;
         if (handler !== undefined) {
           this.#inEvent.conn = conn;
           handler.receive(this.#inEvent as TcpInEvent as TcpEvent, now);
