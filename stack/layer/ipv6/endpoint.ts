@@ -49,6 +49,10 @@ import { Ipv6Reassembler, type Ipv6ReassemblyOptions } from "./reassembly.ts";
 
 export type { Ipv6Fill, Ipv6Incoming, Ipv6Sender, Ipv6TransportHandler };
 
+/** Source addresses the receive path remembers. */
+const SOURCE_CACHE = 8;
+const IPV6_UNSPECIFIED_VALUE = new Ipv6Address(0, 0, 0, 0);
+
 /** Options of the IPv6 layer. */
 export interface Ipv6Options {
   /** Static addresses with prefix lengths (each implies an on-link prefix). */
@@ -139,8 +143,9 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
   #rxPacket = new Ipv6Packet();
   #reassembled = new Ipv6Packet();
   #incoming: Ipv6Incoming;
-  #srcCache = new Ipv6Address(0, 0, 0, 0);
-  #dstCache = new Ipv6Address(0, 0, 0, 0);
+  /** Recent source addresses, reused so that a few busy peers cost no allocation per packet. */
+  #sources: Ipv6Address[] = new Array(SOURCE_CACHE).fill(IPV6_UNSPECIFIED_VALUE);
+  #sourceNext = 0;
   #loopback: Uint8Array[] = [];
   #loopbackMax: number;
   #fromLoopback = false;
@@ -172,8 +177,8 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
     this.neighbors.reachableMs = Math.round(this.neighbors.reachableMs * (0.5 + this.rng.next()));
     this.reassembler = new Ipv6Reassembler(options.reassembly);
     this.#incoming = {
-      src: this.#srcCache,
-      dst: this.#dstCache,
+      src: IPV6_UNSPECIFIED_VALUE,
+      dst: IPV6_UNSPECIFIED_VALUE,
       nextHeader: 0,
       hopLimit: 0,
       bytes: new Uint8Array(0),
@@ -496,12 +501,21 @@ export class Ipv6Endpoint implements EthRecv, Ipv6Sender {
       stats.dropNotForUs++;
       return;
     }
-    if (!this.#srcCache.equalsAt(bytes, srcAt)) this.#srcCache = Ipv6Address.read(bytes, srcAt);
     const incoming = this.#incoming;
-    incoming.src = this.#srcCache;
+    incoming.src = this.#source(bytes, srcAt);
     incoming.dst = dst;
     incoming.hopLimit = ip.hopLimit;
     this.#walk(ip, ip.nextHeader, ip.offset + 6, now);
+  }
+
+  /** The source address at `bytes[at..]`, from the recent-sources cache when it is there. */
+  #source(bytes: Uint8Array, at: number): Ipv6Address {
+    const sources = this.#sources;
+    for (let i = 0; i < sources.length; i++) if (sources[i].equalsAt(bytes, at)) return sources[i];
+    const address = Ipv6Address.read(bytes, at);
+    sources[this.#sourceNext] = address;
+    this.#sourceNext = (this.#sourceNext + 1) % sources.length;
+    return address;
   }
 
   /** Walks the extension headers from `nh` (its field at `nhAt`) and delivers the upper layer. */
