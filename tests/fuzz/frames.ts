@@ -510,7 +510,7 @@ export class FrameGen {
       : r.below(100) < 80
       ? r.below(200)
       : r.below(1461);
-    this.#writeTcp(f, t.peer - 0x0a000002, repr, payload, seq);
+    this.#writeTcp(f, t.peer - 0x0a000002, repr, payload, repr.seq);
   }
 
   #stray(f: Frame): void {

@@ -14,6 +14,7 @@ Deno.test(`fuzz: ${FRAMES} frames from seed 1 keep every invariant`, () => {
   const failure = h.run(FRAMES);
   assert.equal(failure, undefined, failure && `frame ${failure.frame}: ${failure.message}`);
   assert.ok(h.frames >= FRAMES);
+  assert.ok(h.verifiedBytes >= 20_000, `only ${h.verifiedBytes} received bytes checked`);
   const s = h.iface.stats();
   // Coverage: each layer saw valid traffic and dropped broken traffic for several reasons.
   const atLeast = (layer: string, counter: string, n: number) =>

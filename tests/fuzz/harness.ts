@@ -3,7 +3,8 @@
  * port, live connections with data in both directions) behind a scripted NIC, fed generated and mutated
  * frames on a virtual clock. After every frame it checks the invariants: no exception out of `poll`,
  * no handler error, no malformed outgoing frame, counters monotonic, connection tables and states
- * consistent, buffer accounting exact, every resource within its bound. Seeded: a seed and a frame
+ * consistent, buffer accounting exact, the bytes read those the peer sent at each sequence number
+ * (unless a mutated segment reached the connection), every resource within its bound. Seeded: a seed and a frame
  * count reproduce a run exactly.
  *
  * @module
@@ -18,11 +19,12 @@ import type { TcpListenerHandle } from "../../stack/layer/tcp/listener.ts";
 import { TcpState, tcpStateName } from "../../stack/layer/tcp/state.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { Ipv4Cidr } from "../../stack/wire/address.ts";
-import { seqLe, seqSub } from "../../stack/wire/seq.ts";
+import { seqAdd, seqLe, seqSub } from "../../stack/wire/seq.ts";
 import {
   Burst,
   type Frame,
   FrameGen,
+  payloadByte,
   PEER_COUNT,
   peerIp,
   peerMac,
@@ -99,6 +101,8 @@ export class FuzzHarness {
   now = 0;
   /** The first invariant violation, once one happened. */
   failure: FuzzFailure | undefined = undefined;
+  /** Received bytes checked against what the peer sent at their sequence numbers. */
+  verifiedBytes = 0;
   /** Frames fed, by generator kind. */
   readonly kinds = new Map<string, number>();
   #rng: Rng;
@@ -114,6 +118,8 @@ export class FuzzHarness {
   #recentLength = new Int32Array(RECENT);
   #hand: Handshaker;
   #strict: boolean;
+  #mutated = false;
+  #tainted = new Set<string>();
   #answering = false;
 
   /** Builds the stack, opens the listener and UDP port, and resolves the peers' MACs. */
@@ -165,7 +171,23 @@ export class FuzzHarness {
       },
       handler: { receive: (event, now) => this.#onTcp(event, now) },
     });
-    this.iface.attach(6, this.tcp);
+    // TCP sits behind a pass-through that notes which connections a mutated segment reached: only
+    // their received bytes may differ from what the generator wrote at each sequence number.
+    const tcp = this.tcp;
+    this.iface.attach(6, {
+      receive: (packet, now) => {
+        if (this.#mutated && packet.length >= 4) {
+          const b = packet.bytes;
+          const srcPort = (b[packet.offset] << 8) | b[packet.offset + 1];
+          const dstPort = (b[packet.offset + 2] << 8) | b[packet.offset + 3];
+          this.#tainted.add(tupleKey(packet.src, srcPort, dstPort));
+        }
+        tcp.receive(packet, now);
+      },
+      poll: (now, ip) => tcp.poll(now, ip),
+      pollAt: (now) => tcp.pollAt(now),
+      stats: tcp.stats,
+    });
     // TCP over IPv6 (a second endpoint behind the adapter): a listener that accepts and closes.
     this.tcp6 = attachTcp6(this.iface, {
       rng: new Rng(options.seed + 6),
@@ -216,9 +238,11 @@ export class FuzzHarness {
     for (let i = 0; i < this.#burst.count && this.failure === undefined; i++) {
       const f = this.#burst.frames[i];
       const r = this.#rng.below(100);
+      this.#mutated = f.kind === "random" || r < 60;
       if (f.kind !== "random" && r < 60) mutate(f, this.#rng);
       this.kinds.set(f.kind, (this.kinds.get(f.kind) ?? 0) + 1);
       this.feed(f.bytes, f.length);
+      this.#mutated = false;
       this.#appWork();
     }
     return this.failure === undefined;
@@ -342,7 +366,26 @@ export class FuzzHarness {
   }
 
   #drain(conn: TcpConnection, u: AppConn): void {
-    for (let n = conn.read(this.#scratch); n > 0; n = conn.read(this.#scratch)) u.read += n;
+    const scratch = this.#scratch;
+    const clean = !this.#tainted.has(tupleKey(conn.remoteAddr, conn.remotePort, conn.localPort));
+    const start = seqAdd(conn.info.irs, 1);
+    for (let n = conn.read(scratch); n > 0; n = conn.read(scratch)) {
+      if (clean && this.failure === undefined) {
+        for (let i = 0; i < n; i++) {
+          const want = payloadByte(seqAdd(start, u.read + i));
+          if (scratch[i] !== want) {
+            this.#fail(
+              `${conn.remotePort}->${conn.localPort}: byte ${u.read + i} read is ${
+                scratch[i]
+              }, sent ${want}`,
+            );
+            break;
+          }
+        }
+      }
+      if (clean) this.verifiedBytes += n;
+      u.read += n;
+    }
   }
 
   #onTcp(event: TcpEvent, _now: number): void {
@@ -546,6 +589,10 @@ export class FuzzHarness {
       );
     }
   }
+}
+
+function tupleKey(remoteAddr: number, remotePort: number, localPort: number): string {
+  return `${remoteAddr >>> 0}:${remotePort}>${localPort}`;
 }
 
 /** Lower-case hex of `bytes[0 .. length)`. */
