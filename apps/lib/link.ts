@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { attachDhcp, type AttachedDhcp } from "../../stack/app/dhcp/attach.ts";
-import type { DhcpLease } from "../../stack/app/dhcp/client.ts";
+import type { DhcpLease, DhcpLossReason } from "../../stack/app/dhcp/client.ts";
 import { BootpOp, DhcpMessageType, DhcpPacket, DhcpRepr } from "../../stack/app/dhcp/wire.ts";
 import { attachResolver, tcpConnector } from "../../stack/app/dns/attach.ts";
 import type { DnsResolver } from "../../stack/app/dns/resolver.ts";
@@ -62,6 +62,12 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/** Options of `openLink`. */
+export interface OpenLinkOptions {
+  /** Where DHCP news goes (a new or changed lease, a lost one); stdout by default. */
+  report?: (line: string) => void;
+}
+
 /** The MAC of the app's end of the memory cable, and of the peer's. */
 const MEMORY_APP_MAC = 0x02_00_00_00_00_02;
 const MEMORY_PEER_MAC = 0x02_00_00_00_00_01;
@@ -72,7 +78,11 @@ const MEMORY_PEER_MAC = 0x02_00_00_00_00_01;
  * lease, and puts the leased address in `config.addresses`. Throws `UsageError` for bad options and
  * `Error` when the NIC cannot be opened or no lease arrives in time.
  */
-export async function openLink(args: string[] | LinkConfig): Promise<Link> {
+export async function openLink(
+  args: string[] | LinkConfig,
+  options: OpenLinkOptions = {},
+): Promise<Link> {
+  const report = options.report ?? ((line: string) => console.log(line));
   const config = Array.isArray(args) ? parseLinkArgs(args) : args;
   if (config.verbose) setLogLevel("debug");
   const rng = Rng.fromCrypto();
@@ -162,9 +172,7 @@ export async function openLink(args: string[] | LinkConfig): Promise<Link> {
       hostname,
       // Static --dns servers win over the lease's.
       dns: config.dns.length > 0 ? undefined : resolver,
-      onBound: leaseReporter(config),
-      onUnbound: (lease, reason) =>
-        console.error(`dhcp: lost ${formatIpv4(lease.address)} (${reason}), asking again`),
+      ...leaseReporter(config, report),
     });
   }
   runtime.start();
@@ -182,27 +190,33 @@ export async function openLink(args: string[] | LinkConfig): Promise<Link> {
 }
 
 /**
- * Prints each lease that is new or changed (renewals that change nothing stay quiet), so that a boot
- * log shows the address, router and DNS servers, and keeps `config.addresses` on the leased address.
+ * Reports each lease that is new or changed (renewals that change nothing stay quiet), so that a boot
+ * log shows the address, router and DNS servers, and each loss; keeps `config.addresses` on the lease.
  */
-function leaseReporter(config: LinkConfig): (lease: DhcpLease, now: number) => void {
+function leaseReporter(config: LinkConfig, report: (line: string) => void): {
+  onBound(lease: DhcpLease): void;
+  onUnbound(lease: DhcpLease, reason: DhcpLossReason): void;
+} {
   let lastReported: string | undefined;
-  return (lease, now) => {
+  const onUnbound = (lease: DhcpLease, reason: DhcpLossReason) => {
+    lastReported = undefined;
+    report(`dhcp: lost ${formatIpv4(lease.address)} (${reason}), asking again`);
+  };
+  const onBound = (lease: DhcpLease) => {
     const cidr = new Ipv4Cidr(lease.address, lease.prefixLength);
     config.addresses = [cidr];
     const router = lease.router === undefined ? "none" : formatIpv4(lease.router);
     const dns = config.dns.length > 0 ? config.dns : lease.dnsServers;
     const servers = dns.length === 0 ? "none" : dns.map(formatIpv4).join(",");
-    const time = Number.isFinite(lease.expiresAt)
-      ? `${Math.round((lease.expiresAt - now) / 1000)} s`
-      : "infinite";
+    const time = Number.isFinite(lease.expiresAt) ? `${lease.leaseTimeS} s` : "ever";
     const line = `dhcp: leased ${cidr} router ${router} dns ${servers} from ${
       formatIpv4(lease.serverId)
     } for ${time}`;
     const key = `${cidr} ${router} ${servers}`;
-    if (key !== lastReported) console.log(line);
+    if (key !== lastReported) report(line);
     lastReported = key;
   };
+  return { onBound, onUnbound };
 }
 
 /** Resolves with the lease, or `undefined` once `timeoutMs` has passed without one. */
