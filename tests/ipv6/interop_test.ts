@@ -294,6 +294,28 @@ Deno.test("ipv6 interop: radvd's advertisement gives the stack a SLAAC address, 
   }
 });
 
+Deno.test("ipv6 interop: Linux's DAD for the stack's address fails on the stack's answer", async () => {
+  const l = await lab({ net: 0x75, staticAddress: "2001:db8:75::2/64" });
+  try {
+    await until("DAD of the stack's addresses", () => l.iface.ipv6!.addressList().length === 2);
+    await l.ns.exec("sysctl", ["-qw", `net.ipv6.conf.${l.tap}.accept_dad=1`]);
+    await l.ns.ip("-6", "addr", "add", "2001:db8:75::2/64", "dev", l.tap);
+    const end = performance.now() + 8000;
+    let out = "";
+    while (performance.now() < end) {
+      out = await l.ns.ip("-6", "addr", "show", "dev", l.tap);
+      if (/2001:db8:75::2\/64 scope global [^\n]*dadfailed/.test(out)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(out, /2001:db8:75::2\/64 scope global [^\n]*dadfailed/);
+    assert.ok(l.iface.ipv6!.hasAddress(Ipv6Address.parse("2001:db8:75::2")));
+    assert.ok(l.iface.stats().ndp.txNa >= 1);
+    await assertCleanCapture(l);
+  } finally {
+    await l.close();
+  }
+});
+
 Deno.test("ipv6 interop: nc -6 -u gets its datagram echoed", async () => {
   const l = await lab({ net: 0x73, staticAddress: "2001:db8:73::2/64" });
   const binding = l.iface.udp.bind(7, (d) => {
