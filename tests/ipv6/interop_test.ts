@@ -316,6 +316,21 @@ Deno.test("ipv6 interop: Linux's DAD for the stack's address fails on the stack'
   }
 });
 
+Deno.test("ipv6 interop: the stack's DAD finds an address Linux already has", async () => {
+  const l = await lab({ net: 0x76 });
+  try {
+    await l.ns.ip("-6", "addr", "add", "2001:db8:76::5/64", "dev", l.tap, "nodad");
+    await until("the link-local address", () => l.iface.ipv6!.linkLocal !== undefined);
+    l.iface.ipv6!.addAddress(Ipv6Cidr.parse("2001:db8:76::5/64"));
+    await until("DAD to fail", () => l.iface.ipv6!.ndp.stats.dadFailed === 1);
+    assert.deepEqual(l.iface.ipv6!.ndp.duplicates.map(String), ["2001:db8:76::5"]);
+    assert.ok(!l.iface.ipv6!.hasAddress(Ipv6Address.parse("2001:db8:76::5")));
+    assert.ok(!l.iface.ipv6!.disabled);
+  } finally {
+    await l.close();
+  }
+});
+
 Deno.test("ipv6 interop: nc -6 -u gets its datagram echoed", async () => {
   const l = await lab({ net: 0x73, staticAddress: "2001:db8:73::2/64" });
   const binding = l.iface.udp.bind(7, (d) => {
