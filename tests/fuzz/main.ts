@@ -18,6 +18,8 @@ export interface FuzzRunOptions {
   progressEvery?: number;
   /** Where to save a failing input (default: tests/fuzz/corpus next to this file). */
   corpusDir?: string;
+  /** Fail on known, reported bugs too (see `HarnessOptions.strict`). */
+  strict?: boolean;
 }
 
 /** What a run measured. */
@@ -34,7 +36,7 @@ export interface FuzzRunReport {
 
 /** Runs one seeded fuzz session. */
 export function runFuzz(options: FuzzRunOptions): FuzzRunReport {
-  const h = new FuzzHarness({ seed: options.seed });
+  const h = new FuzzHarness({ seed: options.seed, strict: options.strict });
   const start = performance.now();
   let peak = Deno.memoryUsage().heapUsed;
   let nextSample = 0;
@@ -74,11 +76,12 @@ if (import.meta.main) {
       seed: { type: "string", default: "1" },
       seeds: { type: "string", default: "1" },
       stats: { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
-    console.log("usage: deno task fuzz [--frames N] [--seed S] [--seeds K] [--stats]");
+    console.log("usage: deno task fuzz [--frames N] [--seed S] [--seeds K] [--stats] [--strict]");
     Deno.exit(0);
   }
   const frames = Number(values.frames);
@@ -86,7 +89,12 @@ if (import.meta.main) {
   let failed = false;
   for (let k = 0; k < Number(values.seeds); k++) {
     const seed = first + k;
-    const r = runFuzz({ seed, frames, progressEvery: frames >= 500_000 ? 100_000 : 0 });
+    const r = runFuzz({
+      seed,
+      frames,
+      strict: values.strict,
+      progressEvery: frames >= 500_000 ? 100_000 : 0,
+    });
     console.log(
       `seed ${seed}: ${r.frames} frames in ${r.seconds.toFixed(1)} s, ` +
         `${Math.round(r.framesPerSecond)} frames/s, peak heap ${
