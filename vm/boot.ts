@@ -212,7 +212,9 @@ export class Vm {
       gateway,
       monitor,
       app: image.app,
-      appArgs: opts.appArgs ?? defaultAppArgs(image.app),
+      // DHCP from QEMU's user network; a TAP, or an address chosen by hand, gets static settings.
+      appArgs: opts.appArgs ??
+        defaultAppArgs(image.app, !opts.tap && opts.guestAddress === undefined),
       interrupts: opts.interrupts,
     });
     let logFile: Deno.FsFile | undefined;

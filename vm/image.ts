@@ -70,11 +70,13 @@ export function defaultApp(): string {
 }
 
 /**
- * Default arguments of an app: apps built on apps/lib/link.ts take --nic virtio. `{address}` and
- * `{gateway}` are replaced in the guest by its network settings.
+ * Default arguments of an app: apps built on apps/lib/link.ts take --nic virtio and lease their address
+ * by DHCP (QEMU's user network serves 10.0.2.15), or with `dhcp` false (a TAP with no DHCP server) take
+ * `{address}` and `{gateway}`, which init replaces by the settings of `ip=`.
  */
-export function defaultAppArgs(app: string): string[] {
+export function defaultAppArgs(app: string, dhcp = true): string[] {
   if (app === "vm/guest_echo.ts") return ["--ip", "{address}"];
+  if (dhcp) return ["--nic", "virtio", "--ip", "dhcp"];
   return ["--nic", "virtio", "--ip", "{address}", "--gateway", "{gateway}"];
 }
 

@@ -64,7 +64,8 @@ Deno.test("app helpers: standard image membership, default arguments, CLI option
   assert.equal(inStandardImage("apps/http_echo.ts"), true);
   assert.equal(inStandardImage("vm/guest_echo.ts"), true);
   assert.equal(inStandardImage("tests/vm/extra_app.ts"), false);
-  assert.deepEqual(defaultAppArgs("apps/udp_echo.ts"), [
+  assert.deepEqual(defaultAppArgs("apps/udp_echo.ts"), ["--nic", "virtio", "--ip", "dhcp"]);
+  assert.deepEqual(defaultAppArgs("apps/udp_echo.ts", false), [
     "--nic",
     "virtio",
     "--ip",
