@@ -321,3 +321,14 @@ Deno.test("congestion: an idle period longer than the RTO restarts from the init
   conn.write(new Uint8Array(40 * 1460));
   assert.equal(h.recv().length, 10);
 });
+
+Deno.test("congestion: a stretch ACK still doubles cwnd in slow start", () => {
+  const { h, conn, rs, ls } = established({ tcp: { congestion: newReno } });
+  conn.write(new Uint8Array(60 * 1460));
+  const before = conn.info.cwnd;
+  const out = h.recv();
+  assert.equal(out.length, 10);
+  // One ACK for all ten segments, as a batching receiver sends.
+  h.send({ seq: rs, ack: ls + 10 * 1460, flags: "ACK" });
+  assert.equal(conn.info.cwnd, 2 * before);
+});

@@ -71,7 +71,8 @@ export const ConnEvent = {
 const IP_TCP_HEADERS = 40;
 const SEGMENT_BUDGET = 512;
 const WORST_DELAYED_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
-const MIN_PTO_MS = 10; // segments one connection may send per poll, to keep polls bounded
+const MIN_PTO_MS = 10;
+const STRETCH_ACK_SPLIT = 64; // most 2·SMSS parts one ACK is counted as // segments one connection may send per poll, to keep polls bounded
 
 /** A TCP connection (the TCB). */
 export class TcpConnection {
@@ -831,7 +832,16 @@ export class TcpConnection {
       }
     } else {
       if (seqLe(ack, this.#iss)) acked = 0;
-      this.#cc.onAck(acked, flightBefore, now, rttSample);
+      // A stretch ACK (a receiver that batches, GRO, or a lost ACK) counts as the ACKs of every second
+      // segment it stands for, so that slow start still doubles per round trip, as in Linux, while each
+      // call stays within RFC 3465's per-ACK limit of 2·SMSS.
+      const step = 2 * this.#o.mss();
+      let calls = 0;
+      for (; acked > step && calls < STRETCH_ACK_SPLIT; calls++) {
+        this.#cc.onAck(step, flightBefore, now, calls === 0 ? rttSample : undefined);
+        acked -= step;
+      }
+      this.#cc.onAck(acked, flightBefore, now, calls === 0 ? rttSample : undefined);
     }
     this.#dupAcks = 0;
     this.#tlpOut = false;
