@@ -3,16 +3,20 @@
  * `link.tcp.connect({ hostname })` looks names up through `link.resolver`. Against dnsmasq: a real app
  * (apps/udp_echo.ts) runs as a subprocess on a TAP inside a throwaway namespace, first with no DHCP
  * server (it must fail with a clear message and status 1), then leasing from dnsmasq and answering at
- * the leased address. Needs root and /usr/sbin/dnsmasq for the second part. Everything is removed in
- * `finally`: processes are killed by PID and the namespace (with its TAP) is deleted.
+ * the leased address. In the VM: the image's default arguments lease 10.0.2.15 from QEMU's user network
+ * and the boot log shows the lease. Needs root, /usr/sbin/dnsmasq and qemu-system-x86_64. Everything
+ * is removed in `finally`: processes (QEMU included) are killed by PID and the namespace (with its
+ * TAP) is deleted.
  */
 
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { openLink } from "../../apps/lib/link.ts";
 import { DNS_CLASS_IN, DnsPacket, DnsRepr, DnsType } from "../../stack/app/dns/wire.ts";
 import { tcpFor } from "../../stack/socket/tcp.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { WireError } from "../../stack/wire/error.ts";
+import { Vm } from "../../vm/boot.ts";
 import { must, Netns, uniqueName } from "../nic/netns.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -265,6 +269,44 @@ Deno.test({
       }
       await ns.close();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "link --ip dhcp in the VM: the default app leases 10.0.2.15 from QEMU and the boot log shows it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // A UDP port the kernel picked a moment ago, for the forward to the guest's echo.
+    const socket = createSocket("udp4");
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+    const port = socket.address().port;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const vm = await Vm.boot({ app: "apps/udp_echo.ts", port, echo: () => {}, progress: () => {} });
+    try {
+      const lines = vm.console;
+      assert.ok(
+        lines.includes("init: starting apps/udp_echo.ts --nic virtio --ip dhcp"),
+        vm.tail(),
+      );
+      // libslirp's defaults: the first client gets 10.0.2.15, the host is 10.0.2.2, DNS 10.0.2.3.
+      assert.ok(
+        lines.some((line) =>
+          /^dhcp: leased 10\.0\.2\.15\/24 router 10\.0\.2\.2 dns 10\.0\.2\.3 from 10\.0\.2\.2 /
+            .test(line)
+        ),
+        vm.tail(),
+      );
+      assert.ok(lines.some((line) => line.startsWith("udp_echo listening on 10.0.2.15:7")));
+      const payload = new TextEncoder().encode("through slirp");
+      const answer = await Vm.udpExchange(vm.url, payload, 5000);
+      assert.deepEqual(answer, payload);
+      const status = await vm.powerOff();
+      assert.equal(status.code, 0, vm.tail());
+    } finally {
+      vm.kill();
     }
   },
 });
