@@ -3,7 +3,7 @@
  * reference measured in the same run (Linux or Deno's kernel-socket path), because the machines are shared
  * and noisy; compare ratios, not absolute numbers across runs.
  *
- * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http vm; default: all)
+ * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http vm soak; default: all)
  *
  * @module
  */
@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<Bench>> = {
   nic: async () => (await import("./nic_bench.ts")).benchNic,
   http: async () => (await import("./http_bench.ts")).benchHttp,
   vm: async () => (await import("./vm_bench.ts")).benchVm,
+  soak: async () => (await import("./soak_bench.ts")).benchSoak,
 };
 
 const chosen = Deno.args.length > 0 ? Deno.args : Object.keys(suites);
