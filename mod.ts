@@ -95,7 +95,9 @@ export { attachResolver } from "./stack/app/dns/attach.ts";
 
 // Links for apps: the shared command-line options and the wiring of NIC, interface and runtime.
 export { openLink } from "./apps/lib/link.ts";
-export type { Link } from "./apps/lib/link.ts";
+export type { Link, OpenLinkOptions } from "./apps/lib/link.ts";
+export { LINK_HELP, LINK_OPTIONS, parseLinkValues, UsageError } from "./apps/lib/link_options.ts";
+export type { LinkConfig } from "./apps/lib/link_options.ts";
 
 // Utilities.
 export { Rng } from "./stack/util/rng.ts";
