@@ -115,3 +115,18 @@ Deno.test("abort: sends RST from SND.NXT and closes", () => {
   assert.equal(conn.error, "aborted");
   assert.equal(h.endpoint.connectionCount, 0);
 });
+
+Deno.test("challenge ACKs are limited per connection, not by one shared counter", () => {
+  const { h, listener, rs } = established({ challengeAckLimit: 2 });
+  // A second connection on the same endpoint.
+  h.send({ seq: 5000, flags: "SYN", srcPort: 40000 });
+  const [synAck] = h.recv();
+  h.send({ seq: 5001, ack: synAck.seq + 1, flags: "ACK", srcPort: 40000 });
+  listener.accept();
+  for (let i = 0; i < 5; i++) h.send({ seq: rs + 100 + i, flags: "RST" });
+  for (let i = 0; i < 5; i++) h.send({ seq: 5101 + i, flags: "RST", srcPort: 40000 });
+  assert.equal(h.endpoint.stats.challengeAcks, 4, "two for each connection");
+  h.now = 1000;
+  h.send({ seq: rs + 100, flags: "RST" });
+  assert.equal(h.endpoint.stats.challengeAcks, 5, "the limit is per second");
+});

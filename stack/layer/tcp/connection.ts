@@ -54,8 +54,11 @@ export interface TcpHost {
     ack: number,
     flags: number,
   ): void;
-  /** Whether one more challenge ACK fits in the rate limit (RFC 5961 §7). */
-  challengeAllowed(now: number): boolean;
+  /**
+   * Challenge ACKs one connection may send per second (RFC 5961 §7). Counted per connection: a
+   * counter shared by all connections would leak their state to an off-path attacker (CVE-2016-5696).
+   */
+  readonly challengeAckLimit: number;
 }
 
 /** Event bits a connection raises for its endpoint to deliver. */
@@ -160,6 +163,8 @@ export class TcpConnection {
   #retries = 0;
   // Pending output.
   #ackNow = false;
+  #challengeSecond = -1;
+  #challengeCount = 0;
   #ackPending = 0;
   #probe = false;
   #noDelay: boolean;
@@ -702,7 +707,12 @@ export class TcpConnection {
 
   #challengeAck(now: number): void {
     const stats = this.#host.stats;
-    if (this.#host.challengeAllowed(now)) {
+    const second = Math.floor(now / 1000);
+    if (second !== this.#challengeSecond) {
+      this.#challengeSecond = second;
+      this.#challengeCount = 0;
+    }
+    if (this.#challengeCount++ < this.#host.challengeAckLimit) {
       stats.challengeAcks++;
       this.#ackNow = true;
       this.#host.ready(this);

@@ -45,7 +45,7 @@ export interface TcpEndpointOptions {
   checksum?: TcpChecksumMode;
   /** Verify incoming checksums (false when the NIC already did). */
   verifyChecksum?: boolean;
-  /** Challenge ACKs per second (RFC 5961 §7); default 1000. */
+  /** Challenge ACKs per second and connection (RFC 5961 §7); default 100. */
   challengeAckLimit?: number;
 }
 
@@ -100,9 +100,6 @@ export class TcpEndpoint {
   #rxView = new TcpPacket();
   #rxRepr = new TcpRepr();
   #host: TcpHost;
-  #challengeLimit: number;
-  #challengeSecond = -1;
-  #challengeCount = 0;
   #openEvent: { kind: "open"; listener: TcpListenerHandle };
   #inEvent: { kind: "in"; conn: TcpConnection | undefined } = { kind: "in", conn: undefined };
   #strayEvent: TcpStrayEvent = {
@@ -123,7 +120,6 @@ export class TcpEndpoint {
     this.#cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieKey);
     this.#verify = options.verifyChecksum ?? true;
     this.#tx = new SegmentTx(options.checksum ?? "full");
-    this.#challengeLimit = options.challengeAckLimit ?? 1000;
     this.handler = options.handler;
     this.#cookieTsOffset = this.#rng.nextU32();
     this.#openEvent = { kind: "open", listener: undefined as unknown as TcpListenerHandle };
@@ -133,7 +129,7 @@ export class TcpEndpoint {
       ready: (conn) => this.#markReady(conn),
       control: (la, lp, ra, rp, seq, ack, flags) =>
         this.#queueControl(la, lp, ra, rp, seq, ack, flags),
-      challengeAllowed: (now) => this.#challengeAllowed(now),
+      challengeAckLimit: options.challengeAckLimit ?? 100,
     };
   }
 
@@ -662,14 +658,5 @@ export class TcpEndpoint {
       q.shift();
     }
     return true;
-  }
-
-  #challengeAllowed(now: number): boolean {
-    const second = Math.floor(now / 1000);
-    if (second !== this.#challengeSecond) {
-      this.#challengeSecond = second;
-      this.#challengeCount = 0;
-    }
-    return this.#challengeCount++ < this.#challengeLimit;
   }
 }
