@@ -37,12 +37,10 @@ Deno.test({
 // the listener, which answered with a RST whose source was that broadcast address. IPv4 now refuses
 // broadcast sources (63239a9), but a SYN to a broadcast address still creates a SYN-RECEIVED
 // connection bound to the broadcast address, which holds a backlog slot until its SYN-ACK retries
-// run out. RFC 1122 §4.2.3.10: TCP discards SYNs to broadcast or multicast addresses.
+// run out. RFC 1122 §4.2.3.10: TCP discards SYNs to broadcast or multicast addresses. Fixed by
+// dropping (and counting) every TCP segment the IPv4 layer marks `broadcast`.
 Deno.test({
   name: "TCP ignores segments sent to a broadcast address",
-  // TODO(#9): stack/layer/tcp/endpoint.ts receive(): drop (and count) segments whose packet.dst is
-  // not one of our unicast addresses; the IPv4 layer could tell transports (`ipv4.isBroadcast`).
-  ignore: true,
   fn() {
     const rig = new Rig({ tcp: {} });
     rig.tcp!.listen(80);
@@ -62,6 +60,7 @@ Deno.test({
     const tcp = rig.take().filter((f) => f.protocol === IpProtocol.Tcp);
     assert.deepEqual(tcp.map((f) => f.src), []);
     assert.equal(rig.tcp!.connectionCount, 0);
+    assert.equal(rig.tcp!.stats.dropBroadcast, 6);
   },
 });
 

@@ -219,6 +219,12 @@ export class TcpEndpoint {
   receive(packet: TcpIpIncoming, now: number): void {
     const stats = this.stats;
     stats.rxSegments++;
+    // RFC 1122 §4.2.3.10: a SYN to a broadcast or multicast address must not open a connection, and
+    // nothing may answer from such an address (§3.2.1.3), so every such segment is dropped.
+    if (packet.broadcast === true) {
+      stats.dropBroadcast++;
+      return;
+    }
     const view = this.#rxView.wrap(packet.bytes, packet.offset, packet.length);
     const parsed = TcpRepr.parse(view, packet.src, packet.dst, this.#verify, this.#rxRepr);
     if (parsed instanceof WireError) {

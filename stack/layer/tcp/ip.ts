@@ -19,6 +19,8 @@ export interface TcpIpIncoming {
   bytes: Uint8Array;
   offset: number;
   length: number;
+  /** True when sent to a broadcast or multicast address (unset counts as unicast). */
+  broadcast?: boolean;
 }
 
 /** The IPv4 layer's send side as TCP needs it. */

@@ -19,6 +19,9 @@ export interface TcpStats {
   dropAckTooOld: number;
   dropAfterFin: number;
   dropStray: number;
+  dropBroadcast: number;
+  dropConnectionLimit: number;
+  dropOutOfOrderFull: number;
   dropBacklogFull: number;
   dropControlQueueFull: number;
   rxOutOfOrder: number;
@@ -26,6 +29,7 @@ export interface TcpStats {
   rstSent: number;
   challengeAcks: number;
   challengeAcksSuppressed: number;
+  oowAcksSuppressed: number;
   retransmits: number;
   fastRetransmits: number;
   rtoExpired: number;
@@ -57,6 +61,9 @@ export function newTcpStats(): TcpStats {
     dropAckTooOld: 0,
     dropAfterFin: 0,
     dropStray: 0,
+    dropBroadcast: 0,
+    dropConnectionLimit: 0,
+    dropOutOfOrderFull: 0,
     dropBacklogFull: 0,
     dropControlQueueFull: 0,
     rxOutOfOrder: 0,
@@ -64,6 +71,7 @@ export function newTcpStats(): TcpStats {
     rstSent: 0,
     challengeAcks: 0,
     challengeAcksSuppressed: 0,
+    oowAcksSuppressed: 0,
     retransmits: 0,
     fastRetransmits: 0,
     rtoExpired: 0,
