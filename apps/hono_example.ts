@@ -23,15 +23,18 @@ app.post("/items", async (c) => {
 });
 app.notFound((c) => c.text("No such route", 404));
 
+/** Runs the Hono app until SIGINT/SIGTERM; resolves to the exit status (the VM's init calls this). */
+export function main(args: string[]): Promise<number> {
+  return runHttpApp({
+    name: "hono_example",
+    about: "Serves a small Hono app: GET /, GET /hello/:name, POST /items.",
+    handler: app.fetch,
+  }, args);
+}
+
 if (import.meta.main) {
   try {
-    Deno.exit(
-      await runHttpApp({
-        name: "hono_example",
-        about: "Serves a small Hono app: GET /, GET /hello/:name, POST /items.",
-        handler: app.fetch,
-      }, Deno.args),
-    );
+    Deno.exit(await main(Deno.args));
   } catch (error) {
     exitWithError("hono_example", error);
   }

@@ -2,8 +2,8 @@
  * The guest's init: deno runs it as PID 1 (`rdinit=/bin/deno ... -- run -A --no-config /app/vm/init.ts`).
  * It mounts the pseudo file systems over FFI, reserves hugepages for the driver's DMA memory, shows that
  * the kernel has no network interface besides lo and that no driver is bound to the NIC, runs the app named
- * by APP= (arguments in APP_ARGS=, comma-separated) on the kernel command line as a child process, and
- * powers the machine off when the app exits. Ctrl-Alt-Del (QEMU's
+ * by APP= (arguments in APP_ARGS=, comma-separated) on the kernel command line, inside this deno when it
+ * exports `main(args)` (else as a child process), and powers the machine off when the app exits. Ctrl-Alt-Del (QEMU's
  * `sendkey ctrl-alt-delete`, sent by `deno task boot` on Ctrl-C) asks the app to stop first.
  *
  * PID 1 must never exit (the kernel panics), so every failure ends in a power-off instead.
@@ -163,6 +163,53 @@ async function main(): Promise<void> {
     arg.replaceAll("{address}", net.address).replaceAll("{gateway}", net.gateway)
   );
   log(`starting ${app} ${args.join(" ")}`);
+  const code = hasMain(`/app/${app}`)
+    ? await runInProcess(app, args, net)
+    : await runChild(app, args, net);
+  log(`app exited with code ${code}; powering off`);
+}
+
+/** True when the app exports `main(args)`, so init can run it without a second deno (see runInProcess). */
+function hasMain(path: string): boolean {
+  return /^export (async )?function main\(/m.test(readText(path));
+}
+
+/**
+ * Runs the app inside init's own deno: a second deno process costs seconds of start-up under TCG (the
+ * runtime, then every module compiled again). Apps export `main(args)` and only call it themselves when
+ * they are the main module. The app watches SIGINT/SIGTERM itself; init gives it a grace period to
+ * stop, then powers off regardless, since nothing can kill code running in PID 1.
+ */
+async function runInProcess(
+  app: string,
+  args: string[],
+  net: { address: string; gateway: string },
+): Promise<number> {
+  Deno.env.set("STACK_ADDRESS", net.address);
+  Deno.env.set("STACK_GATEWAY", net.gateway);
+  Deno.addSignalListener("SIGINT", () => {
+    log("power-off requested, stopping the app");
+    setTimeout(() => {
+      log("the app did not stop in time; powering off");
+      powerOff();
+    }, STOP_GRACE_MS);
+  });
+  try {
+    const module = await import(`file:///app/${app}`);
+    const code = await module.main(args);
+    return typeof code === "number" ? code : 0;
+  } catch (error) {
+    log(`app failed: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+/** Runs an app without `main` (such as vm/guest_echo.ts, which reads Deno.args) as a child process. */
+async function runChild(
+  app: string,
+  args: string[],
+  net: { address: string; gateway: string },
+): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     // --cached-only: npm packages were vendored into DENO_DIR at build time; there is no network to fetch.
     args: ["run", "-A", "--no-config", "--cached-only", `/app/${app}`, ...args],
@@ -187,11 +234,8 @@ async function main(): Promise<void> {
     }, STOP_GRACE_MS);
   });
   const status = await child.status;
-  log(
-    `app exited with code ${status.code}${
-      status.signal ? ` (${status.signal})` : ""
-    }; powering off`,
-  );
+  if (status.signal) log(`app ended by ${status.signal}`);
+  return status.code;
 }
 
 globalThis.addEventListener("unhandledrejection", (event) => {

@@ -85,6 +85,8 @@ export function kernelCmdline(
     "run",
     "-A",
     "--no-config",
+    // Apps run inside init (see init.ts); npm packages were vendored at build time, with no network.
+    "--cached-only",
     "/app/vm/init.ts",
   ].join(" ");
 }
