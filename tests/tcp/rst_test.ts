@@ -130,3 +130,16 @@ Deno.test("challenge ACKs are limited per connection, not by one shared counter"
   h.send({ seq: rs + 100, flags: "RST" });
   assert.equal(h.endpoint.stats.challengeAcks, 5, "the limit is per second");
 });
+
+Deno.test("sequence: ACKs for out-of-window pure ACKs are rate limited, data is always answered", () => {
+  const { h, rs, ls } = established();
+  h.send({ seq: rs + 200_000, ack: ls, flags: "ACK" });
+  h.send({ seq: rs + 200_000, ack: ls, flags: "ACK" });
+  assert.equal(h.recv().length, 1, "an ACK loop is cut");
+  assert.equal(h.endpoint.stats.oowAcksSuppressed, 1);
+  h.send({ seq: rs - 100, ack: ls, flags: "ACK", payload: 50 });
+  assert.equal(h.recv().length, 1, "old data is acknowledged so the peer can move on");
+  h.now = 500;
+  h.send({ seq: rs + 200_000, ack: ls, flags: "ACK" });
+  assert.equal(h.recv().length, 1);
+});

@@ -75,6 +75,7 @@ const IP_TCP_HEADERS = 40;
 const SEGMENT_BUDGET = 512;
 const WORST_DELAYED_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
 const MIN_PTO_MS = 10;
+const OOW_ACK_INTERVAL_MS = 500;
 const STRETCH_ACK_SPLIT = 64; // most 2·SMSS parts one ACK is counted as // segments one connection may send per poll, to keep polls bounded
 
 /** A TCP connection (the TCB). */
@@ -109,6 +110,8 @@ export class TcpConnection {
   listenerPort = -1;
   /** The listener announced it with an `open` event (endpoint use). */
   openDelivered = false;
+  /** Holds a slot of its listener's backlog: a SYN made it, not a cookie (endpoint use). */
+  halfOpen = false;
   /** The app owns it: opened actively, or taken with `listener.accept()`. */
   accepted = false;
 
@@ -164,6 +167,7 @@ export class TcpConnection {
   // Pending output.
   #ackNow = false;
   #challengeSecond = -1;
+  #lastOowAckAt = -Infinity;
   #challengeCount = 0;
   #ackPending = 0;
   #probe = false;
@@ -518,8 +522,10 @@ export class TcpConnection {
     // PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent marks an old duplicate.
     if (seg.tsVal !== undefined && !rst && this.#o.pawsRejects(seg.tsVal, now)) {
       stats.dropPaws++;
-      this.#ackNow = true;
-      this.#host.ready(this);
+      if (payLen > 0 || fin || this.#oowAckAllowed(now)) {
+        this.#ackNow = true;
+        this.#host.ready(this);
+      }
       return;
     }
 
@@ -535,8 +541,11 @@ export class TcpConnection {
         if (!rst) {
           stats.dropOutOfWindow++;
           if (this.state === TcpState.TimeWait && fin) this.#enterTimeWait(now);
-          this.#ackNow = true;
-          this.#host.ready(this);
+          if (syn) this.#challengeAck(now);
+          else if (segLen > 0 || this.#oowAckAllowed(now)) {
+            this.#ackNow = true;
+            this.#host.ready(this);
+          }
         }
         return;
       }
@@ -703,6 +712,20 @@ export class TcpConnection {
       default:
         this.#closeWith("reset");
     }
+  }
+
+  /**
+   * Rate limit for ACKs answering out-of-window segments without data (Linux's tcp_invalid_ratelimit):
+   * two stacks that disagree about the window must not trade such ACKs forever. Data segments are always
+   * answered, since the peer's recovery may depend on it.
+   */
+  #oowAckAllowed(now: number): boolean {
+    if (now - this.#lastOowAckAt < OOW_ACK_INTERVAL_MS) {
+      this.#host.stats.oowAcksSuppressed++;
+      return false;
+    }
+    this.#lastOowAckAt = now;
+    return true;
   }
 
   #challengeAck(now: number): void {
