@@ -396,12 +396,10 @@ export class TcpEndpoint {
     if (conn.listenerPort >= 0) {
       const listener = this.#listeners.get(conn.listenerPort);
       if (listener !== undefined) {
-        if (!conn.openDelivered) {
-          listener.synReceived = Math.max(0, listener.synReceived - 1);
-        } else {
-          listener.forget(conn);
-        }
+        if (conn.halfOpen) listener.synReceived = Math.max(0, listener.synReceived - 1);
+        if (conn.openDelivered) listener.forget(conn);
       }
+      conn.halfOpen = false;
       conn.listenerPort = -1;
     }
   }
@@ -431,7 +429,9 @@ export class TcpEndpoint {
       if ((events & ConnEvent.Open) !== 0 && conn.listenerPort >= 0) {
         const listener = this.#listeners.get(conn.listenerPort);
         if (listener !== undefined) {
-          listener.synReceived = Math.max(0, listener.synReceived - 1);
+          // Only a connection a SYN made holds a backlog slot: a cookie handshake never took one.
+          if (conn.halfOpen) listener.synReceived = Math.max(0, listener.synReceived - 1);
+          conn.halfOpen = false;
           conn.openDelivered = true;
           if (conn.state !== TcpState.Closed) {
             listener.enqueue(conn);
@@ -551,6 +551,7 @@ export class TcpEndpoint {
     }
     const conn = this.#newPassive(listener, packet, seg);
     listener.synReceived++;
+    conn.halfOpen = true;
     conn.openPassive(
       seg,
       this.#isn.next(packet.dst, seg.dstPort, packet.src, seg.srcPort, now),
