@@ -541,8 +541,11 @@ export class TcpConnection {
         if (!rst) {
           stats.dropOutOfWindow++;
           if (this.state === TcpState.TimeWait && fin) this.#enterTimeWait(now);
+          // Old data is always answered (the peer's recovery may wait for it); data beyond the
+          // window's right edge is rate limited like a pure ACK, else a peer (or a spoofer) that
+          // overruns the window draws one ACK per segment (RFC 5961 §10, Linux tcp_invalid_ratelimit).
           if (syn) this.#challengeAck(now);
-          else if (segLen > 0 || this.#oowAckAllowed(now)) {
+          else if ((segLen > 0 && seqLt(seq, this.#rcvNxt)) || this.#oowAckAllowed(now)) {
             this.#ackNow = true;
             this.#host.ready(this);
           }
@@ -750,8 +753,12 @@ export class TcpConnection {
     const ack = seg.ack;
     if (seqGt(ack, this.#sndMax)) {
       stats.dropAckUnsent++;
-      this.#ackNow = true;
-      this.#host.ready(this);
+      // RFC 9293 §3.10.7.4 asks for an ACK; rate limited so that two stacks disagreeing about
+      // SND.NXT cannot trade these ACKs forever (RFC 5961 §10).
+      if (this.#oowAckAllowed(now)) {
+        this.#ackNow = true;
+        this.#host.ready(this);
+      }
       return false;
     }
     if (seqLt(ack, seqAdd(this.#sndUna, -Math.max(this.#maxSndWnd, 1)))) {
