@@ -40,8 +40,10 @@ export interface TcpConfig {
   synRetries: number;
   /** SYN-ACK retransmissions before a half-open connection is dropped. */
   synAckRetries: number;
-  /** Retransmissions of data before the connection fails with a time-out. */
+  /** Retransmissions of data, or unanswered zero-window probes, before the connection times out. */
   maxRetries: number;
+  /** Zero-window probes before a connection the app closed is reset (Linux tcp_orphan_retries). */
+  orphanRetries: number;
   /** Send keepalive probes on an idle connection (RFC 9293 §3.8.4). */
   keepalive: boolean;
   /** Idle time before the first keepalive probe. */
@@ -73,6 +75,7 @@ export const TCP_DEFAULTS: Readonly<TcpConfig> = Object.freeze({
   synRetries: 6,
   synAckRetries: 5,
   maxRetries: 15,
+  orphanRetries: 8,
   keepalive: false,
   keepaliveIdleMs: 7_200_000,
   keepaliveIntervalMs: 75_000,

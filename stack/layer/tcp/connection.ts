@@ -156,7 +156,11 @@ export class TcpConnection {
   #inRecovery = false;
   #recover = 0;
   #highRxt = 0;
-  #holeRexmitAt: number | undefined = undefined; // when the hole at SND.UNA was last resent
+  #holeRexmitAt: number | undefined = undefined;
+  #recoverFs = 0; // RFC 6937 RecoverFS, prr_delivered, prr_out, and the bytes it allows now
+  #prrDelivered = 0;
+  #prrOut = 0;
+  #prrAllow = 0; // when the hole at SND.UNA was last resent
   #rexmitHead = false;
   // Deadlines.
   #tlpProbe = false;
@@ -171,6 +175,7 @@ export class TcpConnection {
   #challengeCount = 0;
   #ackPending = 0;
   #probe = false;
+  #probesOut = 0; // zero-window probes since the last acceptable ACK
   #noDelay: boolean;
 
   /** Creates a closed connection for a four-tuple; the endpoint opens it actively or passively. */
@@ -767,6 +772,7 @@ export class TcpConnection {
       this.#challengeAck(now);
       return false;
     }
+    this.#probesOut = 0; // the peer is alive (Linux resets icsk_probes_out on every ACK)
     const window = seg.window << this.#o.sndWscale;
     const flightBefore = seqSub(this.#sndMax, this.#sndUna);
     // RFC 5681 §2 duplicate ACK; with SACK a changed window does not disqualify it (RFC 6675 §2).
@@ -774,12 +780,20 @@ export class TcpConnection {
       (seg.flags & (TcpFlags.SYN | TcpFlags.FIN)) === 0 && flightBefore > 0 &&
       (window === this.#sndWnd || this.#o.sackOk);
 
+    const unaBefore = this.#sndUna;
+    const sackedBefore = this.#sack.sackedBytes;
     if (seqGt(ack, this.#sndUna)) this.#newAck(seg, ack, flightBefore, now);
 
-    if (this.#o.sackOk && seg.sackBlocks.length > 0 && this.state !== TcpState.Closed) {
+    if (this.#o.sackOk && this.state !== TcpState.Closed) {
       this.#sack.update(this.#sndUna, seg.sackBlocks, this.#sndMax);
-      this.#detectLostRetransmission(now);
-      this.#rackDetect(now);
+      if (seg.sackBlocks.length > 0) {
+        this.#detectLostRetransmission(now);
+        this.#rackDetect(now);
+      }
+      if (this.#inRecovery) {
+        const delivered = seqSub(this.#sndUna, unaBefore) + this.#sack.sackedBytes - sackedBefore;
+        this.#prrOnAck(Math.max(0, delivered));
+      }
     }
 
     // Window update (RFC 9293 §3.10.7.4): only from a segment newer than the last one that set it.
@@ -910,9 +924,36 @@ export class TcpConnection {
     }
   }
 
+  /**
+   * Proportional rate reduction (RFC 6937) decides how much recovery may send per ACK: in proportion
+   * to what the peer received while the pipe exceeds ssthresh, then slow start back up to it (PRR-SSRB).
+   * This keeps the ACK clock going instead of RFC 6675's pause while pipe falls to the new cwnd.
+   */
+  #prrOnAck(delivered: number): void {
+    const mss = this.#o.mss();
+    this.#prrDelivered += delivered;
+    const pipe = this.#sack.pipe(this.#sndUna, this.#sndMax, this.#highRxt, mss);
+    const ssthresh = this.#cc.ssthresh;
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.#prrDelivered * ssthresh) / Math.max(this.#recoverFs, 1)) -
+        this.#prrOut;
+    } else {
+      sndcnt = Math.min(
+        ssthresh - pipe,
+        Math.max(this.#prrDelivered - this.#prrOut, delivered) + mss,
+      );
+    }
+    this.#prrAllow = Math.max(0, sndcnt);
+  }
+
   /** Fast retransmit: start loss recovery and resend the first unacknowledged segment. */
   #enterRecovery(now: number): void {
     const flight = seqSub(this.#sndMax, this.#sndUna);
+    this.#recoverFs = flight;
+    this.#prrDelivered = 0;
+    this.#prrOut = 0;
+    this.#prrAllow = 0;
     this.#inRecovery = true;
     this.#recover = this.#sndMax;
     this.#highRxt = this.#sndUna;
@@ -1062,7 +1103,31 @@ export class TcpConnection {
       }
     }
     if (this.#t.persistAt <= now) {
-      // RFC 9293 §3.8.6.1: probe the zero window; back off like the RTO but never give up.
+      // RFC 9293 §3.8.6.1: probe the zero window, backing off like the RTO, while the peer answers.
+      // Like Linux's tcp_probe_timer, a peer that stops answering times out after maxRetries probes,
+      // and a connection the app closed (an orphan) is reset after orphanRetries probes whatever the
+      // peer answers, so that no peer can pin its buffers with a window held at zero.
+      const orphan = this.#readShut && this.#finQueued;
+      if (
+        this.#probesOut >= this.#cfg.maxRetries ||
+        (orphan && this.#t.persistBackoff >= this.#cfg.orphanRetries)
+      ) {
+        this.#host.stats.timeouts++;
+        if (orphan) {
+          this.#host.control(
+            this.localAddr,
+            this.localPort,
+            this.remoteAddr,
+            this.remotePort,
+            this.#sndNxt,
+            0,
+            TcpFlags.RST,
+          );
+        }
+        this.#closeWith("timedOut");
+        return;
+      }
+      this.#probesOut++;
       this.#probe = true;
       this.#t.persistBackoff = Math.min(this.#t.persistBackoff + 1, 16);
       this.#t.persistAt = now +
@@ -1196,10 +1261,9 @@ export class TcpConnection {
     const cwnd = this.#cc.cwnd;
     let ccRoom: number;
     if (this.#inRecovery && this.#o.sackOk) {
-      // RFC 6675 §5: send while the estimate of bytes in the network leaves room in cwnd.
-      const pipe = this.#sack.pipe(this.#sndUna, this.#sndMax, this.#highRxt, mss);
-      ccRoom = cwnd - pipe;
-      if (ccRoom < mss && pipe > 0) return 0;
+      // RFC 6675 §5 with the amount PRR allows (RFC 6937 §3) in place of cwnd - pipe.
+      ccRoom = this.#prrAllow > 0 ? Math.max(this.#prrAllow, mss) : 0;
+      if (ccRoom <= 0) return 0;
       const hole = this.#sack.nextSegmentToRetransmit(
         this.#sndUna,
         this.#sndMax,
@@ -1345,6 +1409,10 @@ export class TcpConnection {
     const from = seqSub(seq, this.#sndBufSeq);
     const result = tx.send(ip, this.localAddr, this.remoteAddr, this.#send, from, len);
     if (result === "busy") return -1;
+    if (this.#inRecovery && this.#o.sackOk) {
+      this.#prrOut += len;
+      this.#prrAllow -= len;
+    }
     if (len > 0) {
       this.#lastDataSentAt = now;
       if (!seqLt(seq, this.#sndMax)) {
