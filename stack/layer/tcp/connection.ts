@@ -1023,7 +1023,9 @@ export class TcpConnection {
       this.#cfg.maxOutOfOrderHoles,
     );
     const hadHoles = recv.outOfOrderBytes > 0;
+    const refused = recv.refused;
     const n = recv.write(offset, bytes, off, len);
+    if (recv.refused !== refused) this.#host.stats.dropOutOfOrderFull++;
     if (n > 0) {
       this.#rcvNxt = seqAdd(this.#rcvNxt, n);
       this.events |= ConnEvent.In;

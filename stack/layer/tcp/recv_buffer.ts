@@ -27,6 +27,7 @@ export class RecvBuffer {
   #count = 0;
   #clock = 0;
   #outOfOrder = 0;
+  #refused = 0;
 
   /** A buffer of `capacity` bytes that tracks at most `maxHoles` out-of-order ranges. */
   constructor(capacity: number, maxHoles = 8) {
@@ -57,6 +58,11 @@ export class RecvBuffer {
     return this.#outOfOrder;
   }
 
+  /** Segments dropped because they would have opened a range beyond `maxHoles`. */
+  get refused(): number {
+    return this.#refused;
+  }
+
   /** How many out-of-order ranges are held. */
   get outOfOrderRanges(): number {
     return this.#count;
@@ -78,7 +84,10 @@ export class RecvBuffer {
     while (first < this.#count && this.#ends[first] < start) first++;
     let last = first;
     while (last < this.#count && this.#starts[last] <= end) last++;
-    if (first === last && start > 0 && this.#count >= this.#maxHoles) return 0;
+    if (first === last && start > 0 && this.#count >= this.#maxHoles) {
+      this.#refused++;
+      return 0;
+    }
     // Copy only the parts no earlier segment supplied.
     let cursor = start;
     for (let i = first; i < last; i++) {

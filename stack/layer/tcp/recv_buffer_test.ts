@@ -89,6 +89,7 @@ Deno.test("RecvBuffer drops a new range beyond maxHoles but still fills existing
   buf.write(110, segment(110, 10), 0, 10);
   buf.write(195, segment(195, 10), 0, 10);
   assert.equal(buf.outOfOrderBytes, 35);
+  assert.equal(buf.refused, 1, "only the segment that needed a third range was refused");
   // Data at RCV.NXT needs no slot either.
   assert.equal(buf.write(0, segment(0, 50), 0, 50), 50);
   assert.equal(buf.write(0, segment(50, 50), 0, 50), 70); // RCV.NXT is now stream byte 50
