@@ -1,10 +1,12 @@
 /**
- * `deno task image [--app apps/udp_echo.ts] [--compress lz4|zstd]`: builds the bootable pair (kernel,
- * initramfs) in vm/.cache/. The initramfs holds deno (found with `Deno.execPath()`) and the libraries `ldd`
- * lists, the project's stack/ and apps/ under /app, and vm/init.ts as PID 1. Which app runs, with which
- * arguments, is chosen on the kernel command line (APP=, APP_ARGS=, see qemu.ts), so one image serves every
- * app under apps/. It is reproducible (sorted entries, fixed mtimes, see cpio.ts) and incremental: a hash
- * of every input is kept beside the image, and nothing is rebuilt while it matches.
+ * `deno task image [--app apps/udp_echo.ts] [--compress lz4|zstd] [--kernel-net]`: builds the bootable
+ * pair (kernel, initramfs) in vm/.cache/. The initramfs holds deno (found with `Deno.execPath()`) and
+ * the libraries `ldd` lists, the project's stack/ and apps/ under /app, and vm/init.ts as PID 1. Which
+ * app runs, with which arguments, is chosen on the kernel command line (APP=, APP_ARGS=, see qemu.ts),
+ * so one image serves every app under apps/. It is reproducible (sorted entries, fixed mtimes, see
+ * cpio.ts) and incremental: a hash of every input is kept beside the image, and nothing is rebuilt while
+ * it matches. `--kernel-net` builds the comparison image, which also carries the kernel's virtio-net
+ * driver (see kernel_net.ts).
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { emitCacheEntries, entryPoints } from "./deno_cache.ts";
 import { parents, PROJECT_ROOT } from "./project.ts";
 
 export { PROJECT_ROOT } from "./project.ts";
-import { ensureKernel, kernelModules } from "./kernel.ts";
+import { ensureKernel, kernelModules, kernelNetModules } from "./kernel.ts";
 
 /** Bumped when the image layout changes, so old images count as stale. */
 const FORMAT_VERSION = 1;
@@ -39,6 +41,11 @@ export interface ImageOptions {
   cacheDir?: string;
   /** Rebuild even when the inputs did not change. */
   force?: boolean;
+  /**
+   * The comparison image: also carries the kernel's own virtio-net driver, which init loads when the
+   * command line says KERNEL_NET=1 (see kernel_net.ts), so apps can serve on kernel sockets.
+   */
+  kernelNet?: boolean;
   /** Receives one line per step. */
   progress?: (line: string) => void;
 }
@@ -134,7 +141,7 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
 
 /** Project files the guest needs: sources of stack/ and apps/, the init, and the app, without tests. */
 function projectFiles(app: string): string[] {
-  const files = new Set<string>(["vm/init.ts", "vm/guest_echo.ts"]);
+  const files = new Set<string>(["vm/init.ts", "vm/guest_echo.ts", "vm/kernel_net.ts"]);
   if (app !== "") files.add(app);
   const walk = (relative: string) => {
     let entries: Deno.DirEntry[];
@@ -165,9 +172,14 @@ export function inStandardImage(app: string): boolean {
 
 /**
  * The archive's entries; `app` (project-relative) is added when the standard set lacks it, and kernel
- * `modules` (uio, for the optional interrupt mode) go to /lib/modules.
+ * `modules` (uio, for the optional interrupt mode) go to /lib/modules, and `netModules` (the kernel's
+ * virtio-net driver, for the comparison image) to /lib/modules/net, numbered in load order.
  */
-export async function imageEntries(app = "", modules: string[] = []): Promise<CpioEntry[]> {
+export async function imageEntries(
+  app = "",
+  modules: string[] = [],
+  netModules: string[] = [],
+): Promise<CpioEntry[]> {
   const deno = Deno.execPath();
   const libraries = await sharedLibraries(deno);
   const dirs = new Set<string>(["bin", "dev", "proc", "sys", "tmp", "run", "var/deno", "app"]);
@@ -186,6 +198,11 @@ export async function imageEntries(app = "", modules: string[] = []): Promise<Cp
     entries.push({ path, kind: "file", source: module });
     parents(path, dirs);
   }
+  netModules.forEach((module, i) => {
+    const path = `lib/modules/net/${String(i + 1).padStart(2, "0")}-${module.split("/").pop()}`;
+    entries.push({ path, kind: "file", source: module });
+    parents(path, dirs);
+  });
   for (const file of projectFiles(app)) {
     const path = `app/${file}`;
     entries.push({ path, kind: "file", source: `${PROJECT_ROOT}/${file}` });
@@ -263,15 +280,27 @@ export async function buildImage(opts: ImageOptions = {}): Promise<ImageResult> 
     progress(`[1/3] kernel: ${fetched.cached ? "cached" : "fetched"} ${kernel.split("/").pop()}`);
   }
 
-  const entries = await imageEntries(inStandardImage(app) ? "" : app, kernelModules(kernel));
+  const netModules = opts.kernelNet ? kernelNetModules(kernel) : [];
+  if (opts.kernelNet && netModules.length === 0) {
+    throw new Error(
+      `No virtio-net modules beside ${kernel} (expected in its modules/ folder); --kernel-net needs them`,
+    );
+  }
+  const entries = await imageEntries(
+    inStandardImage(app) ? "" : app,
+    kernelModules(kernel),
+    netModules,
+  );
   const kernelInfo = await Deno.stat(kernel);
   const hash = await inputsHash(entries, {
     compress,
     kernel: [kernel, kernelInfo.size, kernelInfo.mtime?.getTime()],
   });
-  const stem = inStandardImage(app)
-    ? "initramfs"
-    : `initramfs-${app.replace(/\.ts$/, "").replaceAll("/", "_")}`;
+  const stem =
+    (inStandardImage(app)
+      ? "initramfs"
+      : `initramfs-${app.replace(/\.ts$/, "").replaceAll("/", "_")}`) +
+    (opts.kernelNet ? "-kernel-net" : "");
   const imagesDir = `${cacheDir}/images`;
   await Deno.mkdir(imagesDir, { recursive: true });
   const initramfs = `${imagesDir}/${stem}.cpio${SUFFIX[compress]}`;
@@ -354,6 +383,7 @@ export function parseImageArgs(args: string[]): ImageOptions {
       compress: { type: "string" },
       kernel: { type: "string" },
       force: { type: "boolean" },
+      "kernel-net": { type: "boolean" },
     },
   });
   const compress = values.compress ?? "lz4";
@@ -365,6 +395,7 @@ export function parseImageArgs(args: string[]): ImageOptions {
     compress: compress as Compression,
     kernel: values.kernel,
     force: values.force,
+    kernelNet: values["kernel-net"],
   };
 }
 

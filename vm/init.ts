@@ -159,6 +159,12 @@ async function main(): Promise<void> {
   const app = Deno.env.get("APP");
   if (!app) throw new Error("no APP= on the kernel command line");
   const net = networkFromCmdline();
+  if (Deno.env.get("KERNEL_NET") === "1") {
+    // The comparison guest: the kernel's own driver and TCP/IP, for apps run with --nic kernel.
+    const { bringUpKernelNet } = await import("./kernel_net.ts");
+    log(bringUpKernelNet(net.address, net.gateway));
+    reportNetworking();
+  }
   const args = (Deno.env.get("APP_ARGS") ?? "").split(",").filter((arg) => arg !== "").map((arg) =>
     arg.replaceAll("{address}", net.address).replaceAll("{gateway}", net.gateway)
   );

@@ -31,10 +31,25 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
 /** The kernel modules kept beside the kernel: uio_pci_generic for the optional interrupt mode. */
 export const UIO_MODULES = ["uio.ko", "uio_pci_generic.ko"];
 
-/** The modules kept in `modules/` beside a kernel image (none for a kernel given by path alone). */
-export function kernelModules(kernel: string): string[] {
-  const folder = `${kernel.slice(0, kernel.lastIndexOf("/"))}/modules`;
-  return UIO_MODULES.map((name) => `${folder}/${name}`).filter((path) => {
+/**
+ * The kernel's own virtio-net driver and what it needs, in load order (from each module's `depends=`),
+ * for the comparison image (`--kernel-net`); paths inside the package's lib/modules/RELEASE/kernel/.
+ */
+export const KERNEL_NET_MODULES = [
+  "drivers/virtio/virtio_ring.ko",
+  "drivers/virtio/virtio.ko",
+  "drivers/virtio/virtio_pci_modern_dev.ko",
+  "drivers/virtio/virtio_pci_legacy_dev.ko",
+  "drivers/virtio/virtio_pci.ko",
+  "net/core/failover.ko",
+  "drivers/net/net_failover.ko",
+  "drivers/net/virtio_net.ko",
+];
+
+const ALL_MODULES = [...UIO_MODULES, ...KERNEL_NET_MODULES.map((path) => path.split("/").pop()!)];
+
+function existing(paths: string[]): string[] {
+  return paths.filter((path) => {
     try {
       return Deno.statSync(path).isFile;
     } catch {
@@ -43,14 +58,31 @@ export function kernelModules(kernel: string): string[] {
   });
 }
 
-/** The cached vmlinuz in `cacheDir` (with its uio modules), or undefined. */
+/** The modules kept in `modules/` beside a kernel image (none for a kernel given by path alone). */
+export function kernelModules(kernel: string): string[] {
+  const folder = `${kernel.slice(0, kernel.lastIndexOf("/"))}/modules`;
+  return existing(UIO_MODULES.map((name) => `${folder}/${name}`));
+}
+
+/** The virtio-net driver's modules beside a kernel image, in load order (empty when missing). */
+export function kernelNetModules(kernel: string): string[] {
+  const folder = `${kernel.slice(0, kernel.lastIndexOf("/"))}/modules`;
+  const paths = existing(KERNEL_NET_MODULES.map((path) => `${folder}/${path.split("/").pop()}`));
+  return paths.length === KERNEL_NET_MODULES.length ? paths : [];
+}
+
+/** The cached vmlinuz in `cacheDir` (with its uio and virtio-net modules), or undefined. */
 export function cachedKernel(cacheDir: string): string | undefined {
   try {
     const names = [...Deno.readDirSync(cacheDir)].map((e) => e.name)
       .filter((name) => name.startsWith("vmlinuz-")).sort();
     if (names.length === 0) return undefined;
     const kernel = `${cacheDir}/${names[names.length - 1]}`;
-    return kernelModules(kernel).length === UIO_MODULES.length ? kernel : undefined;
+    // A cache from before the comparison image lacks virtio_net: fetch the package again.
+    const folder = `${cacheDir}/modules`;
+    return existing(ALL_MODULES.map((name) => `${folder}/${name}`)).length === ALL_MODULES.length
+      ? kernel
+      : undefined;
   } catch {
     return undefined;
   }
@@ -85,8 +117,9 @@ export async function ensureKernel(
   await Deno.copyFile(`${unpacked}/boot/${vmlinuz}`, `${cacheDir}/${vmlinuz}`);
   const release = vmlinuz.slice("vmlinuz-".length);
   await Deno.mkdir(`${cacheDir}/modules`, { recursive: true });
-  for (const name of UIO_MODULES) {
-    const source = `${unpacked}/lib/modules/${release}/kernel/drivers/uio/${name}`;
+  for (const path of [...UIO_MODULES.map((name) => `drivers/uio/${name}`), ...KERNEL_NET_MODULES]) {
+    const name = path.split("/").pop()!;
+    const source = `${unpacked}/lib/modules/${release}/kernel/${path}`;
     await Deno.copyFile(source, `${cacheDir}/modules/${name}`).catch(() => {
       throw new Error(`${deb} holds no ${source.slice(unpacked.length + 1)}`);
     });

@@ -31,6 +31,8 @@ export interface QemuConfig {
   appArgs: string[];
   /** Bind the NIC to uio_pci_generic so the driver sleeps on interrupts when idle. */
   interrupts?: boolean;
+  /** Comparison guest: init loads the kernel's virtio-net driver and configures eth0 (KERNEL_NET=1). */
+  kernelNet?: boolean;
   /** Unix socket path of the human monitor (for sendkey at power-off). */
   monitor: string;
 }
@@ -56,6 +58,7 @@ export function kernelCmdline(
   app: string,
   appArgs: string[],
   interrupts = false,
+  kernelNet = false,
 ): string {
   for (const word of [app, ...appArgs]) {
     if (word === "" || /[\s,"]/.test(word)) {
@@ -81,6 +84,7 @@ export function kernelCmdline(
     `APP=${app}`,
     ...(appArgs.length > 0 ? [`APP_ARGS=${appArgs.join(",")}`] : []),
     ...(interrupts ? ["VIRTIO_IRQ=1"] : []),
+    ...(kernelNet ? ["KERNEL_NET=1"] : []),
     "--",
     "run",
     "-A",
@@ -124,6 +128,7 @@ export function qemuArgs(config: QemuConfig): string[] {
       config.app,
       config.appArgs,
       config.interrupts,
+      config.kernelNet,
     ),
     "-serial",
     "stdio",
