@@ -9,8 +9,9 @@
 import assert from "node:assert/strict";
 import { TcpEndpoint, type TcpEndpointOptions } from "../../stack/layer/tcp/endpoint.ts";
 import { TcpFlags } from "../../stack/wire/tcp.ts";
+import { TcpState } from "../../stack/layer/tcp/state.ts";
 import { established } from "../tcp/fixture.ts";
-import { ADDR_A, HostPair } from "./host_pair.ts";
+import { ADDR_A, ADDR_B, HostPair } from "./host_pair.ts";
 import { ipFrame, IpProtocol, Rig, tcpSegment } from "./rig.ts";
 
 Deno.test("bounds: Interface.stats() reports TCP's counters once TCP is attached", () => {
@@ -82,20 +83,22 @@ Deno.test("bounds: the control queue (RSTs, cookie SYN-ACKs) is bounded and coun
 // The endpoint has no limit on connections: every passive open the app accepts, every active open and
 // every TIME-WAIT stays in its tables, and nothing counts a refusal. Linux bounds the accept queue
 // (backlog, present here), orphans (tcp_max_orphans) and TIME-WAIT buckets (tcp_max_tw_buckets).
+// Fixed: TcpEndpointOptions.maxConnections (default 65536) and stats.dropConnectionLimit.
 Deno.test({
   name: "bounds: the TCP endpoint caps its connections and counts the refusals",
-  // TODO(#9): stack/layer/tcp/endpoint.ts: add TcpEndpointOptions.maxConnections (default e.g.
-  // 65536) checked in #newPassive/connect (refuse with RST / "addressInUse"-like error) and a
-  // stats.dropConnectionLimit counter; optionally a separate TIME-WAIT cap (recycle the oldest).
-  ignore: true,
   fn() {
     const hp = new HostPair({ seed: 2, endpointA: { maxConnections: 8 } as TcpEndpointOptions });
     const listener = hp.tcpA.listen(80, { backlog: 64 });
     for (let i = 0; i < 20; i++) hp.tcpB.connect(ADDR_A, 80);
     hp.run(() => false, 5000);
     for (let c = listener.accept(); c !== undefined; c = listener.accept());
-    assert.ok(hp.tcpA.connectionCount <= 8, `${hp.tcpA.connectionCount} connections`);
-    assert.ok((hp.tcpA.stats.dropConnectionLimit ?? 0) > 0);
+    assert.equal(hp.tcpA.connectionCount, 8);
+    assert.ok(hp.tcpA.stats.dropConnectionLimit > 0);
+    // An active open past the cap fails instead of joining the tables.
+    const refused = hp.tcpA.connect(ADDR_B, 9);
+    hp.run(() => false, 10);
+    assert.equal(refused.state, TcpState.Closed);
+    assert.equal(refused.error, "addressInUse");
   },
 });
 

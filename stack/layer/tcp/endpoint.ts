@@ -47,6 +47,8 @@ export interface TcpEndpointOptions {
   verifyChecksum?: boolean;
   /** Challenge ACKs per second and connection (RFC 5961 §7); default 100. */
   challengeAckLimit?: number;
+  /** Most connections in every state but LISTEN and CLOSED, TIME-WAIT included; default 65536. */
+  maxConnections?: number;
 }
 
 /** Options of `TcpEndpoint.connect`. */
@@ -111,6 +113,7 @@ export class TcpEndpoint {
   };
   #ownMss = 1460;
   #cookieTsOffset: number;
+  #maxConnections: number;
 
   /** Creates an endpoint; attach it to an interface with `iface.attach(6, endpoint)`. */
   constructor(options: TcpEndpointOptions = {}) {
@@ -119,6 +122,7 @@ export class TcpEndpoint {
     this.#isn = new IsnGenerator(options.isnKey);
     this.#cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieKey);
     this.#verify = options.verifyChecksum ?? true;
+    this.#maxConnections = options.maxConnections ?? 65536;
     this.#tx = new SegmentTx(options.checksum ?? "full");
     this.handler = options.handler;
     this.#cookieTsOffset = this.#rng.nextU32();
@@ -347,6 +351,13 @@ export class TcpEndpoint {
   // ---- Internals -------------------------------------------------------------------------------------
 
   #bind(conn: TcpConnection, now: number): void {
+    if (this.#atConnectionLimit()) {
+      conn.error = "addressInUse"; // like Linux's EADDRNOTAVAIL when no four-tuple is left
+      conn.state = TcpState.Closed;
+      conn.events |= ConnEvent.In;
+      this.#deliver(conn, now);
+      return;
+    }
     if (conn.localPort === 0) {
       const port = this.#ephemeralPort(conn.localAddr, conn.remoteAddr, conn.remotePort);
       if (port === undefined) {
@@ -381,6 +392,13 @@ export class TcpEndpoint {
       if (this.#tuples.get(localAddr, port, remoteAddr, remotePort) === undefined) return port;
     }
     return undefined;
+  }
+
+  /** True (and counted) when no connection may be added: every one holds tables and buffers. */
+  #atConnectionLimit(): boolean {
+    if (this.#slots.size < this.#maxConnections) return false;
+    this.stats.dropConnectionLimit++;
+    return true;
   }
 
   #insert(conn: TcpConnection): void {
@@ -481,6 +499,7 @@ export class TcpEndpoint {
             this.stats.dropBacklogFull++;
             return;
           }
+          if (this.#atConnectionLimit()) return;
           this.stats.synCookiesAccepted++;
           const conn = this.#newPassive(listener, packet, seg, this.#cookieTsOffset);
           const options = seg.tsEcr !== undefined ? decodeTsOptions(seg.tsEcr) : undefined;
@@ -507,6 +526,9 @@ export class TcpEndpoint {
       this.stats.dropStray++;
       return;
     }
+    // At the cap the SYN is dropped, not answered with a cookie whose ACK could not be taken either:
+    // the client retries its SYN, as it does when Linux drops one.
+    if (this.#atConnectionLimit()) return;
     if (listener.full) {
       if (this.#cookies === undefined) {
         this.stats.dropBacklogFull++;
