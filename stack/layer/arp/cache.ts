@@ -68,6 +68,10 @@ interface Entry<T> {
   nextRetryAt: number;
   pending: T[];
   pendingBytes: number;
+  /** Completed by an answer to our own request, rather than created from someone's request. */
+  solicited: boolean;
+  /** Creation order, to find the newest entry. */
+  order: number;
 }
 
 /** An IPv4 → MAC cache; `T` is a queued datagram. */
@@ -100,6 +104,7 @@ export class ArpCache<T extends { readonly size: number }> {
   #retryMs: number;
   #maxRetries: number;
   #staleMs: number;
+  #created = 0;
 
   /** Creates an empty cache. */
   constructor(options: ArpCacheOptions = {}) {
@@ -170,7 +175,7 @@ export class ArpCache<T extends { readonly size: number }> {
     }
     let fresh = false;
     if (entry === undefined) {
-      if (!this.#makeRoom(now)) {
+      if (!this.#makeRoom(now, false)) {
         this.stats.dropCacheFull++;
         return "full";
       }
@@ -182,6 +187,8 @@ export class ArpCache<T extends { readonly size: number }> {
         nextRetryAt: now + this.#retryMs,
         pending: [],
         pendingBytes: 0,
+        solicited: false,
+        order: this.#created++,
       };
       this.#entries.set(ip, entry);
       this.#resolving++;
@@ -214,7 +221,7 @@ export class ArpCache<T extends { readonly size: number }> {
         this.stats.ignoredUnsolicited++;
         return undefined;
       }
-      if (!this.#makeRoom(now)) {
+      if (!this.#makeRoom(now, true)) {
         this.stats.dropCacheFull++;
         return undefined;
       }
@@ -227,6 +234,8 @@ export class ArpCache<T extends { readonly size: number }> {
         nextRetryAt: now + this.#ttl,
         pending: [],
         pendingBytes: 0,
+        solicited: false,
+        order: this.#created++,
       });
       this.stats.learned++;
       return undefined;
@@ -248,6 +257,7 @@ export class ArpCache<T extends { readonly size: number }> {
     // An outstanding request: any answer for it is the one we asked for.
     this.#resolving--;
     entry.mac = mac;
+    entry.solicited = true;
     entry.expiresAt = entry.nextRetryAt = now + this.#ttl;
     this.stats.learned++;
     const pending = entry.pending;
@@ -313,8 +323,14 @@ export class ArpCache<T extends { readonly size: number }> {
     this.#entries.delete(entry.ip);
   }
 
-  /** Frees one slot if the cache is full: expired entries first, then the complete one expiring first. */
-  #makeRoom(now: number): boolean {
+  /**
+   * Frees one slot if the cache is full: an expired entry first. For our own resolution, then the
+   * complete entry expiring first, those created from requests before those we resolved. For an entry
+   * created from someone's request (`unsolicited`), only the newest such entry: otherwise a flood of
+   * requests from many addresses pushes out a trusted entry, and a forged request re-creates it with
+   * the attacker's MAC (poisoning through eviction); this way a flood only recycles the slots it took.
+   */
+  #makeRoom(now: number, unsolicited: boolean): boolean {
     if (this.#entries.size < this.#max) return true;
     let victim: Entry<T> | undefined;
     for (const entry of this.#entries.values()) {
@@ -324,7 +340,16 @@ export class ArpCache<T extends { readonly size: number }> {
         this.stats.expired++;
         return true;
       }
-      if (victim === undefined || entry.expiresAt < victim.expiresAt) victim = entry;
+      if (unsolicited) {
+        if (!entry.solicited && (victim === undefined || entry.order > victim.order)) {
+          victim = entry;
+        }
+      } else if (
+        victim === undefined || (victim.solicited && !entry.solicited) ||
+        (victim.solicited === entry.solicited && entry.expiresAt < victim.expiresAt)
+      ) {
+        victim = entry;
+      }
     }
     if (victim === undefined) return false;
     this.#entries.delete(victim.ip);

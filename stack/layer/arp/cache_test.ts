@@ -119,15 +119,33 @@ Deno.test("arp cache: per-entry queue and byte budget are bounded and counted", 
   assert.equal(cache.pendingBytes, 200);
 });
 
-Deno.test("arp cache: bounded entries evict the complete entry expiring first", () => {
-  const cache = new ArpCache({ maxEntries: 2, entryTtlMs: 1000 });
+Deno.test("arp cache: our own resolution evicts the complete entry expiring first", () => {
+  const cache = new ArpCache<{ size: number }>({ maxEntries: 2, entryTtlMs: 1000 });
   cache.learn(IP_A, MAC_A, 0, true);
   cache.learn(IP_B, MAC_A, 10, true);
-  cache.learn(IP_C, MAC_A, 20, true);
+  assert.equal(cache.enqueue(IP_C, item(), 20), "request");
   assert.equal(cache.size, 2);
   assert.equal(cache.stats.evicted, 1);
   assert.equal(cache.lookup(IP_A, 30), undefined);
+  assert.equal(cache.lookup(IP_B, 30), MAC_A);
+});
+
+Deno.test("arp cache: an entry made from a request evicts only the newest such entry", () => {
+  const cache = new ArpCache<{ size: number }>({ maxEntries: 2, entryTtlMs: 1000 });
+  cache.enqueue(IP_A, item(), 0);
+  cache.learn(IP_A, MAC_A, 0, false); // the answer to our request: trusted
+  cache.learn(IP_B, MAC_A, 10, true);
+  cache.learn(IP_C, MAC_A, 20, true); // evicts IP_B, not IP_A though A expires first
+  assert.equal(cache.lookup(IP_A, 30), MAC_A);
+  assert.equal(cache.lookup(IP_B, 30), undefined);
   assert.equal(cache.lookup(IP_C, 30), MAC_A);
+  // With only our own entries left, a request cannot make room.
+  const own = new ArpCache<{ size: number }>({ maxEntries: 1 });
+  own.enqueue(IP_A, item(), 0);
+  own.learn(IP_A, MAC_A, 0, false);
+  assert.equal(own.learn(IP_B, MAC_A, 1, true), undefined);
+  assert.equal(own.stats.dropCacheFull, 1);
+  assert.equal(own.lookup(IP_A, 2), MAC_A);
 });
 
 Deno.test("arp cache: a cache full of unresolved entries refuses new ones", () => {
