@@ -1,12 +1,13 @@
 /**
- * Wire check: tshark captures Linux's side of a TAP (to a temporary pcap, read back with `tshark -r`)
- * while Linux connects to the stack and the stack connects to Linux. Both SYNs and both SYN-ACKs
+ * Wire check: tshark captures Linux's side of a TAP or of the veth driven through AF_PACKET (to a
+ * temporary pcap, read back with `tshark -r`) while Linux connects to the stack and the stack
+ * connects to Linux. Both SYNs and both SYN-ACKs
  * carry MSS, window scale, SACK-permitted and timestamps, every segment the stack sent has good IP
  * and TCP checksums, and Wireshark finds no malformed packet.
  */
 
 import assert from "node:assert/strict";
-import { createLink, linuxAddress } from "./setup.ts";
+import { APP_LINKS, createLink, linuxAddress } from "./setup.ts";
 import {
   killChild,
   serveEcho,
@@ -104,114 +105,116 @@ async function captured(printed: Printed, probe: () => Promise<unknown>): Promis
   throw new Error(`tshark never printed the probe: ${printed.text()}`);
 }
 
-Deno.test("interop tap: tshark sees full SYN options both ways and no malformed packet", async (t) => {
-  const link = await createLink("tap");
-  const { stack, tcp } = startTcpStack(link);
-  serveEcho(tcp, 7);
-  const dir = await Deno.makeTempDir();
-  const pcap = `${dir}/wire.pcap`;
-  // -P -l: also print each packet as it is written, so the test knows what the file holds.
-  const capture = link.ns.spawn("tshark", [
-    "-n",
-    "-l",
-    "-P",
-    "-i",
-    link.linuxIf,
-    "-f",
-    "tcp",
-    "-w",
-    pcap,
-  ]);
-  const printed = watchStdout(capture);
-  const linuxProbe = () => link.ns.exec("nc", ["-z", "-w", "1", link.stackIp, `${PROBE_PORT}`]);
-  let nc: Deno.ChildProcess | undefined;
-  try {
-    await withDeadline(watchStderr(capture, /Capturing on/).seen, 20_000, "tshark did not start");
-    // "Capturing on" can come before packets are really captured: probe until one shows up.
-    await captured(printed, linuxProbe);
-    // Linux → stack: 256 KiB echoed.
-    const stream = new TestStream(256 << 10, 51);
-    await stream.writeFile(`${dir}/in`);
-    const echo = await link.ns.exec("sh", [
-      "-c",
-      `timeout 20 nc -N ${link.stackIp} 7 < ${dir}/in | sha256sum`,
+for (const kind of APP_LINKS) {
+  Deno.test(`interop ${kind}: tshark sees full SYN options both ways, no malformed packet`, async (t) => {
+    const link = await createLink(kind);
+    const { stack, tcp } = startTcpStack(link);
+    serveEcho(tcp, 7);
+    const dir = await Deno.makeTempDir();
+    const pcap = `${dir}/wire.pcap`;
+    // -P -l: also print each packet as it is written, so the test knows what the file holds.
+    const capture = link.ns.spawn("tshark", [
+      "-n",
+      "-l",
+      "-P",
+      "-i",
+      link.linuxIf,
+      "-f",
+      "tcp",
+      "-w",
+      pcap,
     ]);
-    assert.equal(echo.stdout.split(" ")[0], stream.sha256(), echo.stderr);
-    // Stack → Linux: 256 KiB into nc.
-    nc = link.ns.spawn("sh", ["-c", "timeout 20 nc -n -v -l -N -p 5001 > /dev/null"]);
-    await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
-    const sender = streamSender(new TestStream(256 << 10, 52));
-    tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
-    stack.runtime.wake();
-    assert.equal((await nc.status).code, 0);
-    // Once a last probe is printed, everything before it is in the file; SIGINT closes it cleanly.
-    await captured(printed, linuxProbe);
-    await killChild(capture, "SIGINT");
+    const printed = watchStdout(capture);
+    const linuxProbe = () => link.ns.exec("nc", ["-z", "-w", "1", link.stackIp, `${PROBE_PORT}`]);
+    let nc: Deno.ChildProcess | undefined;
+    try {
+      await withDeadline(watchStderr(capture, /Capturing on/).seen, 20_000, "tshark did not start");
+      // "Capturing on" can come before packets are really captured: probe until one shows up.
+      await captured(printed, linuxProbe);
+      // Linux → stack: 256 KiB echoed.
+      const stream = new TestStream(256 << 10, 51);
+      await stream.writeFile(`${dir}/in`);
+      const echo = await link.ns.exec("sh", [
+        "-c",
+        `timeout 20 nc -N ${link.stackIp} 7 < ${dir}/in | sha256sum`,
+      ]);
+      assert.equal(echo.stdout.split(" ")[0], stream.sha256(), echo.stderr);
+      // Stack → Linux: 256 KiB into nc.
+      nc = link.ns.spawn("sh", ["-c", "timeout 20 nc -n -v -l -N -p 5001 > /dev/null"]);
+      await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
+      const sender = streamSender(new TestStream(256 << 10, 52));
+      tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
+      stack.runtime.wake();
+      assert.equal((await nc.status).code, 0);
+      // Once a last probe is printed, everything before it is in the file; SIGINT closes it cleanly.
+      await captured(printed, linuxProbe);
+      await killChild(capture, "SIGINT");
 
-    const seen = await syns(pcap);
-    const fromStack = seen.filter((s) => s.src === link.stackIp);
-    const fromLinux = seen.filter((s) => s.src === link.linuxIp);
-    assert.deepEqual(fromStack.map((s) => s.synAck), [true, false], JSON.stringify(seen));
-    assert.deepEqual(fromLinux.map((s) => s.synAck), [false, true], JSON.stringify(seen));
-    for (const s of seen) {
-      assert.ok(Number(s.mss) >= 536 && Number(s.mss) <= 1460, `MSS in ${JSON.stringify(s)}`);
-      assert.match(s.wscale, /^\d+$/, `window scale in ${JSON.stringify(s)}`);
-      assert.ok(s.sackPerm, `SACK-permitted in ${JSON.stringify(s)}`);
-      assert.match(s.tsval, /^\d+$/, `timestamps in ${JSON.stringify(s)}`);
+      const seen = await syns(pcap);
+      const fromStack = seen.filter((s) => s.src === link.stackIp);
+      const fromLinux = seen.filter((s) => s.src === link.linuxIp);
+      assert.deepEqual(fromStack.map((s) => s.synAck), [true, false], JSON.stringify(seen));
+      assert.deepEqual(fromLinux.map((s) => s.synAck), [false, true], JSON.stringify(seen));
+      for (const s of seen) {
+        assert.ok(Number(s.mss) >= 536 && Number(s.mss) <= 1460, `MSS in ${JSON.stringify(s)}`);
+        assert.match(s.wscale, /^\d+$/, `window scale in ${JSON.stringify(s)}`);
+        assert.ok(s.sackPerm, `SACK-permitted in ${JSON.stringify(s)}`);
+        assert.match(s.tsval, /^\d+$/, `timestamps in ${JSON.stringify(s)}`);
+      }
+      // Over a 1500-byte MTU both ends announce 1460.
+      // Each SYN-ACK echoes the SYN's timestamp (RFC 7323 §3.2).
+      assert.equal(fromStack[0].tsecr, fromLinux[0].tsval);
+      assert.equal(fromLinux[1].tsecr, fromStack[1].tsval);
+
+      const malformed = await tshark([
+        "-r",
+        pcap,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= error",
+      ]);
+      assert.equal(malformed.trim(), "", malformed);
+      const all = await tshark(["-r", pcap]);
+      assert.ok(!/Malformed/i.test(all), all);
+      assert.ok(all.trim().split("\n").length > 100, "the capture holds the transfers");
+      // Linux's own segments leave checksums to offload, so only the stack's are verified.
+      const bad = await tshark([
+        "-r",
+        pcap,
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-Y",
+        `ip.src == ${link.stackIp} && (tcp.checksum.status == "Bad" || ip.checksum.status == "Bad")`,
+      ]);
+      assert.equal(bad.trim(), "", bad);
+
+      // TODO(#5): TCP takes 40 header bytes off `ip.mtu`, which is already the IP payload size
+      // (stack/layer/ipv4/contract.ts), so it announces and uses an MSS of 1440 on a 1500-byte link.
+      await t.step({
+        name: "the stack announces MSS 1460 and sends full 1448-byte segments",
+        ignore: true,
+        fn: async () => {
+          assert.deepEqual(fromStack.map((s) => s.mss), ["1460", "1460"]);
+          const lengths = await tshark([
+            "-r",
+            pcap,
+            "-Y",
+            `ip.src == ${link.stackIp}`,
+            "-T",
+            "fields",
+            "-e",
+            "tcp.len",
+          ]);
+          assert.equal(Math.max(...lengths.trim().split("\n").map(Number)), 1448);
+        },
+      });
+    } finally {
+      if (nc) await killChild(nc);
+      await killChild(capture, "SIGINT");
+      await stack.stop();
+      await link.close();
+      await Deno.remove(dir, { recursive: true });
     }
-    // Over a 1500-byte MTU both ends announce 1460.
-    // Each SYN-ACK echoes the SYN's timestamp (RFC 7323 §3.2).
-    assert.equal(fromStack[0].tsecr, fromLinux[0].tsval);
-    assert.equal(fromLinux[1].tsecr, fromStack[1].tsval);
-
-    const malformed = await tshark([
-      "-r",
-      pcap,
-      "-Y",
-      "_ws.malformed || _ws.expert.severity >= error",
-    ]);
-    assert.equal(malformed.trim(), "", malformed);
-    const all = await tshark(["-r", pcap]);
-    assert.ok(!/Malformed/i.test(all), all);
-    assert.ok(all.trim().split("\n").length > 100, "the capture holds the transfers");
-    // Linux's own segments leave checksums to offload, so only the stack's are verified.
-    const bad = await tshark([
-      "-r",
-      pcap,
-      "-o",
-      "tcp.check_checksum:TRUE",
-      "-o",
-      "ip.check_checksum:TRUE",
-      "-Y",
-      `ip.src == ${link.stackIp} && (tcp.checksum.status == "Bad" || ip.checksum.status == "Bad")`,
-    ]);
-    assert.equal(bad.trim(), "", bad);
-
-    // TODO(#5): TCP takes 40 header bytes off `ip.mtu`, which is already the IP payload size
-    // (stack/layer/ipv4/contract.ts), so it announces and uses an MSS of 1440 on a 1500-byte link.
-    await t.step({
-      name: "the stack announces MSS 1460 and sends full 1448-byte segments",
-      ignore: true,
-      fn: async () => {
-        assert.deepEqual(fromStack.map((s) => s.mss), ["1460", "1460"]);
-        const lengths = await tshark([
-          "-r",
-          pcap,
-          "-Y",
-          `ip.src == ${link.stackIp}`,
-          "-T",
-          "fields",
-          "-e",
-          "tcp.len",
-        ]);
-        assert.equal(Math.max(...lengths.trim().split("\n").map(Number)), 1448);
-      },
-    });
-  } finally {
-    if (nc) await killChild(nc);
-    await killChild(capture, "SIGINT");
-    await stack.stop();
-    await link.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}
