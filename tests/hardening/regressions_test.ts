@@ -133,11 +133,9 @@ function syn6(src: Uint8Array, srcPort: number): Uint8Array {
   return frame;
 }
 
-Deno.test("the fuzzer's invariants hold in strict mode", {
-  // TODO(#9): remove the ignore once the broadcast SYN (above) and the SYN-cookie backlog count
-  // (tests/hardening/syn_flood_test.ts) are fixed; strict mode fails on them.
-  ignore: true,
-}, () => {
+// Strict mode also fails on the broadcast SYN (above) and the SYN-cookie backlog count
+// (tests/hardening/syn_flood_test.ts), both fixed.
+Deno.test("the fuzzer's invariants hold in strict mode", () => {
   for (const seed of [1, 2, 3]) {
     const h = new FuzzHarness({ seed, strict: true });
     const failure = h.run(100_000);
