@@ -1,7 +1,7 @@
 /**
  * Replays the fuzz corpus (tests/fuzz/corpus/*.hex): each entry's frames fed to a fresh harness, and
- * the run of its seed up to its frame, must keep every invariant (known, reported bugs are tolerated
- * outside strict mode; see `HarnessOptions.strict` and tests/hardening/regressions_test.ts).
+ * the run of its seed up to its frame, must keep every invariant, in strict mode now that the bugs it
+ * tolerates are fixed (see `HarnessOptions.strict` and tests/hardening/regressions_test.ts).
  */
 
 import assert from "node:assert/strict";
@@ -20,7 +20,7 @@ Deno.test("fuzz corpus: it holds the inputs the fuzzer found", () => {
 
 for (const entry of entries) {
   Deno.test(`fuzz corpus ${entry.name}: its frames keep every invariant`, () => {
-    const h = new FuzzHarness({ seed: entry.seed });
+    const h = new FuzzHarness({ seed: entry.seed, strict: true });
     for (const hex of entry.frames) {
       const bytes = fromHex(hex);
       h.feed(bytes, bytes.length);
@@ -30,7 +30,7 @@ for (const entry of entries) {
   });
   if (entry.frame <= 20_000) {
     Deno.test(`fuzz corpus ${entry.name}: seed ${entry.seed} to frame ${entry.frame} passes`, () => {
-      const h = new FuzzHarness({ seed: entry.seed });
+      const h = new FuzzHarness({ seed: entry.seed, strict: true });
       const failure = h.run(entry.frame + 1);
       assert.equal(failure, undefined, failure?.message);
     });
