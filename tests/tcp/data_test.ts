@@ -216,3 +216,14 @@ Deno.test("window: a 32-bit sequence wrap is transparent", () => {
   conn.read(dst);
   assert.deepEqual(dst, pattern(1000));
 });
+
+Deno.test("window: ACKs never carry a sequence number past the peer's window", () => {
+  const { h, conn, rs, ls } = established({}, { window: 3000 });
+  conn.write(new Uint8Array(2920));
+  assert.equal(h.recv().length, 2);
+  // The peer shrinks its window to zero before our data arrived (RFC 9293 §3.8.6.2.2 discourages it,
+  // but it happens): an ACK from SND.MAX would be outside its zero window and dropped.
+  h.send({ seq: rs, ack: ls, flags: "ACK", window: 0 });
+  h.send({ seq: rs, ack: ls, flags: "ACK|PSH", payload: 10, window: 0 });
+  expectSeg(h.at(40)[0], { flags: "ACK", seq: ls, ack: rs + 10 });
+});

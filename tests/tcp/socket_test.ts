@@ -210,3 +210,33 @@ Deno.test("socket: concurrent reads and writes on one connection all complete", 
   assert.equal((n1 ?? 0) + (n2 ?? 0) >= 5, true);
   listener.close();
 });
+
+Deno.test("socket: an echo through pipeTo with small buffers and loss never deadlocks", async () => {
+  for (let seed = 1; seed <= 4; seed++) {
+    const { sim, a, b } = sockets({
+      seed,
+      impair: { loss: 0.03, delayMs: 1 },
+      tcp: { recvBufferSize: 16 << 10, sendBufferSize: 16 << 10 },
+    });
+    const listener = b.listen({ port: 7 });
+    const server = (async () => {
+      const conn = await listener.accept();
+      await conn.readable.pipeTo(conn.writable);
+    })();
+    const client = (async () => {
+      const conn = await a.connect({ hostname: "10.0.0.2", port: 7 });
+      const writer = conn.writable.getWriter();
+      const sending = (async () => {
+        for (let i = 0; i < 64; i++) await writer.write(new Uint8Array(4096).fill(i));
+        await writer.close();
+      })();
+      let total = 0;
+      for await (const chunk of conn.readable) total += chunk.length;
+      await sending;
+      return total;
+    })();
+    assert.equal(await drive(sim, client), 64 * 4096, `seed ${seed}`);
+    await drive(sim, server);
+    listener.close();
+  }
+});

@@ -934,17 +934,15 @@ export class TcpConnection {
     this.#prrDelivered += delivered;
     const pipe = this.#sack.pipe(this.#sndUna, this.#sndMax, this.#highRxt, mss);
     const ssthresh = this.#cc.ssthresh;
-    let sndcnt: number;
     if (pipe > ssthresh) {
-      sndcnt = Math.ceil((this.#prrDelivered * ssthresh) / Math.max(this.#recoverFs, 1)) -
+      const sndcnt = Math.ceil((this.#prrDelivered * ssthresh) / Math.max(this.#recoverFs, 1)) -
         this.#prrOut;
+      this.#prrAllow = Math.max(0, sndcnt);
     } else {
-      sndcnt = Math.min(
-        ssthresh - pipe,
-        Math.max(this.#prrDelivered - this.#prrOut, delivered) + mss,
-      );
+      // ACKs handled in one poll each add their share before anything is sent.
+      const limit = Math.max(this.#prrDelivered - this.#prrOut, delivered) + mss;
+      this.#prrAllow = Math.max(0, Math.min(ssthresh - pipe, this.#prrAllow + limit));
     }
-    this.#prrAllow = Math.max(0, sndcnt);
   }
 
   /** Fast retransmit: start loss recovery and resend the first unacknowledged segment. */
@@ -1199,13 +1197,13 @@ export class TcpConnection {
       if (this.#sndNxt === this.#iss) {
         if (!this.#sendSyn(ip, now)) return false;
       } else if (this.#ackNow && this.state === TcpState.SynReceived) {
-        if (!this.#sendBare(ip, now, this.#sndMax)) return false;
+        if (!this.#sendBare(ip, now, this.#ackSeq())) return false;
       }
       this.#ackNow = false;
       return true;
     }
     if (this.state === TcpState.TimeWait) {
-      if (this.#ackNow && !this.#sendBare(ip, now, this.#sndMax)) return false;
+      if (this.#ackNow && !this.#sendBare(ip, now, this.#ackSeq())) return false;
       return true;
     }
     let sentAny = false;
@@ -1223,7 +1221,7 @@ export class TcpConnection {
       this.#probe = false;
     }
     if (this.#ackNow && !sentAny) {
-      if (!this.#sendBare(ip, now, this.#sndMax)) return false;
+      if (!this.#sendBare(ip, now, this.#ackSeq())) return false;
     }
     return true;
   }
@@ -1429,11 +1427,17 @@ export class TcpConnection {
   }
 
   /**
-   * Sends a segment without data (an ACK, window update or probe) at `seq`. ACKs use SND.MAX, not a
-   * SND.NXT pulled back by a timeout: the peer already holds everything below it, and an older sequence
-   * number would make the ACK unacceptable to it (RFC 9293 §3.10.7.4), as Linux's
-   * `tcp_acceptable_seq` also avoids.
+   * The sequence number of a bare ACK, as Linux's `tcp_acceptable_seq`: SND.MAX rather than a SND.NXT
+   * pulled back by a timeout (the peer may hold everything below SND.MAX, and an older number would be
+   * unacceptable to it, RFC 9293 §3.10.7.4), but never past the right edge of the peer's window, which
+   * a zero window would make unacceptable too.
    */
+  #ackSeq(): number {
+    const windowEnd = seqAdd(this.#sndUna, this.#sndWnd);
+    return seqLt(windowEnd, this.#sndMax) ? windowEnd : this.#sndMax;
+  }
+
+  /** Sends a segment without data (an ACK, window update or probe) at `seq`. */
   #sendBare(ip: TcpIpSender, now: number, seq: number): boolean {
     const tx = this.#host.tx;
     const repr = tx.begin(this.localPort, this.remotePort, seq, this.#rcvNxt, TcpFlags.ACK, 0);
