@@ -131,6 +131,8 @@ function reportNetworking(): void {
 }
 
 async function main(): Promise<void> {
+  // Milliseconds since deno's process started: its own start-up and the loading of this module.
+  const denoStartupMs = performance.now();
   // /proc first: Deno.execPath() reads /proc/self/exe.
   mount("proc", "/proc", "proc", true);
   mount("sysfs", "/sys", "sysfs", true);
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
   log(
     `kernel ${readText("/proc/sys/kernel/osrelease")}, up ${uptime} s, hugepages ${
       readText("/proc/sys/vm/nr_hugepages")
-    }`,
+    }, deno start-up ${(denoStartupMs / 1000).toFixed(2)} s`,
   );
   reportNetworking();
   if (Deno.env.get("VIRTIO_IRQ") === "1") {

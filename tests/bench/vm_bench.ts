@@ -1,18 +1,60 @@
 /**
- * The VM's figures: image size, build time cold (fresh cache, kernel already downloaded) and warm
- * (nothing changed), and boot time from QEMU start to the app's first answer under the accelerator
- * `auto` picks (TCG here), for the driver-only echo and for the stack's UDP echo, plus the UDP round trip
- * through QEMU's user network. Throughput against the kernel's own virtio_net driver is not measured yet.
+ * The VM's figures, under the accelerator `auto` picks (TCG here):
+ *
+ * - image size and build time, cold (fresh cache, kernel already downloaded) and warm (nothing changed);
+ * - boot time from QEMU start to the first HTTP 200 of apps/http_echo.ts (median of a few boots), with
+ *   the breakdown read from the console: kernel (QEMU start → init's first line), init (→ the app is
+ *   started), app (→ its "listening" line) and first answer (→ the 200);
+ * - HTTP req/s (`wrk -t1 -c10`, GET /health) and bulk TCP (curl POST of N MiB through /echo, which
+ *   streams it back) through the forwarded port, for our stack on virtio and for the same image
+ *   configuration booted with the kernel's own virtio_net driver and the app on kernel sockets
+ *   (`--kernel-net`), in the same run, with the ratios ours ÷ kernel;
+ * - the UDP echo round trip through QEMU's user network.
+ *
+ *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--mib 8] [--seconds 3]
  *
  * @module
  */
 
 import { createSocket } from "node:dgram";
+import { parseArgs } from "node:util";
 import { Vm } from "../../vm/boot.ts";
 import { buildImage } from "../../vm/image.ts";
 import { chooseAccel } from "../../vm/qemu.ts";
 
-async function freeUdpPort(): Promise<number> {
+/** Options of {@linkcode benchVm}. */
+export interface VmBenchOptions {
+  /** Boots per configuration for the boot-time medians (default 3). */
+  boots?: number;
+  /** MiB sent through /echo for the bulk figure (default 8). */
+  mib?: number;
+  /** Seconds of wrk (default 3). */
+  seconds?: number;
+}
+
+/** Boot-time parts in seconds, each measured on the host from QEMU start. */
+export interface BootBreakdown {
+  /** QEMU start → init's first console line (firmware, kernel, initramfs, deno start-up). */
+  kernel: number;
+  /** The guest's own uptime at init's first line (kernel + deno start-up, without QEMU's part). */
+  guestUptime: number;
+  /** Init's first line → "starting <app>" (mounts, PCI report, driver modules in --kernel-net). */
+  init: number;
+  /** "starting" → the app's "listening" line (module loading, NIC, DHCP). */
+  app: number;
+  /** "listening" → the first HTTP 200 on the host. */
+  firstAnswer: number;
+  /** QEMU start → first HTTP 200. */
+  total: number;
+}
+
+async function freePort(protocol: "tcp" | "udp"): Promise<number> {
+  if (protocol === "tcp") {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    return port;
+  }
   const socket = createSocket("udp4");
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
   const port = socket.address().port;
@@ -25,22 +67,151 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function bootOnce(app: string, rounds: number): Promise<{ bootMs: number; rttMs?: number }> {
-  const vm = await Vm.boot({ app, port: await freeUdpPort(), echo: () => {}, progress: () => {} });
+/** Boots a guest, timestamping every console line from QEMU start. */
+async function bootTimed(
+  opts: { app: string; kernelNet?: boolean; protocol?: "http" | "udp" },
+): Promise<{ vm: Vm; breakdown?: BootBreakdown }> {
+  const stamped: { at: number; line: string }[] = [];
+  let started = 0;
+  const protocol = opts.protocol ?? "http";
+  const vm = await Vm.boot({
+    app: opts.app,
+    kernelNet: opts.kernelNet,
+    port: await freePort(protocol === "http" ? "tcp" : "udp"),
+    onStart: () => (started = performance.now()),
+    echo: (line) => stamped.push({ at: (performance.now() - started) / 1000, line }),
+    progress: () => {},
+  });
+  const at = (pattern: RegExp) => stamped.find((s) => pattern.test(s.line));
+  const initLine = at(/^init: kernel /);
+  const starting = at(/^init: starting /);
+  const listening = at(/listening on /);
+  const total = vm.bootMs / 1000;
+  if (!initLine || !starting || !listening) return { vm };
+  return {
+    vm,
+    breakdown: {
+      kernel: initLine.at,
+      guestUptime: Number(initLine.line.match(/up ([\d.]+) s/)?.[1] ?? NaN),
+      init: starting.at - initLine.at,
+      app: listening.at - starting.at,
+      firstAnswer: total - listening.at,
+      total,
+    },
+  };
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  if (!output.success) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(output.stderr).trim()}`);
+  }
+  return text;
+}
+
+/** wrk's requests per second for GET /health, with the errors it counted. */
+async function requestsPerSecond(url: string, seconds: number): Promise<number> {
+  const text = await run("wrk", [
+    "-t1",
+    "-c10",
+    `-d${seconds}s`,
+    "--timeout",
+    "5s",
+    `${url}health`,
+  ]);
+  const rate = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+  const bad = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const errors = text.match(/Socket errors: .*/)?.[0];
+  if (!Number.isFinite(rate) || bad > 0) throw new Error(`wrk: ${text.trim()}`);
+  if (errors && / (timeout|read|write|connect) [1-9]/.test(errors)) {
+    console.error(`wrk against ${url}: ${errors}`);
+  }
+  return rate;
+}
+
+/** Mbit/s of payload for one POST of `file` to /echo, checked to come back whole. */
+async function echoMbps(url: string, file: string, bytes: number): Promise<number> {
+  const text = await run("curl", [
+    "-sS",
+    "--max-time",
+    "120",
+    "-o",
+    "/dev/null",
+    "-H",
+    "Expect:",
+    "-H",
+    "content-type: application/octet-stream",
+    "--data-binary",
+    `@${file}`,
+    "-w",
+    "%{http_code} %{size_download} %{time_total}",
+    `${url}echo`,
+  ]);
+  const [code, size, seconds] = text.trim().split(" ").map(Number);
+  if (code !== 200 || size !== bytes) {
+    throw new Error(`POST /echo of ${bytes} bytes answered ${code} with ${size} bytes`);
+  }
+  return (bytes * 8) / seconds / 1e6;
+}
+
+interface Throughput {
+  requestsPerSecond: number;
+  mbps: number;
+}
+
+/** One boot of the HTTP echo on either path; with `measure`, its throughput as well. */
+async function bootPath(
+  kernelNet: boolean,
+  measure: boolean,
+  seconds: number,
+  file: string,
+  bytes: number,
+): Promise<{ breakdown?: BootBreakdown; throughput?: Throughput }> {
+  const { vm, breakdown } = await bootTimed({ app: "apps/http_echo.ts", kernelNet });
   try {
-    let rttMs: number | undefined;
-    if (rounds > 0) {
-      const times: number[] = [];
-      const payload = new TextEncoder().encode("rtt");
-      for (let i = 0; i < rounds; i++) {
-        const start = performance.now();
-        if (await Vm.udpExchange(vm.url, payload, 2000)) times.push(performance.now() - start);
-      }
-      rttMs = median(times);
+    let throughput: Throughput | undefined;
+    if (measure) {
+      // A short warm-up of each kind first: the first requests run cold JavaScript under TCG.
+      await requestsPerSecond(vm.url, 1);
+      await echoMbps(vm.url, file, bytes);
+      throughput = {
+        requestsPerSecond: await requestsPerSecond(vm.url, seconds),
+        mbps: await echoMbps(vm.url, file, bytes),
+      };
     }
     const status = await vm.powerOff();
     if (status.code !== 0) throw new Error(`QEMU exited with ${status.code}: ${vm.tail(5)}`);
-    return { bootMs: vm.bootMs, rttMs };
+    return { breakdown, throughput };
+  } finally {
+    vm.kill();
+    await vm.status;
+  }
+}
+
+function medianBreakdown(boots: BootBreakdown[]): BootBreakdown {
+  const pick = (key: keyof BootBreakdown) => median(boots.map((b) => b[key]));
+  return {
+    kernel: pick("kernel"),
+    guestUptime: pick("guestUptime"),
+    init: pick("init"),
+    app: pick("app"),
+    firstAnswer: pick("firstAnswer"),
+    total: pick("total"),
+  };
+}
+
+async function udpRoundTrip(rounds: number): Promise<{ bootMs: number; rttMs: number }> {
+  const { vm } = await bootTimed({ app: "apps/udp_echo.ts", protocol: "udp" });
+  try {
+    const times: number[] = [];
+    const payload = new TextEncoder().encode("rtt");
+    for (let i = 0; i < rounds; i++) {
+      const start = performance.now();
+      if (await Vm.udpExchange(vm.url, payload, 2000)) times.push(performance.now() - start);
+    }
+    await vm.powerOff();
+    return { bootMs: vm.bootMs, rttMs: median(times) };
   } finally {
     vm.kill();
     await vm.status;
@@ -48,8 +219,14 @@ async function bootOnce(app: string, rounds: number): Promise<{ bootMs: number; 
 }
 
 /** Runs the VM benchmarks. */
-export async function benchVm(): Promise<Record<string, number | string>> {
-  const cached = await buildImage({ app: "apps/udp_echo.ts" });
+export async function benchVm(
+  options: VmBenchOptions = {},
+): Promise<Record<string, number | string>> {
+  const bootCount = Math.max(1, options.boots ?? 3);
+  const mib = options.mib ?? 8;
+  const seconds = options.seconds ?? 3;
+  const cached = await buildImage({ app: "apps/http_echo.ts" });
+  await buildImage({ app: "apps/http_echo.ts", kernelNet: true });
   const cacheDir = await Deno.makeTempDir({ prefix: "vm_bench_" });
   let cold;
   let warm;
@@ -59,8 +236,35 @@ export async function benchVm(): Promise<Record<string, number | string>> {
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }
-  const driverOnly = await bootOnce("vm/guest_echo.ts", 0);
-  const stack = await bootOnce("apps/udp_echo.ts", 200);
+  const bytes = mib << 20;
+  const file = await Deno.makeTempFile({ prefix: "vm_bench_body_" });
+  const boots = { ours: [] as BootBreakdown[], kernel: [] as BootBreakdown[] };
+  let ours: Throughput | undefined;
+  let kernel: Throughput | undefined;
+  try {
+    const body = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
+    await Deno.writeFile(file, body);
+    // The two paths take turns, so that the shared machine's changing load falls on both alike.
+    for (let i = 0; i < bootCount; i++) {
+      const last = i === bootCount - 1;
+      const a = await bootPath(false, last, seconds, file, bytes);
+      const b = await bootPath(true, last, seconds, file, bytes);
+      if (a.breakdown) boots.ours.push(a.breakdown);
+      if (b.breakdown) boots.kernel.push(b.breakdown);
+      ours ??= a.throughput;
+      kernel ??= b.throughput;
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+  if (!ours || !kernel || boots.ours.length === 0 || boots.kernel.length === 0) {
+    throw new Error("No boot measured (a boot log lacked its init or listening line)");
+  }
+  const udp = await udpRoundTrip(200);
+  const b = medianBreakdown(boots.ours);
+  const k = medianBreakdown(boots.kernel);
+  const s = (value: number) => Math.round(value * 100) / 100;
   return {
     "accelerator": chooseAccel("auto"),
     "image lz4 (MB)": cold.imageBytes / 1e6,
@@ -72,14 +276,42 @@ export async function benchVm(): Promise<Record<string, number | string>> {
         ? "build warm (s; rebuilt: sources changed meanwhile)"
         : "build warm, nothing changed (s)"
     ]: warm.seconds,
-    "boot to first answer, driver-only echo (s)": driverOnly.bootMs / 1000,
-    "boot to first answer, apps/udp_echo.ts (s)": stack.bootMs / 1000,
-    "UDP echo round trip via hostfwd, median of 200 (ms)": stack.rttMs ?? NaN,
-    "throughput vs kernel virtio_net":
-      "not measured yet (needs the kernel driver in a second image)",
+    [`boot to first HTTP 200, ours, median of ${boots.ours.length} (s)`]: b.total,
+    "  QEMU start → init (s) / guest uptime then (s)": `${s(b.kernel)} / ${s(b.guestUptime)}`,
+    "  init → app started (s)": b.init,
+    "  app started → listening (s)": b.app,
+    "  listening → first 200 (s)": b.firstAnswer,
+    "  every boot (s)": boots.ours.map((x) => s(x.total)).join(", "),
+    [`boot to first HTTP 200, kernel virtio_net, median of ${boots.kernel.length} (s)`]: k.total,
+    "  kernel path: QEMU → init / init / app / first 200 (s)": `${s(k.kernel)} / ${s(k.init)} / ${
+      s(k.app)
+    } / ${s(k.firstAnswer)}`,
+    "HTTP GET req/s, ours (wrk -t1 -c10)": ours.requestsPerSecond,
+    "HTTP GET req/s, kernel virtio_net": kernel.requestsPerSecond,
+    "HTTP req/s ratio ours ÷ kernel (target ≥ 1)": ours.requestsPerSecond /
+      kernel.requestsPerSecond,
+    [`bulk POST /echo ${mib} MiB, ours (Mbit/s)`]: ours.mbps,
+    [`bulk POST /echo ${mib} MiB, kernel virtio_net (Mbit/s)`]: kernel.mbps,
+    "bulk ratio ours ÷ kernel (target ≥ 1)": ours.mbps / kernel.mbps,
+    "boot to first answer, apps/udp_echo.ts (s)": udp.bootMs / 1000,
+    "UDP echo round trip via hostfwd, median of 200 (ms)": udp.rttMs,
   };
 }
 
 if (import.meta.main) {
-  console.log(await benchVm());
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      boots: { type: "string" },
+      mib: { type: "string" },
+      seconds: { type: "string" },
+    },
+  });
+  const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+  const figures = await benchVm({
+    boots: number(values.boots),
+    mib: number(values.mib),
+    seconds: number(values.seconds),
+  });
+  for (const [key, value] of Object.entries(figures)) console.log(`${key.padEnd(56)} ${value}`);
 }
