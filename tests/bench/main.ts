@@ -3,7 +3,7 @@
  * reference measured in the same run (Linux or Deno's kernel-socket path), because the machines are shared
  * and noisy; compare ratios, not absolute numbers across runs.
  *
- * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http vm soak; default: all)
+ * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http httptap vm soak; default: all)
  *
  * @module
  */
@@ -17,6 +17,7 @@ const suites: Record<string, () => Promise<Bench>> = {
   tcpparts: async () => (await import("./tcp_parts_bench.ts")).benchTcpParts,
   nic: async () => (await import("./nic_bench.ts")).benchNic,
   http: async () => (await import("./http_bench.ts")).benchHttp,
+  httptap: async () => (await import("./http_tap_bench.ts")).benchHttpTap,
   vm: async () => (await import("./vm_bench.ts")).benchVm,
   // Ten simulated minutes (under a minute of real time); `deno run -A tests/bench/soak_bench.ts 30` runs longer.
   soak: async () => {
