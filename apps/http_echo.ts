@@ -20,7 +20,7 @@ import type { ServeHandler, ServeHandlerInfo } from "../stack/http/connection.ts
 import { type HttpServer, serve } from "../stack/http/server.ts";
 import { listen } from "../stack/socket/tcp.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
-import { exitWithError, watchSignals } from "./lib/cli.ts";
+import { exitWithError, formatStats, watchSignals } from "./lib/cli.ts";
 import { type Link, openLink } from "./lib/link.ts";
 import {
   LINK_HELP,
@@ -181,7 +181,8 @@ export async function startHttpApp(
       listener,
       limits,
       clock: runtimeClock(link.runtime),
-      onListen: () => announce(formatIpv4(config.addresses[0].address), port),
+      // The interface's own address: with --ip dhcp it is the lease, not in the config.
+      onListen: () => announce(formatIpv4(link.iface.ipv4.addresses[0]?.address ?? 0), port),
     }, app.handler);
     const finished = server.finished.then(() => link.close());
     return {
@@ -202,16 +203,28 @@ export function startEcho(args: string[], hooks: AppHooks = {}): Promise<EchoSer
   return startHttpApp({ name: "http_echo", about: ECHO_ABOUT, handler: echoHandler }, args, hooks);
 }
 
-/** Runs an app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. */
+/**
+ * Runs an app until SIGINT/SIGTERM, then shuts down gracefully; resolves to the exit status. On our
+ * stack it prints the counters on SIGUSR1 and at exit, as the other apps do.
+ */
 export async function runHttpApp(app: HttpApp, args: string[]): Promise<number> {
-  const server = await startHttpApp(app, args);
-  if (server === undefined) return 0;
-  const signals = watchSignals(() => {});
+  let link: Link | undefined;
+  const printStats = () => {
+    if (link !== undefined) console.error(`Counters:\n${formatStats(link.iface.stats())}`);
+  };
+  // Watched before serving: a SIGTERM right after the "listening" line must stop the app gracefully,
+  // not kill it with the default action.
+  const signals = watchSignals(printStats);
+  let server: AppServer | undefined;
   try {
-    await Promise.race([signals.stopped, server.finished]);
+    server = await startHttpApp(app, args, { onLink: (l) => (link = l) });
+    if (server !== undefined) await Promise.race([signals.stopped, server.finished]);
   } finally {
     signals.dispose();
-    await server.shutdown();
+    if (server !== undefined) {
+      await server.shutdown();
+      printStats();
+    }
   }
   return 0;
 }
