@@ -61,7 +61,17 @@ export type { Ipv6Options } from "./stack/layer/ipv6/endpoint.ts";
 export { TcpEndpoint } from "./stack/layer/tcp/endpoint.ts";
 export type { TcpEndpointOptions } from "./stack/layer/tcp/endpoint.ts";
 export { TcpConnection } from "./stack/layer/tcp/connection.ts";
-export type { TcpEvent, TcpHandler } from "./stack/layer/tcp/events.ts";
+export type { TcpCloseReason, TcpConnectionInfo } from "./stack/layer/tcp/connection.ts";
+export type {
+  TcpEvent,
+  TcpHandler,
+  TcpInEvent,
+  TcpOpenEvent,
+  TcpStrayEvent,
+} from "./stack/layer/tcp/events.ts";
+export { TcpState, tcpStateName } from "./stack/layer/tcp/state.ts";
+export { TCP_DEFAULTS } from "./stack/layer/tcp/config.ts";
+export type { TcpConfig } from "./stack/layer/tcp/config.ts";
 export { newReno } from "./stack/layer/tcp/congestion/new_reno.ts";
 export { cubic } from "./stack/layer/tcp/congestion/cubic.ts";
 export type {
