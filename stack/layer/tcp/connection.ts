@@ -537,7 +537,10 @@ export class TcpConnection {
     // First check: is the sequence number acceptable (RFC 9293 §3.10.7.4)?
     const rcvWnd = Math.max(this.#w.size(this.#rcvNxt), this.#recvFree());
     const segLen = payLen + (syn ? 1 : 0) + (fin ? 1 : 0);
-    if (!acceptable(seq, segLen, this.#rcvNxt, rcvWnd)) {
+    // The right edge takes a bare ACK (as Linux), but not a RST: RFC 5961 §3.2 drops one that is not
+    // strictly inside RCV.NXT .. RCV.NXT+RCV.WND-1, which a blind attacker would otherwise hit.
+    const rstAtEdge = rst && rcvWnd > 0 && seq === seqAdd(this.#rcvNxt, rcvWnd);
+    if (rstAtEdge || !acceptable(seq, segLen, this.#rcvNxt, rcvWnd)) {
       if (rcvWnd === 0 && seq === this.#rcvNxt) {
         // A zero window still takes valid ACKs and RSTs: process the segment without its text.
         payLen = 0;
