@@ -47,7 +47,8 @@ export interface Seg {
 
 /** A fake IPv4 sender that records every segment. */
 export class FakeIp implements TcpIpSender {
-  mtu = 1500;
+  /** The largest IP payload, as the IPv4 layer reports it: 1480 on a 1500-byte link. */
+  mtu = 1480;
   /** Answer "busy" to every send while true. */
   busy = false;
   /** Segments sent so far. */

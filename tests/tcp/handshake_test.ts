@@ -293,9 +293,20 @@ Deno.test("options: a peer without an MSS option gets 536-byte segments", () => 
 
 Deno.test("options: a small link MTU lowers the MSS we announce", () => {
   const h = new Harness();
-  h.ip.mtu = 1280;
+  h.ip.mtu = 1280 - 20; // a 1280-byte link: the IPv4 layer reports its payload size
   h.endpoint.connect(REMOTE, REMOTE_PORT, { localAddr: LOCAL });
+  // RFC 9293 §3.7.1, RFC 6691: the MSS is the IP payload less a bare TCP header.
   assert.equal(h.recv()[0].mss, 1240);
+});
+
+Deno.test("options: the MSS on a 1500-byte link is 1460, and 1448 with timestamps", () => {
+  const { h, syn, conn, iss } = synSent({ tcp: { timestamps: true } });
+  assert.equal(h.ip.mtu, 1480);
+  assert.equal(syn.mss, 1460);
+  h.send({ seq: 7000, ack: iss + 1, flags: "SYN|ACK", mss: 1460, tsVal: 1 });
+  assert.equal(conn.info.mss, 1448, "timestamps take 12 of the 1460 bytes (RFC 6691)");
+  conn.write(new Uint8Array(4000));
+  assert.equal(h.recv().find((s) => s.payload.length > 0)?.payload.length, 1448);
 });
 
 Deno.test("options: window scaling is used only when both sides offer it", () => {

@@ -71,7 +71,8 @@ export const ConnEvent = {
   Closed: 4,
 } as const;
 
-const IP_TCP_HEADERS = 40;
+// `ip.mtu` is already the IP payload size, so only the TCP header comes off it (RFC 9293 §3.7.1).
+const TCP_HEADER = 20;
 const SEGMENT_BUDGET = 512;
 const WORST_DELAYED_ACK_MS = 200; // RFC 8985 §7.2 WCDelAckT
 const MIN_PTO_MS = 10;
@@ -1455,7 +1456,7 @@ export class TcpConnection {
   #sendSyn(ip: TcpIpSender, now: number): boolean {
     const tx = this.#host.tx;
     const synAck = this.state === TcpState.SynReceived;
-    this.#o.ownMss = Math.min(this.#cfg.maxMss, ip.mtu - IP_TCP_HEADERS);
+    this.#o.ownMss = Math.min(this.#cfg.maxMss, ip.mtu - TCP_HEADER);
     const repr = tx.begin(
       this.localPort,
       this.remotePort,

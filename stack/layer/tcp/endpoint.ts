@@ -265,7 +265,7 @@ export class TcpEndpoint {
   /** Transmits due segments and runs due timers; true when it did any work. */
   poll(now: number, ip: TcpIpSender): boolean {
     let worked = false;
-    this.#ownMss = ip.mtu - 40;
+    this.#ownMss = ip.mtu - 20; // `ip.mtu` is the IP payload size: only the TCP header comes off
     if (this.#control.length > 0) {
       worked = true;
       if (!this.#flushControl(ip, now)) return true;

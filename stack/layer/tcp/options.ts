@@ -10,7 +10,8 @@ import type { TcpConfig } from "./config.ts";
 
 /** The MSS assumed when the peer sends none (RFC 9293 §3.7.1). */
 export const DEFAULT_MSS = 536;
-const IP_TCP_HEADERS = 40;
+// `ipMtu` is the IP payload size (the IP layer's `mtu`), so only the TCP header comes off it (RFC 6691).
+const TCP_HEADER = 20;
 const TS_OPTION = 12;
 /** RFC 7323 §5.5: a TS.Recent idle for more than 24 days is no longer valid for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
@@ -39,8 +40,8 @@ export class ConnOptions {
   peerMss = DEFAULT_MSS;
   /** The MSS we announced. */
   ownMss = DEFAULT_MSS;
-  /** The IP layer's MTU at the last poll. */
-  ipMtu = 1500;
+  /** The IP layer's MTU (largest IP payload) at the last poll. */
+  ipMtu = 1480;
   /** Timestamps in use. */
   tsOk = false;
   /** Per-connection offset of our TSval clock (RFC 7323 §5.4). */
@@ -84,7 +85,7 @@ export class ConnOptions {
 
   /** Payload bytes per segment: the smaller MSS, less the timestamp option (RFC 6691). */
   mss(): number {
-    const base = Math.min(this.peerMss, this.ipMtu - IP_TCP_HEADERS);
+    const base = Math.min(this.peerMss, this.ipMtu - TCP_HEADER);
     return Math.max(64, base - (this.tsOk ? TS_OPTION : 0));
   }
 
