@@ -50,6 +50,23 @@ export async function emitCacheEntries(
       if (reason) progress(`[2/3] initramfs: ${module} not cached (${reason})`);
     }
   }
+  // V8's code cache is written only for modules that ran, in a process that ended by itself: import
+  // every app once (they call main only as the main module) so that the guest finds them compiled.
+  const apps = modules.filter((m) => /^apps\/[^/]+\.ts$/.test(m));
+  if (apps.length > 0) {
+    const warmUp = `${emitDir}/warm_up.ts`;
+    await Deno.writeTextFile(
+      warmUp,
+      apps.map((m) => `import ${JSON.stringify(`${PROJECT_ROOT}/${m}`)};\n`).join(""),
+    );
+    await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", "--cached-only", warmUp],
+      env: { DENO_DIR: emitDir, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
   const entries: CpioEntry[] = [];
   const dirs = new Set<string>();
   const walk = (from: string, to: string, keep: (name: string) => boolean) => {
@@ -74,9 +91,12 @@ export async function emitCacheEntries(
     "var/deno/gen/file/app",
     (name) => name.endsWith(".js"),
   );
-  const analysis = relocateDependencyCache(emitDir, `file://${Deno.realPathSync(PROJECT_ROOT)}/`);
-  if (analysis) {
-    entries.push({ path: "var/deno/dep_analysis_cache_v2", kind: "file", source: analysis });
+  for (const cache of SQLITE_CACHES) {
+    const bytes = relocateSqliteCache(emitDir, cache, [
+      [`file://${Deno.realPathSync(PROJECT_ROOT)}/`, "file:///app/"],
+      [`file://${Deno.realPathSync(emitDir)}/`, "file:///var/deno/"],
+    ]);
+    if (bytes) entries.push({ path: `var/deno/${cache.file}`, kind: "file", source: bytes });
   }
   // npm packages (and any remote modules) the apps import, since the guest has no network.
   walk(`${emitDir}/npm`, "var/deno/npm", () => true);
@@ -87,25 +107,43 @@ export async function emitCacheEntries(
   return entries;
 }
 
+/** The SQLite caches deno keeps in DENO_DIR that the guest can reuse: file, table and its columns. */
+const SQLITE_CACHES = [
+  // Each module's imports, so the guest does not parse every TypeScript module again to find them
+  // (about a second under TCG).
+  {
+    file: "dep_analysis_cache_v2",
+    table: "moduleinfocache",
+    columns: ["specifier", "media_type", "source_hash", "module_info"],
+  },
+  // V8's compiled code for the project's modules and the runtime's lazily loaded ones (node:util...).
+  {
+    file: "v8_code_cache_v2",
+    table: "codecache",
+    columns: ["specifier", "type", "source_hash", "data"],
+  },
+] as const;
+
 /**
- * Deno's module-graph cache (each module's imports, keyed by specifier and source hash) with the
- * project's specifiers moved to file:///app/. Without it the guest parses every TypeScript module again
- * just to find its imports, which costs about a second under TCG. Rows go into a fresh database in
- * sorted order, so the same sources give the same bytes. Undefined when deno wrote no such cache.
+ * One of deno's SQLite caches in `emitDir` with specifiers moved to where the guest sees them: each
+ * `[host prefix, guest prefix]` of `moves` (the project to file:///app/, DENO_DIR's npm packages to
+ * file:///var/deno/). Rows elsewhere on the host are left out, the runtime's own (ext:...) kept. Rows go
+ * into a fresh database in sorted order, so the same sources give the same bytes. Undefined when deno
+ * wrote no such cache.
  */
-export function relocateDependencyCache(
+export function relocateSqliteCache(
   emitDir: string,
-  projectUrl: string,
-  guestUrl = "file:///app/",
+  cache: { file: string; table: string; columns: readonly string[] },
+  moves: [string, string][],
 ): Uint8Array<ArrayBuffer> | undefined {
-  const sourcePath = `${emitDir}/dep_analysis_cache_v2`;
+  const sourcePath = `${emitDir}/${cache.file}`;
   try {
     Deno.statSync(sourcePath);
   } catch {
     return undefined;
   }
   const source = new DatabaseSync(sourcePath, { readOnly: true });
-  const target = `${emitDir}/dep_analysis_cache_v2.relocated`;
+  const target = `${emitDir}/${cache.file}.relocated`;
   try {
     Deno.removeSync(target);
   } catch {
@@ -114,8 +152,8 @@ export function relocateDependencyCache(
   const out = new DatabaseSync(target);
   try {
     const schema = source.prepare(
-      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('info', 'moduleinfocache') ORDER BY name",
-    ).all() as { sql: string }[];
+      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('info', ?) ORDER BY name",
+    ).all(cache.table) as { sql: string }[];
     for (const { sql } of schema) out.exec(sql);
     const info = source.prepare("SELECT key, value FROM info ORDER BY key").all() as {
       key: string;
@@ -123,25 +161,21 @@ export function relocateDependencyCache(
     }[];
     const putInfo = out.prepare("INSERT INTO info (key, value) VALUES (?, ?)");
     for (const row of info) putInfo.run(row.key, row.value);
+    const columns = cache.columns.join(", ");
+    const select = source.prepare(`SELECT ${columns} FROM ${cache.table} ORDER BY ${columns}`);
     // Source hashes are 64-bit: read them as bigints so that no bit is lost.
-    const select = source.prepare(
-      "SELECT specifier, media_type, source_hash, module_info FROM moduleinfocache ORDER BY specifier",
-    );
     select.setReadBigInts(true);
-    const modules = select.all() as {
-      specifier: string;
-      media_type: bigint;
-      source_hash: bigint;
-      module_info: string;
-    }[];
-    const putModule = out.prepare(
-      "INSERT INTO moduleinfocache (specifier, media_type, source_hash, module_info) VALUES (?, ?, ?, ?)",
+    const put = out.prepare(
+      `INSERT INTO ${cache.table} (${columns}) VALUES (${cache.columns.map(() => "?").join(", ")})`,
     );
-    for (const row of modules) {
-      const specifier = row.specifier.startsWith(projectUrl)
-        ? `${guestUrl}${row.specifier.slice(projectUrl.length)}`
-        : row.specifier;
-      putModule.run(specifier, row.media_type, row.source_hash, row.module_info);
+    for (const row of select.all() as Record<string, string | bigint | Uint8Array>[]) {
+      const specifier = String(row.specifier);
+      if (specifier.startsWith("file:")) {
+        const move = moves.find(([from]) => specifier.startsWith(from));
+        if (!move) continue; // such as the warm-up module
+        row.specifier = move[1] + specifier.slice(move[0].length);
+      }
+      put.run(...cache.columns.map((column) => row[column]));
     }
   } finally {
     source.close();

@@ -203,7 +203,9 @@ async function runInProcess(
     }, STOP_GRACE_MS);
   });
   try {
+    const loading = performance.now();
     const module = await import(`file:///app/${app}`);
+    log(`${app} loaded in ${((performance.now() - loading) / 1000).toFixed(2)} s`);
     const code = await module.main(args);
     return typeof code === "number" ? code : 0;
   } catch (error) {
