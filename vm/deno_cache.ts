@@ -54,7 +54,9 @@ export async function emitCacheEntries(
   // every app once (they call main only as the main module) so that the guest finds them compiled.
   const apps = modules.filter((m) => /^apps\/[^/]+\.ts$/.test(m));
   if (apps.length > 0) {
-    const warmUp = `${emitDir}/warm_up.ts`;
+    // Outside the project and DENO_DIR, so that its own cache rows are left out of the image.
+    const warmUpDir = await Deno.makeTempDir({ prefix: "vm_warm_up_" });
+    const warmUp = `${warmUpDir}/warm_up.ts`;
     await Deno.writeTextFile(
       warmUp,
       apps.map((m) => `import ${JSON.stringify(`${PROJECT_ROOT}/${m}`)};\n`).join(""),
@@ -65,7 +67,7 @@ export async function emitCacheEntries(
       stdin: "null",
       stdout: "null",
       stderr: "null",
-    }).output();
+    }).output().finally(() => Deno.remove(warmUpDir, { recursive: true }));
   }
   const entries: CpioEntry[] = [];
   const dirs = new Set<string>();
@@ -92,10 +94,11 @@ export async function emitCacheEntries(
     (name) => name.endsWith(".js"),
   );
   for (const cache of SQLITE_CACHES) {
-    const bytes = relocateSqliteCache(emitDir, cache, [
+    const moves: [string, string][] = [
       [`file://${Deno.realPathSync(PROJECT_ROOT)}/`, "file:///app/"],
-      [`file://${Deno.realPathSync(emitDir)}/`, "file:///var/deno/"],
-    ]);
+    ];
+    if (cache.npm) moves.push([`file://${Deno.realPathSync(emitDir)}/`, "file:///var/deno/"]);
+    const bytes = relocateSqliteCache(emitDir, cache, moves);
     if (bytes) entries.push({ path: `var/deno/${cache.file}`, kind: "file", source: bytes });
   }
   // npm packages (and any remote modules) the apps import, since the guest has no network.
@@ -107,7 +110,10 @@ export async function emitCacheEntries(
   return entries;
 }
 
-/** The SQLite caches deno keeps in DENO_DIR that the guest can reuse: file, table and its columns. */
+/**
+ * The SQLite caches deno keeps in DENO_DIR that the guest can reuse: file, table, its columns, and
+ * whether rows of npm packages are kept.
+ */
 const SQLITE_CACHES = [
   // Each module's imports, so the guest does not parse every TypeScript module again to find them
   // (about a second under TCG).
@@ -115,12 +121,16 @@ const SQLITE_CACHES = [
     file: "dep_analysis_cache_v2",
     table: "moduleinfocache",
     columns: ["specifier", "media_type", "source_hash", "module_info"],
+    npm: true,
   },
   // V8's compiled code for the project's modules and the runtime's lazily loaded ones (node:util...).
+  // Not for npm packages: their code differs from one warm-up run to the next (the image would no
+  // longer be reproducible), and Hono is only one app's.
   {
     file: "v8_code_cache_v2",
     table: "codecache",
     columns: ["specifier", "type", "source_hash", "data"],
+    npm: false,
   },
 ] as const;
 

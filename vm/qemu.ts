@@ -80,6 +80,8 @@ export function kernelCmdline(
     "rdinit=/bin/deno",
     "DENO_DIR=/var/deno",
     "NO_COLOR=1",
+    // The guest has no route to deno's release server; never try it.
+    "DENO_NO_UPDATE_CHECK=1",
     `ip=${address}::${gateway}:${netmask}`,
     `APP=${app}`,
     ...(appArgs.length > 0 ? [`APP_ARGS=${appArgs.join(",")}`] : []),
