@@ -20,18 +20,22 @@ export class MemoryNic implements Nic {
   readonly name: string;
   readonly mac: number;
   readonly mtu: number;
-  readonly caps: NicCaps = { rxChecksumVerified: false, txChecksumOffload: false };
+  readonly caps: NicCaps;
   readonly stats: NicStats;
   #rx: MemoryChannel | undefined;
   #tx: MemoryChannel | undefined;
   #closed = false;
 
-  /** Creates an unconnected NIC; `MemoryPair` and `Loopback` wire its channels. */
-  constructor(name: string, mac: number, mtu: number, stats: NicStats) {
+  /**
+   * Creates an unconnected NIC; `MemoryPair` and `Loopback` wire its channels. `checksumOffload` makes
+   * it claim both checksum offloads (see `MemoryPairOptions.checksumOffload`).
+   */
+  constructor(name: string, mac: number, mtu: number, stats: NicStats, checksumOffload = false) {
     this.name = name;
     this.mac = mac;
     this.mtu = mtu;
     this.stats = stats;
+    this.caps = { rxChecksumVerified: checksumOffload, txChecksumOffload: checksumOffload };
   }
 
   /** Connects the NIC to its receive and transmit channels. */
@@ -81,6 +85,8 @@ export interface LoopbackOptions {
   mtu?: number;
   /** Frames the loop holds before `send` reports busy (default 256). */
   ringFrames?: number;
+  /** Claim checksum offload (see `MemoryPairOptions.checksumOffload`; default false). */
+  checksumOffload?: boolean;
 }
 
 /** A NIC that receives every frame it sends, on its next `receive`. */
@@ -89,7 +95,7 @@ export class Loopback extends MemoryNic {
   constructor(opts: LoopbackOptions = {}) {
     const mtu = opts.mtu ?? 1500;
     const stats = newNicStats();
-    super("memory:loopback", opts.mac ?? 0x020000000000, mtu, stats);
+    super("memory:loopback", opts.mac ?? 0x020000000000, mtu, stats, opts.checksumOffload);
     const channel = new MemoryChannel({
       maxFrame: mtu + ETHERNET_HEADER,
       ringFrames: opts.ringFrames,
@@ -112,6 +118,13 @@ export interface MemoryPairOptions {
   ringFrames?: number;
   /** Impairments for both directions, or per direction. */
   impair?: Impairments | { aToB?: Impairments; bToA?: Impairments };
+  /**
+   * Both ends claim `txChecksumOffload` and `rxChecksumVerified` (default false): senders leave transport
+   * checksums as pseudo-header sums and receivers skip verifying them, as a virtio link marks frames
+   * DATA_VALID between guests on one host. Memory cannot damage a frame, so this is only refused with
+   * `corrupt`, whose flipped bits nothing would then catch.
+   */
+  checksumOffload?: boolean;
 }
 
 /** Two NICs joined by an in-memory cable: what `a` sends, `b` receives, and the other way round. */
@@ -126,12 +139,18 @@ export class MemoryPair {
     const mtu = opts.mtu ?? 1500;
     const statsA = newNicStats();
     const statsB = newNicStats();
-    this.a = new MemoryNic("memory:a", opts.macA ?? 0x020000000001, mtu, statsA);
-    this.b = new MemoryNic("memory:b", opts.macB ?? 0x020000000002, mtu, statsB);
     const imp = opts.impair ?? {};
     const split = "aToB" in imp || "bToA" in imp;
     const aToBImp = split ? (imp as { aToB?: Impairments }).aToB : (imp as Impairments);
     const bToAImp = split ? (imp as { bToA?: Impairments }).bToA : (imp as Impairments);
+    const offload = opts.checksumOffload ?? false;
+    if (offload && ((aToBImp?.corrupt ?? 0) > 0 || (bToAImp?.corrupt ?? 0) > 0)) {
+      throw new RangeError(
+        "Cannot offload checksums on a corrupting link: nothing would catch the damage",
+      );
+    }
+    this.a = new MemoryNic("memory:a", opts.macA ?? 0x020000000001, mtu, statsA, offload);
+    this.b = new MemoryNic("memory:b", opts.macB ?? 0x020000000002, mtu, statsB, offload);
     // Each direction draws from its own generator so that traffic one way never shifts the other's.
     const seed = opts.seed ?? 1;
     const aToB = new MemoryChannel({

@@ -326,3 +326,24 @@ Deno.test("Loopback receives what it sends, replies on the next call", () => {
   assert.equal(nic.stats.txFrames, 4);
   assert.equal(nic.stats.rxFrames, 4);
 });
+
+Deno.test("checksum offload is off by default and claimed by both ends when asked", () => {
+  const plain = new MemoryPair();
+  assert.deepEqual(plain.a.caps, { rxChecksumVerified: false, txChecksumOffload: false });
+  const fast = new MemoryPair({ checksumOffload: true, impair: { loss: 0.1, delayMs: 1 } });
+  for (const nic of [fast.a, fast.b, new Loopback({ checksumOffload: true })]) {
+    assert.deepEqual(nic.caps, { rxChecksumVerified: true, txChecksumOffload: true });
+  }
+});
+
+Deno.test("checksum offload is refused on a corrupting link", () => {
+  assert.throws(
+    () => new MemoryPair({ checksumOffload: true, impair: { corrupt: 0.01 } }),
+    RangeError,
+  );
+  assert.throws(
+    () => new MemoryPair({ checksumOffload: true, impair: { bToA: { corrupt: 0.5 } } }),
+    RangeError,
+  );
+  assert.equal(new MemoryPair({ impair: { corrupt: 0.01 } }).a.caps.rxChecksumVerified, false);
+});

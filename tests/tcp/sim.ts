@@ -25,6 +25,8 @@ export interface SimOptions {
   endpoint?: TcpEndpointOptions;
   mtu?: number;
   ringFrames?: number;
+  /** The link claims checksum offload and TCP uses it, as `tcpFor` does (default false). */
+  checksumOffload?: boolean;
 }
 
 /** Two stacks on one in-memory link, on a virtual clock. */
@@ -45,6 +47,7 @@ export class Sim {
       impair: options.impair,
       mtu: options.mtu,
       ringFrames: options.ringFrames ?? 1024,
+      checksumOffload: options.checksumOffload,
     });
     // Static neighbours: the memory link flips bits without an Ethernet FCS to catch them, and a
     // corrupted ARP reply would poison a cache for good; these tests are about TCP.
@@ -67,11 +70,17 @@ export class Sim {
       return k;
     };
     const config = { ...options.tcp };
+    // The NIC's offloads as stack/socket/tcp.ts `tcpFor` applies them.
+    const caps = this.pair.a.caps;
+    const checksum = caps.txChecksumOffload ? "pseudo" as const : "full" as const;
+    const verifyChecksum = !caps.rxChecksumVerified;
     this.tcpA = new TcpEndpoint({
       rng: new Rng(seed * 4 + 1),
       isnKey: key(1),
       cookieKey: key(2),
       config,
+      checksum,
+      verifyChecksum,
       ...options.endpoint,
     });
     this.tcpB = new TcpEndpoint({
@@ -79,6 +88,8 @@ export class Sim {
       isnKey: key(3),
       cookieKey: key(4),
       config,
+      checksum,
+      verifyChecksum,
       ...options.endpoint,
     });
     this.a.attach(6, this.tcpA);
