@@ -38,7 +38,11 @@ export interface SignalWatch {
   dispose(): void;
 }
 
-/** Calls `onStats` on SIGUSR1 and resolves `stopped` on SIGINT/SIGTERM until disposed. */
+/**
+ * Calls `onStats` on SIGUSR1 or SIGUSR2 and resolves `stopped` on SIGINT/SIGTERM until disposed. Since Deno
+ * 2.9.2, SIGUSR1 also starts Deno's inspector on 127.0.0.1:9229 (as in Node.js), so SIGUSR2 is the signal
+ * to use where that matters; both print the counters.
+ */
 export function watchSignals(onStats: () => void): SignalWatch {
   let resolveStop: () => void = () => {};
   let isStopped = false;
@@ -57,6 +61,7 @@ export function watchSignals(onStats: () => void): SignalWatch {
     }
   };
   add("SIGUSR1", onStats);
+  add("SIGUSR2", onStats);
   add("SIGINT", stop);
   add("SIGTERM", stop);
   return {
