@@ -14,6 +14,7 @@ import type { HttpLimits } from "./limits.ts";
 import { RequestBody } from "./request_body.ts";
 import { parseRequestHead, type RequestHead } from "./request_head.ts";
 import { ResponseWriter } from "./response_writer.ts";
+import { ServerRequest } from "./server_request.ts";
 
 export type { ServeHandlerInfo };
 
@@ -52,7 +53,7 @@ export class HttpConnection {
   #writer: ResponseWriter;
   #info: HandlerInfo | undefined;
   #remoteAddr: HttpAddr;
-  #inflight: AbortController | undefined;
+  #inflight: ServerRequest | undefined;
   #requestStart = 0;
   #idle = true;
   #closing = false;
@@ -123,7 +124,7 @@ export class HttpConnection {
     this.#closed = true;
     this.deadline = Infinity;
     // Like Deno.serve: the request's signal aborts when its connection ends before the response.
-    this.#inflight?.abort();
+    this.#inflight?.abandon();
     this.#info?.settle(new Error("Connection closed before the response was sent"));
     this.#reader.interrupt(new Error("Connection closed"));
     this.#writer.release();
@@ -195,15 +196,15 @@ export class HttpConnection {
       return await this.#reject(new HttpError(400, "Request target is invalid"), isHead);
     }
     const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
-    let request: Request;
+    let request: ServerRequest;
     try {
-      const signal = (this.#inflight = new AbortController()).signal;
       // GET is the default, and naming it anyway costs a method normalisation per request.
       request = hasBody
-        ? new Request(url, { method, headers: head.fields, body: body.stream(), signal })
+        ? new ServerRequest(url, { method, headers: head.fields, body: body.stream() })
         : method === "GET"
-        ? new Request(url, { headers: head.fields, signal })
-        : new Request(url, { method, headers: head.fields, signal });
+        ? new ServerRequest(url, { headers: head.fields })
+        : new ServerRequest(url, { method, headers: head.fields });
+      this.#inflight = request;
     } catch (error) {
       return await this.#reject(
         new HttpError(400, `Cannot build request: ${(error as Error).message}`),

@@ -89,21 +89,22 @@ export class ResponseWriter {
     let keepAlive = ctx.keepAlive;
     let declared = -1;
     let head = `HTTP/1.1 ${status} ${response.statusText || reasonPhrase(status)}\r\n`;
-    for (const [name, value] of response.headers) {
+    // forEach walks the sorted field list directly; for-of builds an iterator and a pair per field.
+    response.headers.forEach((value, name) => {
       switch (name) {
         case "connection":
           if (/(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
-          continue;
+          return;
         case "keep-alive":
         case "transfer-encoding":
           // Hop-by-hop framing is ours to decide (RFC 9110 §7.6.1).
-          continue;
+          return;
         case "content-length":
           declared = /^\d{1,15}$/.test(value) ? Number(value) : -1;
-          continue;
+          return;
       }
       head += `${name}: ${value}\r\n`;
-    }
+    });
     if (ctx.date !== undefined) head += `date: ${ctx.date}\r\n`;
 
     const body = response.body;
