@@ -79,6 +79,12 @@ export class RecvBuffer {
     let end = Math.min(offsetFromRcvNxt + len, this.window);
     if (start < 0) start = 0;
     if (start >= end) return 0;
+    if (this.#count === 0 && start === 0) {
+      // The common case, in order with nothing held beyond: no ranges to merge.
+      this.#copyIn(0, bytes, off - offsetFromRcvNxt, end);
+      this.#readable += end;
+      return end;
+    }
     // The ranges that overlap or touch [start, end): indices first .. last - 1.
     let first = 0;
     while (first < this.#count && this.#ends[first] < start) first++;

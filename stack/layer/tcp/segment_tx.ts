@@ -22,6 +22,8 @@ export class SegmentTx {
   #payload: SendBuffer | undefined;
   #payloadFrom = 0;
   #payloadLength = 0;
+  /** `repr.headerLength` as `send` found it: the getter walks the options, so it is read once. */
+  #headerLength = 0;
   #fill: TcpIpFill;
 
   /** Creates the transmit path. */
@@ -29,7 +31,7 @@ export class SegmentTx {
     this.checksum = checksum;
     this.#fill = (bytes, offset, src, dst) => {
       const repr = this.repr;
-      const headerLength = repr.headerLength;
+      const headerLength = this.#headerLength;
       const view = this.#view.wrap(bytes, offset, headerLength + this.#payloadLength);
       if (this.#payloadLength > 0) {
         this.#payload!.copyOut(
@@ -63,7 +65,8 @@ export class SegmentTx {
     repr.mss = undefined;
     repr.windowScale = undefined;
     repr.sackPermitted = false;
-    repr.sackBlocks.length = 0;
+    // Setting an array's length is a runtime call in V8; most segments have no SACK blocks to clear.
+    if (repr.sackBlocks.length !== 0) repr.sackBlocks.length = 0;
     repr.tsVal = undefined;
     repr.tsEcr = undefined;
     repr.payloadOffset = 0;
@@ -87,7 +90,9 @@ export class SegmentTx {
     this.#payloadFrom = from;
     this.#payloadLength = length;
     this.repr.payloadLength = length;
-    const result = ip.send(dst, TCP_PROTOCOL, this.repr.headerLength + length, this.#fill, src);
+    const headerLength = this.repr.headerLength;
+    this.#headerLength = headerLength;
+    const result = ip.send(dst, TCP_PROTOCOL, headerLength + length, this.#fill, src);
     this.#payload = undefined;
     return result;
   }
