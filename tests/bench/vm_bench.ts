@@ -42,6 +42,10 @@ export interface BootBreakdown {
   init: number;
   /** "starting" → the app's "listening" line (module loading, NIC, DHCP). */
   app: number;
+  /** The part of `app` spent loading the app's modules (init's "loaded in" line). */
+  appLoad: number;
+  /** deno's own start-up inside the guest, before init's code ran (init's first line). */
+  denoStartup: number;
   /** "listening" → the first HTTP 200 on the host. */
   firstAnswer: number;
   /** QEMU start → first HTTP 200. */
@@ -93,8 +97,10 @@ async function bootTimed(
     breakdown: {
       kernel: initLine.at,
       guestUptime: Number(initLine.line.match(/up ([\d.]+) s/)?.[1] ?? NaN),
+      denoStartup: Number(initLine.line.match(/deno start-up ([\d.]+) s/)?.[1] ?? NaN),
       init: starting.at - initLine.at,
       app: listening.at - starting.at,
+      appLoad: Number(at(/^init: \S+ loaded in /)?.line.match(/in ([\d.]+) s/)?.[1] ?? NaN),
       firstAnswer: total - listening.at,
       total,
     },
@@ -196,6 +202,8 @@ function medianBreakdown(boots: BootBreakdown[]): BootBreakdown {
     guestUptime: pick("guestUptime"),
     init: pick("init"),
     app: pick("app"),
+    appLoad: pick("appLoad"),
+    denoStartup: pick("denoStartup"),
     firstAnswer: pick("firstAnswer"),
     total: pick("total"),
   };
@@ -277,9 +285,11 @@ export async function benchVm(
         : "build warm, nothing changed (s)"
     ]: warm.seconds,
     [`boot to first HTTP 200, ours, median of ${boots.ours.length} (s)`]: b.total,
-    "  QEMU start → init (s) / guest uptime then (s)": `${s(b.kernel)} / ${s(b.guestUptime)}`,
+    "  QEMU start → init / guest uptime then / deno's part (s)": `${s(b.kernel)} / ${
+      s(b.guestUptime)
+    } / ${s(b.denoStartup)}`,
     "  init → app started (s)": b.init,
-    "  app started → listening (s)": b.app,
+    "  app started → listening / of which module loading (s)": `${s(b.app)} / ${s(b.appLoad)}`,
     "  listening → first 200 (s)": b.firstAnswer,
     "  every boot (s)": boots.ours.map((x) => s(x.total)).join(", "),
     [`boot to first HTTP 200, kernel virtio_net, median of ${boots.kernel.length} (s)`]: k.total,
