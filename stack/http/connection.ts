@@ -135,9 +135,9 @@ export class HttpConnection {
     }
   }
 
-  #arm(kind: DeadlineKind, ms: number): void {
+  #arm(kind: DeadlineKind, ms: number, now = this.#ctx.now()): void {
     this.deadlineKind = kind;
-    this.deadline = this.#ctx.now() + ms;
+    this.deadline = now + ms;
   }
 
   /** Writes and body reads take precedence over the idle/header deadline while they wait. */
@@ -159,8 +159,9 @@ export class HttpConnection {
     try {
       bytes = await this.#reader.readHead(limits, () => {
         this.#idle = false;
-        this.#arm("header", limits.headersTimeoutMs);
-        this.#requestStart = this.#ctx.now();
+        const now = this.#ctx.now();
+        this.#arm("header", limits.headersTimeoutMs, now);
+        this.#requestStart = now;
       });
     } catch (error) {
       if (error instanceof HttpError && !this.#idle) bytes = error;
