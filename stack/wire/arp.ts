@@ -7,6 +7,7 @@
 
 import { readIpv4, readMac, writeIpv4, writeMac } from "./address.ts";
 import { WireError } from "./error.ts";
+import { WireView } from "./view.ts";
 
 const HTYPE = 0;
 const PTYPE = 2;
@@ -33,23 +34,9 @@ export const ArpOperation = {
   Reply: 2,
 } as const;
 
-/** A view over an ARP packet in `bytes[offset .. offset + length)`. */
-export class ArpPacket {
-  /** The buffer holding the packet. */
-  bytes: Uint8Array;
-  /** Where the packet starts in `bytes`. */
-  offset: number;
-  /** The region length (Ethernet padding may follow the 28 bytes). */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+/** A view over an ARP packet in `bytes[offset .. offset + length)` (Ethernet padding may follow it). */
+export class ArpPacket extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -59,12 +46,8 @@ export class ArpPacket {
 
   /** Validates the address types (Ethernet/IPv4 only) and that the addresses fit in the region. */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse ARP packet: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse ARP packet");
+    if (region !== undefined) return region;
     if (this.length < ARP_FIXED_LENGTH) {
       return new WireError("truncated", `Cannot parse ARP packet: ${this.length} bytes is below 8`);
     }

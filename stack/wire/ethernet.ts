@@ -7,6 +7,7 @@
 
 import { readMac, writeMac } from "./address.ts";
 import { WireError } from "./error.ts";
+import { WireView } from "./view.ts";
 
 const DST = 0;
 const SRC = 6;
@@ -33,22 +34,8 @@ export const ETHERNET_MIN_FRAME_LENGTH = 60;
 export const VLAN_ID_MAX = 4094;
 
 /** A view over an Ethernet frame in `bytes[offset .. offset + length)`. */
-export class EthernetFrame {
-  /** The buffer holding the frame. */
-  bytes: Uint8Array;
-  /** Where the frame starts in `bytes`. */
-  offset: number;
-  /** The frame length, header included. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+export class EthernetFrame extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -58,12 +45,8 @@ export class EthernetFrame {
 
   /** Validates that the header (and its VLAN tag, if any) fits in the region. */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse Ethernet frame: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse Ethernet frame");
+    if (region !== undefined) return region;
     if (this.length < ETHERNET_HEADER_LENGTH) {
       return new WireError(
         "truncated",

@@ -10,6 +10,7 @@ import { readIpv4 } from "./address.ts";
 import { internetChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { IPV4_HEADER_LENGTH } from "./ipv4.ts";
+import { WireView } from "./view.ts";
 
 const TYPE = 0;
 const CODE = 1;
@@ -71,22 +72,8 @@ export function isIcmpv4Error(type: number): boolean {
 }
 
 /** A view over an ICMPv4 message in `bytes[offset .. offset + length)`. */
-export class Icmpv4Packet {
-  /** The buffer holding the message. */
-  bytes: Uint8Array;
-  /** Where the ICMP header starts in `bytes`. */
-  offset: number;
-  /** The message length (the IP payload), header included. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+export class Icmpv4Packet extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -96,12 +83,8 @@ export class Icmpv4Packet {
 
   /** Validates that the 8-byte header fits in the region (not the checksum or the quote). */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse ICMPv4 message: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse ICMPv4 message");
+    if (region !== undefined) return region;
     if (this.length < ICMPV4_HEADER_LENGTH) {
       return new WireError(
         "truncated",

@@ -9,6 +9,7 @@
 import { readIpv4, writeIpv4 } from "./address.ts";
 import { internetChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { WireView } from "./view.ts";
 
 const VER_IHL = 0;
 const DSCP_ECN = 1;
@@ -44,22 +45,8 @@ export const IpProtocol = {
 } as const;
 
 /** A view over an IPv4 datagram in `bytes[offset .. offset + length)`; `length` may include padding. */
-export class Ipv4Packet {
-  /** The buffer holding the datagram. */
-  bytes: Uint8Array;
-  /** Where the IPv4 header starts in `bytes`. */
-  offset: number;
-  /** The region length; the datagram itself is `totalLength` bytes, at most this. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+export class Ipv4Packet extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -69,12 +56,8 @@ export class Ipv4Packet {
 
   /** Validates version, header length and total length against the region (not the checksum). */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse IPv4 header: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse IPv4 header");
+    if (region !== undefined) return region;
     if (this.length < IPV4_HEADER_LENGTH) {
       return new WireError(
         "truncated",

@@ -7,6 +7,7 @@
 
 import { foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { WireView } from "./view.ts";
 
 const SRC_PORT = 0;
 const DST_PORT = 2;
@@ -54,22 +55,8 @@ export const TCP_MAX_WINDOW_SCALE = 14;
 export const TCP_MAX_SACK_BLOCKS = 4;
 
 /** A view over a TCP segment (header, options and payload) in `bytes[offset .. offset + length)`. */
-export class TcpPacket {
-  /** The buffer holding the segment. */
-  bytes: Uint8Array;
-  /** Where the TCP header starts in `bytes`. */
-  offset: number;
-  /** The segment length: header, options and payload. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+export class TcpPacket extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;

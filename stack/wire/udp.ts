@@ -7,6 +7,7 @@
 
 import { foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
+import { WireView } from "./view.ts";
 
 const SRC_PORT = 0;
 const DST_PORT = 2;
@@ -21,23 +22,12 @@ export const UDP_PROTOCOL = 17;
 /** How `emit` fills the checksum: computed, the pseudo-header sum for NIC offload, or none (zero). */
 export type UdpChecksumMode = "full" | "pseudo" | "none";
 
-/** A view over a UDP datagram in `bytes[offset .. offset + length)` (the IP payload). */
-export class UdpPacket {
-  /** The buffer holding the datagram. */
-  bytes: Uint8Array;
-  /** Where the UDP header starts in `bytes`. */
-  offset: number;
-  /** The region length; the datagram itself is `datagramLength` bytes, at most this. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+/**
+ * A view over a UDP datagram in `bytes[offset .. offset + length)` (the IP payload); the datagram
+ * itself is `datagramLength` bytes, at most `length`.
+ */
+export class UdpPacket extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -47,12 +37,8 @@ export class UdpPacket {
 
   /** Validates the length field against the region (not the checksum). */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse UDP header: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse UDP header");
+    if (region !== undefined) return region;
     if (this.length < UDP_HEADER_LENGTH) {
       return new WireError(
         "truncated",

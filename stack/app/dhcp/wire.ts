@@ -8,6 +8,7 @@
 
 import { readIpv4, readMac, writeIpv4, writeMac } from "../../wire/address.ts";
 import { WireError } from "../../wire/error.ts";
+import { WireView } from "../../wire/view.ts";
 
 /** The UDP port DHCP servers listen on. */
 export const DHCP_SERVER_PORT = 67;
@@ -83,22 +84,8 @@ const COOKIE = 236;
 const HTYPE_ETHERNET = 1;
 
 /** A view over one DHCP message (the UDP payload). */
-export class DhcpPacket {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the message starts in `bytes`. */
-  offset: number;
-  /** The message length (the UDP payload length). */
-  length: number;
-
-  /** Wraps a region without checking it. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view without checking. */
+export class DhcpPacket extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;

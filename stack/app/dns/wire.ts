@@ -8,6 +8,7 @@
 
 import { readIpv4, writeIpv4 } from "../../wire/address.ts";
 import { WireError } from "../../wire/error.ts";
+import { WireView } from "../../wire/view.ts";
 
 /** The DNS server port. */
 export const DNS_PORT = 53;
@@ -52,22 +53,8 @@ const NSCOUNT = 8;
 const ARCOUNT = 10;
 
 /** A view over a DNS message header. */
-export class DnsPacket {
-  /** The underlying buffer. */
-  bytes: Uint8Array;
-  /** Where the message starts. */
-  offset: number;
-  /** The message length. */
-  length: number;
-
-  /** Wraps a region without checking it. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view without checking. */
+export class DnsPacket extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
