@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readIpv4 } from "../wire/address.ts";
 import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
 
 const ETHERTYPE_IPV4 = 0x0800;
@@ -24,34 +25,20 @@ export function completeTransportChecksum(
   offset: number,
   length: number,
 ): boolean {
-  if (length < 14 + 20 || ((bytes[offset + 12] << 8) | bytes[offset + 13]) !== ETHERTYPE_IPV4) {
-    return false;
-  }
+  const place = scratchPlace;
+  if (!transportChecksumPlace(bytes, offset, length, place)) return false;
   const ip = offset + 14;
-  if (bytes[ip] >> 4 !== 4) return false;
-  const headerLength = (bytes[ip] & 0x0f) * 4;
-  const total = (bytes[ip + 2] << 8) | bytes[ip + 3];
-  if (headerLength < 20 || total < headerLength || 14 + total > length) return false;
-  // A fragment carries part of a segment; the kernel never leaves those partial.
-  if (((bytes[ip + 6] & 0x3f) | bytes[ip + 7]) !== 0) return false;
   const protocol = bytes[ip + 9];
-  const segment = ip + headerLength;
-  const segmentLength = total - headerLength;
-  let field: number;
-  if (protocol === PROTOCOL_TCP && segmentLength >= 20) field = segment + 16;
-  else if (protocol === PROTOCOL_UDP && segmentLength >= 8) field = segment + 6;
-  else return false;
-  const src = ((bytes[ip + 12] << 24) | (bytes[ip + 13] << 16) | (bytes[ip + 14] << 8) |
-    bytes[ip + 15]) >>> 0;
-  const dst = ((bytes[ip + 16] << 24) | (bytes[ip + 17] << 16) | (bytes[ip + 18] << 8) |
-    bytes[ip + 19]) >>> 0;
+  const segment = offset + place.start;
+  const field = segment + place.offset;
+  const segmentLength = segmentLengthOf(bytes, ip, place);
   bytes[field] = 0;
   bytes[field + 1] = 0;
   let sum = internetChecksum(
     bytes,
     segment,
     segmentLength,
-    pseudoHeaderSum(src, dst, protocol, segmentLength),
+    pseudoSumOf(bytes, ip, protocol, segmentLength),
   );
   // RFC 768: a computed UDP checksum of zero is sent as all ones (zero means "no checksum").
   if (sum === 0 && protocol === PROTOCOL_UDP) sum = 0xffff;
@@ -86,7 +73,8 @@ export function transportChecksumPlace(
   const headerLength = (bytes[ip] & 0x0f) * 4;
   const total = (bytes[ip + 2] << 8) | bytes[ip + 3];
   if (headerLength < 20 || total < headerLength || 14 + total > length) return false;
-  // More-fragments or a fragment offset: the checksum spans datagram bytes not in this frame.
+  // More-fragments or a fragment offset: the checksum spans datagram bytes not in this frame (and
+  // the kernel never leaves a fragment CHECKSUM_PARTIAL).
   if (((bytes[ip + 6] & 0x3f) | bytes[ip + 7]) !== 0) return false;
   const segmentLength = total - headerLength;
   const protocol = bytes[ip + 9];
@@ -112,13 +100,29 @@ export function verifyTransportChecksum(
   const protocol = bytes[ip + 9];
   const field = offset + place.start + place.offset;
   if (protocol === PROTOCOL_UDP && bytes[field] === 0 && bytes[field + 1] === 0) return true;
-  const segmentLength = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - (place.start - 14);
-  const src = ((bytes[ip + 12] << 24) | (bytes[ip + 13] << 16) | (bytes[ip + 14] << 8) |
-    bytes[ip + 15]) >>> 0;
-  const dst = ((bytes[ip + 16] << 24) | (bytes[ip + 17] << 16) | (bytes[ip + 18] << 8) |
-    bytes[ip + 19]) >>> 0;
-  const pseudo = pseudoHeaderSum(src, dst, protocol, segmentLength);
+  const segmentLength = segmentLengthOf(bytes, ip, place);
+  const pseudo = pseudoSumOf(bytes, ip, protocol, segmentLength);
   return internetChecksum(bytes, offset + place.start, segmentLength, pseudo) === 0;
+}
+
+/** The transport segment's length: the IPv4 total length less the header `place` skipped. */
+function segmentLengthOf(bytes: Uint8Array, ip: number, place: ChecksumPlace): number {
+  return ((bytes[ip + 2] << 8) | bytes[ip + 3]) - (place.start - 14);
+}
+
+/** The pseudo-header sum (RFC 9293 §3.1, RFC 768) of the IPv4 header at `bytes[ip]`. */
+function pseudoSumOf(
+  bytes: Uint8Array,
+  ip: number,
+  protocol: number,
+  segmentLength: number,
+): number {
+  return pseudoHeaderSum(
+    readIpv4(bytes, ip + 12),
+    readIpv4(bytes, ip + 16),
+    protocol,
+    segmentLength,
+  );
 }
 
 const scratchPlace: ChecksumPlace = { start: 0, offset: 0 };
