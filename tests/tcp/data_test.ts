@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { established, expectSeg, pattern } from "./fixture.ts";
+import { buildSegment, established, expectSeg, pattern } from "./fixture.ts";
 
 Deno.test("receive: in-order data is readable and acknowledged after the delayed-ACK time", () => {
   const { h, conn, rs, ls } = established();
@@ -226,4 +226,32 @@ Deno.test("window: ACKs never carry a sequence number past the peer's window", (
   h.send({ seq: rs, ack: ls, flags: "ACK", window: 0 });
   h.send({ seq: rs, ack: ls, flags: "ACK|PSH", payload: 10, window: 0 });
   expectSeg(h.at(40)[0], { flags: "ACK", seq: ls, ack: rs + 10 });
+});
+
+Deno.test("receive: data read after the packet's buffer was reused is intact (lent segments settle)", () => {
+  const { h, conn, rs, ls } = established();
+  let readInHandler = 0;
+  const early = new Uint8Array(10);
+  conn.handler = { receive: () => readInHandler += conn.read(early) };
+  // Two segments through one reused buffer, as a NIC ring slot would be: the app reads 10 bytes of
+  // the first from inside its handler, the rest only after the buffer was overwritten.
+  const slot = new Uint8Array(600);
+  for (const [i, seq] of [rs, rs + 500].entries()) {
+    const { bytes, src, dst } = buildSegment({
+      seq,
+      ack: ls,
+      flags: "ACK",
+      payload: pattern(500, i * 500),
+    });
+    slot.fill(0xee);
+    slot.set(bytes);
+    h.endpoint.receive({ src, dst, bytes: slot, offset: 0, length: bytes.length }, h.now);
+    conn.handler = undefined; // read only the first segment's head from the handler
+  }
+  slot.fill(0xee);
+  assert.equal(readInHandler, 10);
+  assert.deepEqual(early, pattern(10));
+  const rest = new Uint8Array(990);
+  assert.equal(conn.read(rest), 990);
+  assert.deepEqual(rest, pattern(990, 10));
 });

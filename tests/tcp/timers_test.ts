@@ -90,3 +90,22 @@ Deno.test("keepalive: can be switched on and off on a live connection", () => {
   h.recv();
   assert.equal(h.endpoint.pollAt(h.now), undefined);
 });
+
+Deno.test("timer heap: a deadline that keeps coming back to one value leaves a bounded heap", () => {
+  // Data then an ACK of all of it, over and over at one instant: the tail loss probe is armed at the
+  // same time, disarmed, armed again. Each arming pushes an entry equal to the older ones.
+  const { h, conn, rs, ls } = established({ tcp: { sack: true } }, { sackPermitted: true });
+  let una = ls;
+  for (let i = 0; i < 5000; i++) {
+    conn.write(new Uint8Array(100));
+    h.endpoint.poll(h.now, h.ip);
+    una += 100;
+    h.send({ seq: rs, ack: una, flags: "ACK" });
+  }
+  assert.equal(conn.unacknowledged, 0);
+  assert.equal(h.ip.sent.filter((s) => s.payload.length === 100).length, 5000);
+  assert.ok(
+    h.endpoint.timerEntries <= 2 * h.endpoint.connectionCount + 1025,
+    `${h.endpoint.timerEntries}`,
+  );
+});

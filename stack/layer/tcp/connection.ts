@@ -122,6 +122,8 @@ export class TcpConnection {
   // and TIME-WAIT connections cost little memory.
   #send: SendBuffer | undefined = undefined;
   #recv: RecvBuffer | undefined = undefined;
+  /** The segment being processed may be lent to the receive buffer. */
+  #lend = false;
   #rtt: RttEstimator;
   #cc: CongestionController;
   #sack = new SackScoreboard();
@@ -410,6 +412,11 @@ export class TcpConnection {
     return n;
   }
 
+  /** Copies into the receive buffer what the app left unread of a lent segment (see `segmentArrives`). */
+  settleReceive(): void {
+    this.#recv?.settle();
+  }
+
   /** Copies received bytes into `dst`; returns how many (0 when none are ready). */
   read(dst: Uint8Array, offset = 0, length = dst.length - offset): number {
     const n = this.#recv?.read(dst, offset, length) ?? 0;
@@ -509,8 +516,13 @@ export class TcpConnection {
 
   // ---- Segment arrival (RFC 9293 §3.10.7) -----------------------------------------------------------
 
-  /** Processes one segment addressed to this connection; `bytes` holds its payload. */
-  segmentArrives(seg: TcpRepr, bytes: Uint8Array, now: number): void {
+  /**
+   * Processes one segment addressed to this connection; `bytes` holds its payload. With `lend`, in-order
+   * data may stay in `bytes` for the app to read from (see `RecvBuffer`): the caller then calls
+   * `settleReceive` before `bytes` changes.
+   */
+  segmentArrives(seg: TcpRepr, bytes: Uint8Array, now: number, lend = false): void {
+    this.#lend = lend;
     const stats = this.#host.stats;
     if (this.state === TcpState.SynSent) {
       this.#synSentArrives(seg, now);
@@ -1026,7 +1038,7 @@ export class TcpConnection {
     );
     const hadHoles = recv.outOfOrderBytes > 0;
     const refused = recv.refused;
-    const n = recv.write(offset, bytes, off, len);
+    const n = recv.write(offset, bytes, off, len, this.#lend);
     if (recv.refused !== refused) this.#host.stats.dropOutOfOrderFull++;
     if (n > 0) {
       this.#rcvNxt = seqAdd(this.#rcvNxt, n);

@@ -137,6 +137,11 @@ export class TcpEndpoint {
     };
   }
 
+  /** Entries in the timer heap, stale ones included (for tests and diagnostics). */
+  get timerEntries(): number {
+    return this.#heap.length;
+  }
+
   /** How many connections exist (every state but LISTEN and CLOSED). */
   get connectionCount(): number {
     return this.#slots.size;
@@ -247,8 +252,14 @@ export class TcpEndpoint {
       const conn = this.#slots.get(key)!;
       const syn = (seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN;
       if (!(syn && listener !== undefined && conn.reopenableBy(seg))) {
-        conn.segmentArrives(seg, packet.bytes, now);
-        this.#settle(conn, now);
+        // The payload may be lent to the app for its event handler, which saves a copy when the app
+        // reads there; whatever it leaves is copied before the packet's buffer goes back to the NIC.
+        conn.segmentArrives(seg, packet.bytes, now, true);
+        try {
+          this.#settle(conn, now);
+        } finally {
+          conn.settleReceive();
+        }
         return;
       }
       conn.release();
@@ -330,7 +341,15 @@ export class TcpEndpoint {
     if (i >= ready.length) ready.length = 0;
     else ready.splice(0, i);
     if (heap.length > 2 * this.#slots.size + 1024) {
-      heap.compact((time, key) => this.#slots.get(key)?.scheduledAt === time);
+      // One entry per connection: a deadline that comes back to an earlier value (a probe timer armed,
+      // disarmed by an ACK, armed again at the same time) leaves equal entries that all look current,
+      // and keeping them all would let the heap grow past the bound and be compacted on every poll.
+      const kept = new Set<number>();
+      heap.compact((time, key) => {
+        if (this.#slots.get(key)?.scheduledAt !== time || kept.has(key)) return false;
+        kept.add(key);
+        return true;
+      });
     }
     return worked;
   }

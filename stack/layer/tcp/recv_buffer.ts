@@ -3,6 +3,10 @@
  * Bytes up to RCV.NXT are readable; bytes received beyond it are stored at their place in the ring and
  * tracked as a bounded list of ranges (offsets relative to RCV.NXT) until the gap before them fills.
  *
+ * An in-order segment that finds the ring empty may be lent instead of copied (`write(..., lend)`): the
+ * app's reads copy straight from the NIC's buffer, and `settle` copies what is left into the ring before
+ * that buffer goes back to the NIC. An app that reads in its event handler so saves one copy per segment.
+ *
  * Overlapping segments that carry different bytes: the first-received bytes are kept and later copies
  * are ignored (RFC 9293 §3.10.7.4 leaves the choice open; keeping what is stored means stored data never
  * changes, and a segment that only overlaps costs no copy).
@@ -28,6 +32,9 @@ export class RecvBuffer {
   #clock = 0;
   #outOfOrder = 0;
   #refused = 0;
+  // A lent segment: the readable bytes are #lent[#lentAt .. #lentAt + #readable), the ring is empty.
+  #lent: Uint8Array | undefined = undefined;
+  #lentAt = 0;
 
   /** A buffer of `capacity` bytes that tracks at most `maxHoles` out-of-order ranges. */
   constructor(capacity: number, maxHoles = 8) {
@@ -72,15 +79,29 @@ export class RecvBuffer {
    * Stores `bytes[off .. off + len)`, whose first byte is `offsetFromRcvNxt` bytes after RCV.NXT
    * (negative for data already received). Data beyond the window is trimmed; a new out-of-order range
    * when `maxHoles` are already held is dropped. Returns how many bytes became contiguous: advance
-   * RCV.NXT by that much.
+   * RCV.NXT by that much. With `lend`, an in-order segment arriving at an empty ring is kept where it is
+   * until `settle`, which the caller must call before `bytes` changes.
    */
-  write(offsetFromRcvNxt: number, bytes: Uint8Array, off: number, len: number): number {
+  write(
+    offsetFromRcvNxt: number,
+    bytes: Uint8Array,
+    off: number,
+    len: number,
+    lend = false,
+  ): number {
+    if (this.#lent !== undefined) this.settle();
     let start = offsetFromRcvNxt;
     let end = Math.min(offsetFromRcvNxt + len, this.window);
     if (start < 0) start = 0;
     if (start >= end) return 0;
     if (this.#count === 0 && start === 0) {
       // The common case, in order with nothing held beyond: no ranges to merge.
+      if (lend && this.#readable === 0) {
+        this.#lent = bytes;
+        this.#lentAt = off - offsetFromRcvNxt;
+        this.#readable = end;
+        return end;
+      }
       this.#copyIn(0, bytes, off - offsetFromRcvNxt, end);
       this.#readable += end;
       return end;
@@ -136,6 +157,10 @@ export class RecvBuffer {
   peek(dst: Uint8Array, off = 0, len: number = dst.length - off): number {
     const n = Math.max(0, Math.min(len, this.#readable));
     if (n === 0) return 0;
+    if (this.#lent !== undefined) {
+      dst.set(this.#lent.subarray(this.#lentAt, this.#lentAt + n), off);
+      return n;
+    }
     const cap = this.#buf.length;
     const first = Math.min(n, cap - this.#head);
     dst.set(this.#buf.subarray(this.#head, this.#head + first), off);
@@ -146,9 +171,30 @@ export class RecvBuffer {
   /** Frees up to `n` readable bytes without copying them. */
   consume(n: number): void {
     const k = Math.max(0, Math.min(n, this.#readable));
+    // Lent bytes stand for the ring positions they would have had, so the head moves the same way.
     this.#head += k;
     if (this.#head >= this.#buf.length) this.#head -= this.#buf.length;
     this.#readable -= k;
+    if (this.#lent !== undefined) {
+      this.#lentAt += k;
+      if (this.#readable === 0) this.#lent = undefined;
+    }
+  }
+
+  /** Copies what is left of a lent segment into the ring, so that its buffer can be reused. */
+  settle(): void {
+    const lent = this.#lent;
+    if (lent === undefined) return;
+    this.#lent = undefined;
+    const n = this.#readable;
+    this.#readable = 0; // #copyIn places bytes relative to the end of the readable ones
+    this.#copyIn(0, lent, this.#lentAt, n);
+    this.#readable = n;
+  }
+
+  /** True while a lent segment's bytes are unread and not yet copied (`settle` is due). */
+  get lending(): boolean {
+    return this.#lent !== undefined;
   }
 
   /**

@@ -222,3 +222,61 @@ Deno.test("RecvBuffer with few holes stays bounded and delivers the right bytes"
   }
   assert.ok(readPos > 10_000, `${readPos}`);
 });
+
+Deno.test("RecvBuffer lends an in-order segment to an empty ring and reads straight from it", () => {
+  const buf = new RecvBuffer(100);
+  const frame = new Uint8Array(40);
+  frame.set(segment(0, 30), 10); // payload at offset 10 of a "frame"
+  assert.equal(buf.write(0, frame, 10, 30, true), 30);
+  assert.equal(buf.lending, true);
+  assert.equal(buf.readable, 30);
+  assert.equal(buf.window, 70);
+  const out = new Uint8Array(30);
+  assert.equal(buf.read(out), 30);
+  assert.deepEqual(out, segment(0, 30));
+  assert.equal(buf.lending, false, "fully read: nothing is left to copy");
+  buf.settle();
+  assert.equal(buf.readable, 0);
+  assert.equal(buf.window, 100);
+});
+
+Deno.test("RecvBuffer settle copies what the app left of a lent segment before its buffer is reused", () => {
+  const buf = new RecvBuffer(64);
+  // Move the head near the end of the ring, so that the settled bytes wrap around.
+  buf.write(0, segment(0, 50), 0, 50);
+  buf.read(new Uint8Array(50));
+  const frame = segment(50, 30);
+  assert.equal(buf.write(0, frame, 0, 30, true), 30);
+  const first = new Uint8Array(12);
+  assert.equal(buf.read(first), 12);
+  assert.deepEqual(first, segment(50, 12));
+  buf.settle();
+  assert.equal(buf.lending, false);
+  frame.fill(0xee); // the NIC reuses its buffer
+  assert.equal(buf.write(0, segment(80, 10), 0, 10, true), 10, "the ring is not empty: copied");
+  assert.equal(buf.lending, false);
+  assert.deepEqual(readAll(buf), Array.from(segment(62, 28)));
+});
+
+Deno.test("RecvBuffer settles a lent segment before taking the next one", () => {
+  const buf = new RecvBuffer(100);
+  const frame = segment(0, 20);
+  buf.write(0, frame, 0, 20, true);
+  // Out of order while lent: the lent bytes go to the ring first, then the range is held.
+  assert.equal(buf.write(10, segment(30, 10), 0, 10, true), 0);
+  assert.equal(buf.lending, false);
+  frame.fill(0);
+  assert.equal(buf.write(0, segment(20, 10), 0, 10, true), 20);
+  assert.deepEqual(readAll(buf), Array.from(segment(0, 40)));
+});
+
+Deno.test("RecvBuffer never lends out-of-order data or a segment behind unread bytes", () => {
+  const buf = new RecvBuffer(100);
+  buf.write(5, segment(5, 5), 0, 5, true);
+  assert.equal(buf.lending, false);
+  buf.write(0, segment(0, 5), 0, 5, true);
+  assert.equal(buf.lending, false, "a hole filled: the ranges merged in the ring");
+  assert.equal(buf.write(0, segment(10, 5), 0, 5, true), 5);
+  assert.equal(buf.lending, false, "unread bytes ahead of it");
+  assert.deepEqual(readAll(buf), Array.from(segment(0, 15)));
+});
