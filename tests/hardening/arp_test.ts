@@ -5,9 +5,11 @@
  */
 
 import assert from "node:assert/strict";
+import type { ArpRepr } from "../../stack/wire/arp.ts";
 import { arpFrame, PEER_IP, PEER_MAC, Rig, STACK_IP, STACK_MAC } from "./rig.ts";
 
 const EVIL_MAC = 0x02000000eeee;
+const BROADCAST = 0xffffffffffff;
 
 function rig(maxEntries = 64) {
   const r = new Rig({ iface: { arp: { maxEntries, pendingPerEntry: 4, pendingBytes: 8192 } } });
@@ -16,50 +18,44 @@ function rig(maxEntries = 64) {
   return r;
 }
 
+/** Injects an ARP packet whose target is our MAC and address unless `fields` say otherwise. */
+function injectArp(r: Rig, fields: Partial<ArpRepr>, to?: number): void {
+  r.inject(arpFrame({ targetMac: STACK_MAC, targetIp: STACK_IP, ...fields }, to));
+}
+
+/** Injects `count` requests for our address from senders cycling over 250 addresses. */
+function floodRequests(r: Rig, count: number, each?: () => void): void {
+  for (let i = 0; i < count; i++) {
+    const ip = (0x0a000000 | (3 + (i % 250))) >>> 0;
+    injectArp(r, { operation: 1, senderMac: 0x020000010000 + i, senderIp: ip, targetMac: 0 });
+    each?.();
+  }
+}
+
 Deno.test("ARP: an unsolicited reply with another MAC does not overwrite a trusted entry", () => {
   const r = rig();
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: EVIL_MAC,
-      senderIp: PEER_IP,
-      targetMac: STACK_MAC,
-      targetIp: STACK_IP,
-    }),
-  );
+  injectArp(r, { operation: 2, senderMac: EVIL_MAC, senderIp: PEER_IP });
   assert.equal(r.iface.arp.cache.lookup(PEER_IP, r.now), PEER_MAC);
   assert.equal(r.iface.arp.cache.stats.conflicts, 1);
 });
 
 Deno.test("ARP: a gratuitous announcement or a forged request does not overwrite it either", () => {
   const r = rig();
-  r.inject(
-    arpFrame({
-      operation: 1,
-      senderMac: EVIL_MAC,
-      senderIp: PEER_IP,
-      targetMac: 0,
-      targetIp: PEER_IP,
-    }, 0xffffffffffff),
-  );
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: EVIL_MAC,
-      senderIp: PEER_IP,
-      targetMac: 0,
-      targetIp: PEER_IP,
-    }, 0xffffffffffff),
-  );
-  r.inject(
-    arpFrame({
-      operation: 1,
-      senderMac: EVIL_MAC,
-      senderIp: PEER_IP,
-      targetMac: 0,
-      targetIp: STACK_IP,
-    }),
-  );
+  injectArp(r, {
+    operation: 1,
+    senderMac: EVIL_MAC,
+    senderIp: PEER_IP,
+    targetMac: 0,
+    targetIp: PEER_IP,
+  }, BROADCAST);
+  injectArp(r, {
+    operation: 2,
+    senderMac: EVIL_MAC,
+    senderIp: PEER_IP,
+    targetMac: 0,
+    targetIp: PEER_IP,
+  }, BROADCAST);
+  injectArp(r, { operation: 1, senderMac: EVIL_MAC, senderIp: PEER_IP, targetMac: 0 });
   assert.equal(r.iface.arp.cache.lookup(PEER_IP, r.now), PEER_MAC);
   assert.ok(r.iface.arp.cache.stats.conflicts >= 2);
   // Our answer to the forged request goes to the MAC that asked, but the cache keeps the real one.
@@ -72,30 +68,14 @@ Deno.test("ARP: a gratuitous announcement or a forged request does not overwrite
 Deno.test("ARP: an unsolicited reply for an unknown address creates no entry", () => {
   const r = rig();
   const ghost = 0x0a000042;
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: EVIL_MAC,
-      senderIp: ghost,
-      targetMac: STACK_MAC,
-      targetIp: STACK_IP,
-    }),
-  );
+  injectArp(r, { operation: 2, senderMac: EVIL_MAC, senderIp: ghost });
   assert.equal(r.iface.arp.cache.lookup(ghost, r.now), undefined);
   assert.equal(r.iface.arp.cache.stats.ignoredUnsolicited, 1);
 });
 
 Deno.test("ARP: nobody can claim our own address", () => {
   const r = rig();
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: EVIL_MAC,
-      senderIp: STACK_IP,
-      targetMac: 0,
-      targetIp: STACK_IP,
-    }, 0xffffffffffff),
-  );
+  injectArp(r, { operation: 2, senderMac: EVIL_MAC, senderIp: STACK_IP, targetMac: 0 }, BROADCAST);
   assert.equal(r.iface.arp.cache.lookup(STACK_IP, r.now), undefined);
   assert.equal(r.iface.arp.stats.addressConflicts, 1);
 });
@@ -104,24 +84,8 @@ Deno.test("ARP: the first answer to our request wins; a later different one is r
   const r = rig();
   const other = 0x0a000003;
   assert.equal(r.iface.udp.send(9, other, 9, new Uint8Array(4)), "queued");
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: 0x020000000103,
-      senderIp: other,
-      targetMac: STACK_MAC,
-      targetIp: STACK_IP,
-    }),
-  );
-  r.inject(
-    arpFrame({
-      operation: 2,
-      senderMac: EVIL_MAC,
-      senderIp: other,
-      targetMac: STACK_MAC,
-      targetIp: STACK_IP,
-    }),
-  );
+  injectArp(r, { operation: 2, senderMac: 0x020000000103, senderIp: other });
+  injectArp(r, { operation: 2, senderMac: EVIL_MAC, senderIp: other });
   assert.equal(r.iface.arp.cache.lookup(other, r.now), 0x020000000103);
   const udp = r.take().filter((f) => f.protocol === 17);
   assert.equal(udp.length, 1);
@@ -130,19 +94,7 @@ Deno.test("ARP: the first answer to our request wins; a later different one is r
 
 Deno.test("ARP: a flood of requests from 10,000 senders keeps the cache within its bound", () => {
   const r = rig(64);
-  for (let i = 0; i < 10_000; i++) {
-    const ip = (0x0a000000 | (3 + (i % 250))) >>> 0;
-    r.inject(
-      arpFrame({
-        operation: 1,
-        senderMac: 0x020000010000 + i,
-        senderIp: ip,
-        targetMac: 0,
-        targetIp: STACK_IP,
-      }),
-    );
-    assert.ok(r.iface.arp.cache.size <= 64);
-  }
+  floodRequests(r, 10_000, () => assert.ok(r.iface.arp.cache.size <= 64));
   const stats = r.iface.arp.cache.stats;
   // The flood recycles the slots it took (each new sender evicts the newest request-made entry).
   assert.ok(stats.evicted > 7000, JSON.stringify(stats));
@@ -162,27 +114,8 @@ Deno.test({
   name: "ARP: a flood cannot evict a trusted entry and then repoint it",
   fn() {
     const r = rig(64);
-    for (let i = 0; i < 500; i++) {
-      const ip = (0x0a000000 | (3 + (i % 250))) >>> 0;
-      r.inject(
-        arpFrame({
-          operation: 1,
-          senderMac: 0x020000010000 + i,
-          senderIp: ip,
-          targetMac: 0,
-          targetIp: STACK_IP,
-        }),
-      );
-    }
-    r.inject(
-      arpFrame({
-        operation: 1,
-        senderMac: EVIL_MAC,
-        senderIp: PEER_IP,
-        targetMac: 0,
-        targetIp: STACK_IP,
-      }),
-    );
+    floodRequests(r, 500);
+    injectArp(r, { operation: 1, senderMac: EVIL_MAC, senderIp: PEER_IP, targetMac: 0 });
     assert.notEqual(r.iface.arp.cache.lookup(PEER_IP, r.now), EVIL_MAC);
   },
 });
