@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NicError } from "../../stack/nic/ffi/libc.ts";
-import { PacketNic } from "../../stack/nic/packet.ts";
+import { PacketNic, type PacketOptions } from "../../stack/nic/packet.ts";
 import { logLevel, setLogLevel, setLogSink } from "../../stack/util/log.ts";
 import {
   getMac,
@@ -17,6 +17,41 @@ import { Netns, run, stop, uniqueName } from "./netns.ts";
 const LINUX_IP = ipv4("10.77.2.1");
 const STACK_IP = ipv4("10.77.2.2");
 const OUR_MAC = 0x02bb00000002;
+
+/**
+ * Runs `body` with a PacketNic on the host end of a veth whose other end (`inner`, 10.77.2.1/24) is
+ * in a fresh namespace; closes the NIC and removes the namespace afterwards.
+ */
+async function withPacketNic(
+  options: PacketOptions,
+  body: (ns: Netns, inner: string, nic: PacketNic) => Promise<void>,
+): Promise<void> {
+  const ns = await Netns.create();
+  const host = uniqueName("pa");
+  const inner = uniqueName("pb");
+  let nic: PacketNic | undefined;
+  try {
+    await ns.quiet();
+    await ns.veth(host, inner, "10.77.2.1/24");
+    nic = new PacketNic(host, options);
+    await body(ns, inner, nic);
+  } finally {
+    nic?.close();
+    await ns.close();
+  }
+}
+
+/** Runs Python `lines` in the namespace with `s`, a raw socket bound to `inner`; asserts it exits 0. */
+async function sendRaw(ns: Netns, inner: string, lines: string[]): Promise<void> {
+  const py = [
+    "import socket",
+    "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+    `s.bind(("${inner}", 0))`,
+    ...lines,
+  ].join("\n");
+  const r = await ns.exec("python3", ["-c", py]);
+  assert.equal(r.code, 0, r.stderr);
+}
 
 for (const version of [2, 3] as const) {
   Deno.test(`PacketNic TPACKET_V${version} exchanges frames with Linux over a veth`, async () => {
@@ -103,24 +138,12 @@ for (const version of [2, 3] as const) {
   });
 
   Deno.test(`PacketNic TPACKET_V${version} receives a burst in order`, async () => {
-    const ns = await Netns.create();
-    const host = uniqueName("pa");
-    const inner = uniqueName("pb");
-    let nic: PacketNic | undefined;
-    try {
-      await ns.quiet();
-      await ns.veth(host, inner, "10.77.2.1/24");
-      nic = new PacketNic(host, { version });
+    await withPacketNic({ version }, async (ns, inner, nic) => {
       // Linux sends 300 broadcast frames through a raw socket in the namespace.
-      const py = [
-        "import socket",
-        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
-        `s.bind(("${inner}", 0))`,
+      await sendRaw(ns, inner, [
         "for i in range(300):",
         "    s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09' + b'\\x88\\xb5' + i.to_bytes(4, 'big') + bytes(46))",
-      ].join("\n");
-      const r = await ns.exec("python3", ["-c", py]);
-      assert.equal(r.code, 0, r.stderr);
+      ]);
       const seqs: number[] = [];
       const handler = (b: Uint8Array, o: number) => {
         if (getMac(b, o + 6) === 0x020000000009) {
@@ -132,30 +155,15 @@ for (const version of [2, 3] as const) {
         if (seqs.length < 300) await nic.wait(50);
       }
       assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i));
-    } finally {
-      nic?.close();
-      await ns.close();
-    }
+    });
   });
   Deno.test(`PacketNic TPACKET_V${version} puts back the VLAN tag the kernel strips`, async () => {
-    const ns = await Netns.create();
-    const host = uniqueName("pa");
-    const inner = uniqueName("pb");
-    let nic: PacketNic | undefined;
-    try {
-      await ns.quiet();
-      await ns.veth(host, inner, "10.77.2.1/24");
-      nic = new PacketNic(host, { version });
+    await withPacketNic({ version }, async (ns, inner, nic) => {
       // An ARP request on VLAN 5, tag inline; this kernel has no 8021q to make a VLAN device.
-      const py = [
-        "import socket",
-        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
-        `s.bind(("${inner}", 0))`,
+      await sendRaw(ns, inner, [
         "arp = bytes([0,1,8,0,6,4,0,1, 2,0,0,0,0,9, 10,77,6,1, 0,0,0,0,0,0, 10,77,6,2])",
         "s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09' + b'\\x81\\x00\\x00\\x05\\x08\\x06' + arp)",
-      ].join("\n");
-      const r = await ns.exec("python3", ["-c", py]);
-      assert.equal(r.code, 0, r.stderr);
+      ]);
       let tagged: number[] | undefined;
       const heard = await receiveUntil(nic, (b, o, l) => {
         if (((b[o + 12] << 8) | b[o + 13]) !== 0x8100) return false;
@@ -168,10 +176,7 @@ for (const version of [2, 3] as const) {
       assert.ok(heard, "no tagged ARP request");
       assert.deepEqual(tagged, [5, 46]);
       assert.ok(nic.stats.rxVlan >= 1);
-    } finally {
-      nic?.close();
-      await ns.close();
-    }
+    });
   });
 }
 
@@ -243,47 +248,35 @@ Deno.test("PacketNic refuses a frame above the MTU and wakes a wait on close", a
 });
 
 Deno.test("PacketNic drops and counts frames above its MTU, with one warning", async () => {
-  const ns = await Netns.create();
-  const host = uniqueName("pa");
-  const inner = uniqueName("pb");
   const warnings: string[] = [];
   const previous = setLogSink((level, _scope, message) => {
     if (level === "warn") warnings.push(message);
   });
   const level = logLevel();
   setLogLevel("warn");
-  let nic: PacketNic | undefined;
   try {
-    await ns.quiet();
-    await ns.veth(host, inner, "10.77.2.1/24");
-    nic = new PacketNic(host, { mtu: 1000 });
-    const py = [
-      "import socket",
-      "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
-      `s.bind(("${inner}", 0))`,
-      "for n in (60, 1514, 1014, 1015, 1514):",
-      "    s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09\\x88\\xb5' + bytes(n - 14))",
-    ].join("\n");
-    const r = await ns.exec("python3", ["-c", py]);
-    assert.equal(r.code, 0, r.stderr);
-    const lengths: number[] = [];
-    const handler = (b: Uint8Array, o: number, l: number) => {
-      if (getMac(b, o + 6) === 0x020000000009) lengths.push(l);
-    };
-    const seen = () => lengths.length + nic!.stats.rxTruncated;
-    for (let tries = 0; tries < 100 && seen() < 5; tries++) {
-      nic.receive(0, handler);
-      if (seen() < 5) await nic.wait(50);
-    }
-    // 1014 fits (1000 + 14); 1018 would still pass for a VLAN tag; 1514 does not.
-    assert.deepEqual(lengths, [60, 1014, 1015]);
-    assert.equal(nic.stats.rxTruncated, 2);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /Dropped a 1514-byte frame on packet:pa\w+: above the MTU of 1000/);
+    await withPacketNic({ mtu: 1000 }, async (ns, inner, nic) => {
+      await sendRaw(ns, inner, [
+        "for n in (60, 1514, 1014, 1015, 1514):",
+        "    s.send(b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x09\\x88\\xb5' + bytes(n - 14))",
+      ]);
+      const lengths: number[] = [];
+      const handler = (b: Uint8Array, o: number, l: number) => {
+        if (getMac(b, o + 6) === 0x020000000009) lengths.push(l);
+      };
+      const seen = () => lengths.length + nic.stats.rxTruncated;
+      for (let tries = 0; tries < 100 && seen() < 5; tries++) {
+        nic.receive(0, handler);
+        if (seen() < 5) await nic.wait(50);
+      }
+      // 1014 fits (1000 + 14); 1018 would still pass for a VLAN tag; 1514 does not.
+      assert.deepEqual(lengths, [60, 1014, 1015]);
+      assert.equal(nic.stats.rxTruncated, 2);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /Dropped a 1514-byte frame on packet:pa\w+: above the MTU of 1000/);
+    });
   } finally {
     setLogSink(previous);
     setLogLevel(level);
-    nic?.close();
-    await ns.close();
   }
 });
