@@ -26,3 +26,17 @@ Deno.test("FourTupleMap: delete removes one tuple only", () => {
   assert.equal(map.get(1, 2, 3, 5), 11);
   assert.equal(map.size, 1);
 });
+
+Deno.test("FourTupleMap: the last tuple found is forgotten when it is replaced or deleted", () => {
+  const map = new FourTupleMap();
+  map.set(1, 2, 3, 4, 10);
+  assert.equal(map.get(1, 2, 3, 4), 10);
+  assert.equal(map.get(1, 2, 3, 4), 10, "found again, from the cache");
+  map.set(1, 2, 3, 4, 12);
+  assert.equal(map.get(1, 2, 3, 4), 12);
+  assert.equal(map.delete(1, 2, 3, 4), true);
+  assert.equal(map.get(1, 2, 3, 4), undefined);
+  assert.equal(map.get(1, 2, 3, 5), undefined);
+  map.set(1, 2, 3, 5, 13);
+  assert.equal(map.get(1, 2, 3, 5), 13);
+});
