@@ -202,6 +202,11 @@ async function runInProcess(
       powerOff();
     }, STOP_GRACE_MS);
   });
+  // Deno.exit in PID 1 would panic the kernel: an app that calls it powers the machine off instead.
+  (Deno as { exit: (code?: number) => never }).exit = (code = 0) => {
+    log(`app exited with code ${code}; powering off`);
+    powerOff();
+  };
   try {
     const loading = performance.now();
     const module = await import(`file:///app/${app}`);
