@@ -42,6 +42,9 @@ export interface ConnectionContext {
   coalesceBytes: number;
 }
 
+/** The hooks of a body that is empty: it never waits and never asks for "100 Continue". */
+const NO_HOOKS = { waiting(): void {} };
+
 /** Why a connection's deadline is armed. */
 export type DeadlineKind = "idle" | "header" | "body" | "write";
 
@@ -60,6 +63,7 @@ export class HttpConnection {
   #closed = false;
   #writes = 0;
   #bodyWaits = 0;
+  #noBody: RequestBody | undefined;
   /** The time the current deadline expires (Infinity when none is armed). */
   deadline = Infinity;
   /** What the current deadline guards. */
@@ -185,13 +189,17 @@ export class HttpConnection {
       // Tunnels and TRACE are not offered (and Fetch forbids them in a Request).
       return await this.#reject(new HttpError(501, `Method ${method} is not implemented`));
     }
-    const body = new RequestBody(this.#reader, head.framing, head.contentLength, ctx.limits, {
-      waiting: (active) => {
-        this.#bodyWaits += active ? 1 : -1;
-        this.#rearm();
-      },
-      sendContinue: head.expectContinue ? () => this.#writer.writeContinue() : undefined,
-    });
+    // A request without a body (most of them) gets the connection's one empty body: it is done
+    // from the start, and nothing changes a body that is done.
+    const body = head.framing === "none"
+      ? (this.#noBody ??= new RequestBody(this.#reader, "none", 0, ctx.limits, NO_HOOKS))
+      : new RequestBody(this.#reader, head.framing, head.contentLength, ctx.limits, {
+        waiting: (active) => {
+          this.#bodyWaits += active ? 1 : -1;
+          this.#rearm();
+        },
+        sendContinue: head.expectContinue ? () => this.#writer.writeContinue() : undefined,
+      });
     const url = this.#url(head);
     if (url === undefined) {
       return await this.#reject(new HttpError(400, "Request target is invalid"), isHead);
