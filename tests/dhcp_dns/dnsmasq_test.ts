@@ -18,47 +18,11 @@ import { Runtime } from "../../stack/runtime.ts";
 import { tcpFor, type TcpSockets } from "../../stack/socket/tcp.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { formatIpv4, parseIpv4 } from "../../stack/wire/address.ts";
-import { must, Netns, uniqueName } from "../nic/netns.ts";
+import { Netns, uniqueName } from "../nic/netns.ts";
+import { dnsmasqArgs, killNamespaceProcesses, Output, within } from "./children.ts";
 
 const MAC = 0x02dd00000007;
 const ROUTER = "10.77.7.1";
-
-/** Collects a child's stderr and waits (bounded) for a line matching a pattern. */
-class OutputWatcher {
-  text = "";
-  #waiters: (() => void)[] = [];
-  #done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#done = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        this.text += decoder.decode(chunk, { stream: true });
-        for (const wake of this.#waiters.splice(0)) wake();
-      }
-    })();
-  }
-
-  /** Resolves when `pattern` has appeared; rejects after `limitMs` with what was seen. */
-  async waitFor(pattern: RegExp, limitMs: number): Promise<void> {
-    const deadline = Date.now() + limitMs;
-    while (!pattern.test(this.text)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`dnsmasq never printed ${pattern}; it printed:\n${this.text}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((r) => this.#waiters.push(r)),
-        new Promise<void>((r) => (timer = setTimeout(r, left))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-
-  /** Resolves when the stream has ended. */
-  closed(): Promise<void> {
-    return this.#done;
-  }
-}
 
 /** Stops a child we started (by its PID, through its handle) whose stderr a watcher reads. */
 async function stopChild(child: Deno.ChildProcess): Promise<void> {
@@ -71,33 +35,6 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-/** Sends SIGKILL, by PID, to every process in the test's own namespace `ns`. */
-async function killNamespaceProcesses(ns: Netns): Promise<void> {
-  const pids = (await must("ip", ["netns", "pids", ns.name])).split("\n").filter((p) => p !== "");
-  for (const pid of pids) {
-    try {
-      Deno.kill(Number(pid), "SIGKILL");
-    } catch {
-      // It has already exited.
-    }
-  }
-}
-
-/** Settles with `promise`, or rejects after `limitMs` so that a broken stack fails instead of hanging. */
-async function within<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), limitMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test({
   name: "dhcp+dns against dnsmasq: lease over a TAP, then A, AAAA, CNAME, NXDOMAIN and cache",
   sanitizeResources: false,
@@ -108,7 +45,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "dhcp_dns_" });
     let tap: TapNic | undefined;
     let dnsmasq: Deno.ChildProcess | undefined;
-    let watcher: OutputWatcher | undefined;
+    let watcher: Output | undefined;
     let runtime: Runtime | undefined;
     try {
       await ns.quiet();
@@ -122,36 +59,24 @@ Deno.test({
         `${dir}/hosts`,
         `10.77.7.20 host.test\n${ROUTER} dns.test\n${manyHosts}`,
       );
-      dnsmasq = ns.spawn("/usr/sbin/dnsmasq", [
-        // In the foreground but not in debug mode, so that each DNS-over-TCP connection gets its own
-        // child and DHCP is never held up behind one.
-        "--keep-in-foreground",
-        // Outside debug mode dnsmasq drops to nobody, who cannot read the test's private temp dir.
-        "--user=root",
-        "--conf-file=/dev/null",
-        `--interface=${tapName}`,
-        "--bind-interfaces",
-        "--no-resolv",
-        "--no-hosts",
-        `--addn-hosts=${dir}/hosts`,
-        `--dhcp-leasefile=${dir}/leases`,
-        `--pid-file=${dir}/pid`,
-        "--dhcp-range=10.77.7.50,10.77.7.99,255.255.255.0,1h",
-        `--dhcp-option=option:router,${ROUTER}`,
-        `--dhcp-option=option:dns-server,${ROUTER}`,
-        "--dhcp-authoritative",
-        // dnsmasq pings an address before offering it and waits up to 3 s for no answer; skip that.
-        "--no-ping",
-        "--local=/test/",
-        "--local-ttl=30",
-        "--address=/example.test/10.77.7.10",
-        "--host-record=ipv6.test,fd00::10",
-        "--cname=alias.test,host.test",
-        "--log-facility=-",
-        "--log-dhcp",
-      ]);
-      watcher = new OutputWatcher(dnsmasq.stderr);
-      await watcher.waitFor(/DHCP, sockets bound exclusively/, 10_000);
+      dnsmasq = ns.spawn(
+        "/usr/sbin/dnsmasq",
+        dnsmasqArgs({
+          iface: tapName,
+          dir,
+          router: ROUTER,
+          range: "10.77.7.50,10.77.7.99,255.255.255.0,1h",
+        }, [
+          `--addn-hosts=${dir}/hosts`,
+          "--local=/test/",
+          "--local-ttl=30",
+          "--address=/example.test/10.77.7.10",
+          "--host-record=ipv6.test,fd00::10",
+          "--cname=alias.test,host.test",
+        ]),
+      );
+      watcher = new Output(dnsmasq.stderr);
+      await watcher.waitFor(/DHCP, sockets bound exclusively/, 10_000, "dnsmasq");
 
       const iface = new Interface(tap, { rng: new Rng(11), announce: false });
       // The resolver needs the sockets (TCP fallback) and the sockets need the resolver (names).
@@ -193,6 +118,7 @@ Deno.test({
       await watcher.waitFor(
         new RegExp(`DHCPACK\\(${tapName}\\) ${address} 02:dd:00:00:00:07 denovm`),
         5000,
+        "dnsmasq",
       );
       const leases = await Deno.readTextFile(`${dir}/leases`);
       assert.match(
@@ -263,7 +189,7 @@ Deno.test({
       conn.close();
 
       client.release(runtime.now());
-      await watcher.waitFor(new RegExp(`DHCPRELEASE\\(${tapName}\\) ${address}`), 5000);
+      await watcher.waitFor(new RegExp(`DHCPRELEASE\\(${tapName}\\) ${address}`), 5000, "dnsmasq");
       assert.equal(client.state, "stopped");
       assert.deepEqual(iface.ipv4.addresses, []);
     } finally {
@@ -273,7 +199,7 @@ Deno.test({
         // process in the namespace is ours, so end them all by PID.
         await killNamespaceProcesses(ns);
         if (dnsmasq) await stopChild(dnsmasq);
-        await watcher?.closed();
+        await watcher?.done;
         tap?.close();
       } finally {
         await ns.close();

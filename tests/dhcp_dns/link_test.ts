@@ -17,73 +17,12 @@ import { tcpFor } from "../../stack/socket/tcp.ts";
 import { parseIpv4 } from "../../stack/wire/address.ts";
 import { WireError } from "../../stack/wire/error.ts";
 import { Vm } from "../../vm/boot.ts";
-import { must, Netns, uniqueName } from "../nic/netns.ts";
+import { Netns, uniqueName } from "../nic/netns.ts";
+import { dnsmasqArgs, killNamespaceProcesses, Output, within } from "./children.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAC = "02:dd:00:00:00:08";
 const ROUTER = "10.77.8.1";
-
-/** Settles with `promise`, or rejects after `limitMs` so that a broken stack fails instead of hanging. */
-async function within<T>(promise: Promise<T>, limitMs: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), limitMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Collects a child's output and waits (bounded) for a pattern to appear in it. */
-class Output {
-  text = "";
-  #waiters: (() => void)[] = [];
-  readonly done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        this.text += decoder.decode(chunk, { stream: true });
-        for (const wake of this.#waiters.splice(0)) wake();
-      }
-      for (const wake of this.#waiters.splice(0)) wake();
-    })();
-  }
-
-  /** Resolves with the match once `pattern` has appeared; rejects after `limitMs` with what was seen. */
-  async waitFor(pattern: RegExp, limitMs: number, who: string): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + limitMs;
-    for (;;) {
-      const match = this.text.match(pattern);
-      if (match) return match;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${who} never printed ${pattern}; it printed:\n${this.text}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        new Promise<void>((r) => this.#waiters.push(r)),
-        new Promise<void>((r) => (timer = setTimeout(r, left))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** Sends SIGKILL, by PID, to every process left in the test's own namespace. */
-async function killNamespaceProcesses(ns: Netns): Promise<void> {
-  const pids = (await must("ip", ["netns", "pids", ns.name])).split("\n").filter((p) => p !== "");
-  for (const pid of pids) {
-    try {
-      Deno.kill(Number(pid), "SIGKILL");
-    } catch {
-      // It has already exited.
-    }
-  }
-}
 
 /** Starts apps/udp_echo.ts inside `ns` on `tap:NAME` with `--ip dhcp` and `extra` options. */
 function spawnEcho(ns: Netns, tapName: string, extra: string[]): Deno.ChildProcess {
@@ -193,24 +132,15 @@ Deno.test({
       assert.equal(lonelyOut.code, 1, lonelyErr);
       assert.match(lonelyErr, new RegExp(`No DHCP lease on tap:${tapName} within 500 ms`));
 
-      const dnsmasq = ns.spawn("/usr/sbin/dnsmasq", [
-        "--keep-in-foreground",
-        "--user=root",
-        "--conf-file=/dev/null",
-        `--interface=${tapName}`,
-        "--bind-interfaces",
-        "--no-resolv",
-        "--no-hosts",
-        `--dhcp-leasefile=${dir}/leases`,
-        `--pid-file=${dir}/pid`,
-        "--dhcp-range=10.77.8.50,10.77.8.99,255.255.255.0,1h",
-        `--dhcp-option=option:router,${ROUTER}`,
-        `--dhcp-option=option:dns-server,${ROUTER}`,
-        "--dhcp-authoritative",
-        "--no-ping",
-        "--log-facility=-",
-        "--log-dhcp",
-      ]);
+      const dnsmasq = ns.spawn(
+        "/usr/sbin/dnsmasq",
+        dnsmasqArgs({
+          iface: tapName,
+          dir,
+          router: ROUTER,
+          range: "10.77.8.50,10.77.8.99,255.255.255.0,1h",
+        }),
+      );
       children.push(dnsmasq);
       const dnsmasqLog = new Output(dnsmasq.stderr);
       await dnsmasqLog.waitFor(/DHCP, sockets bound exclusively/, 10_000, "dnsmasq");
