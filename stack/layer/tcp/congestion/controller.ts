@@ -69,3 +69,20 @@ export function isCwndLimited(
   if (cwnd < ssthresh && 2 * inFlightBefore >= cwnd) return true;
   return inFlightBefore + 3 * mss >= cwnd;
 }
+
+/**
+ * cwnd on entering recovery: ssthresh + 3*SMSS for window inflation (RFC 6582 §3.2 step 2), or just
+ * ssthresh for a SACK sender, which counts `pipe` instead (RFC 6675 §5).
+ */
+export function recoveryEntryWindow(ssthresh: number, mss: number, sack: boolean): number {
+  return sack ? ssthresh : ssthresh + 3 * mss;
+}
+
+/**
+ * cwnd after a partial ACK in non-SACK recovery (RFC 6582 §3.2 step 5): deflated by the newly
+ * acknowledged bytes (never below SMSS), with SMSS given back if at least SMSS was acknowledged.
+ */
+export function partialAckWindow(cwnd: number, ackedBytes: number, mss: number): number {
+  const deflated = Math.max(cwnd - ackedBytes, mss);
+  return ackedBytes >= mss ? deflated + mss : deflated;
+}

@@ -13,6 +13,8 @@ import {
   INITIAL_SSTHRESH,
   initialWindow,
   isCwndLimited,
+  partialAckWindow,
+  recoveryEntryWindow,
 } from "./controller.ts";
 
 /** RFC 9438 §5.1: the multiplicative decrease factor. */
@@ -239,7 +241,7 @@ export class Cubic implements CongestionController {
   /** RFC 9438 §4.6 and §4.7: ssthresh = beta*cwnd, W_max with fast convergence. */
   onEnterRecovery(_inFlight: number, _now: number, sack = false): void {
     this.#reduce();
-    this.#cwnd = sack ? this.#ssthresh : this.#ssthresh + 3 * this.#mss;
+    this.#cwnd = recoveryEntryWindow(this.#ssthresh, this.#mss, sack);
     this.#inRecovery = true;
     this.#sackRecovery = sack;
   }
@@ -252,8 +254,7 @@ export class Cubic implements CongestionController {
   /** Deflates cwnd by the newly acknowledged bytes, giving back SMSS if at least SMSS was acked. */
   onRecoveryAck(ackedBytes: number, _now: number): void {
     if (!this.#inRecovery || this.#sackRecovery) return;
-    this.#cwnd = Math.max(this.#cwnd - ackedBytes, this.#mss);
-    if (ackedBytes >= this.#mss) this.#cwnd += this.#mss;
+    this.#cwnd = partialAckWindow(this.#cwnd, ackedBytes, this.#mss);
   }
 
   /** cwnd = ssthresh; the next ACK starts a congestion-avoidance epoch. */

@@ -10,6 +10,8 @@ import {
   INITIAL_SSTHRESH,
   initialWindow,
   isCwndLimited,
+  partialAckWindow,
+  recoveryEntryWindow,
 } from "./controller.ts";
 
 /** RFC 5681 / RFC 6582 NewReno. */
@@ -72,7 +74,7 @@ export class NewReno implements CongestionController {
   /** RFC 5681 §3.2 step 2 (eq. 4) for ssthresh; RFC 6582 step 2 or RFC 6675 §5 for cwnd. */
   onEnterRecovery(inFlight: number, _now: number, sack = false): void {
     this.#ssthresh = Math.max(Math.floor(inFlight / 2), 2 * this.#mss);
-    this.#cwnd = sack ? this.#ssthresh : this.#ssthresh + 3 * this.#mss;
+    this.#cwnd = recoveryEntryWindow(this.#ssthresh, this.#mss, sack);
     this.#inRecovery = true;
     this.#sackRecovery = sack;
     this.#bytesAcked = 0;
@@ -86,8 +88,7 @@ export class NewReno implements CongestionController {
   /** Deflates cwnd by the newly acknowledged bytes, giving back SMSS if at least SMSS was acked. */
   onRecoveryAck(ackedBytes: number, _now: number): void {
     if (!this.#inRecovery || this.#sackRecovery) return;
-    this.#cwnd = Math.max(this.#cwnd - ackedBytes, this.#mss);
-    if (ackedBytes >= this.#mss) this.#cwnd += this.#mss;
+    this.#cwnd = partialAckWindow(this.#cwnd, ackedBytes, this.#mss);
   }
 
   /** Deflates cwnd to ssthresh (RFC 6582 §3.2 step 6, option 2). */
