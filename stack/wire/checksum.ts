@@ -7,6 +7,12 @@
  * @module
  */
 
+/**
+ * How an emit writes a transport checksum: in full, as the folded pseudo-header sum that a NIC with
+ * offload completes (virtio `NEEDS_CSUM`), or not at all (zero).
+ */
+export type ChecksumMode = "full" | "pseudo" | "none";
+
 /** Below this many bytes the word path's setup costs more than it saves. */
 const WORD_PATH_MIN = 32;
 

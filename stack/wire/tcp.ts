@@ -5,7 +5,7 @@
  * @module
  */
 
-import { foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { type ChecksumMode, foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { WireView } from "./view.ts";
 
@@ -298,7 +298,7 @@ export class TcpRepr {
    * the payload is already at `view.offset + headerLength`. `checksum` chooses a full checksum, the
    * pseudo-header sum for offload, or zero. SACK blocks that do not fit in 40 option bytes are left out.
    */
-  emit(view: TcpPacket, src: number, dst: number, checksum: "full" | "pseudo" | "none"): void {
+  emit(view: TcpPacket, src: number, dst: number, checksum: ChecksumMode): void {
     const bytes = view.bytes;
     const base = view.offset;
     const headerLength = this.headerLength;

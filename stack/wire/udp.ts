@@ -5,7 +5,7 @@
  * @module
  */
 
-import { foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
+import { type ChecksumMode, foldSum, internetChecksum, pseudoHeaderSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { WireView } from "./view.ts";
 
@@ -19,8 +19,8 @@ export const UDP_HEADER_LENGTH = 8;
 /** The IP protocol number of UDP. */
 export const UDP_PROTOCOL = 17;
 
-/** How `emit` fills the checksum: computed, the pseudo-header sum for NIC offload, or none (zero). */
-export type UdpChecksumMode = "full" | "pseudo" | "none";
+/** How `emit` fills the checksum (UDP's name for `ChecksumMode`). */
+export type UdpChecksumMode = ChecksumMode;
 
 /**
  * A view over a UDP datagram in `bytes[offset .. offset + length)` (the IP payload); the datagram

@@ -5,12 +5,13 @@
  * @module
  */
 
+import type { ChecksumMode } from "../../wire/checksum.ts";
 import { TCP_PROTOCOL, TcpPacket, TcpRepr } from "../../wire/tcp.ts";
 import type { TcpIpFill, TcpIpSender, TcpSendResult } from "./ip.ts";
 import type { SendBuffer } from "./send_buffer.ts";
 
-/** How outgoing checksums are written: in full, as the pseudo-header sum for offload, or not at all. */
-export type TcpChecksumMode = "full" | "pseudo" | "none";
+/** How outgoing checksums are written (TCP's name for `ChecksumMode`). */
+export type TcpChecksumMode = ChecksumMode;
 
 /** The shared transmit path of one TCP endpoint. */
 export class SegmentTx {
