@@ -10,6 +10,19 @@ const DEFAULT_IDLE = DEFAULT_LIMITS.idleTimeoutMs;
 const GET = (path: string, extra = "") =>
   `GET ${path} HTTP/1.1\r\nHost: example.test\r\n${extra}\r\n`;
 
+/** A response body the test writes into: `start` hands `onStart` a push (text, or null to close). */
+function textStream(
+  onStart: (push: (s: string | null) => void) => void,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      onStart((s) =>
+        s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s))
+      );
+    },
+  });
+}
+
 Deno.test("answers a GET with Content-Length and keeps the connection open", async () => {
   const { listener, server } = startServer(() => new Response("hello"));
   const client = listener.connect();
@@ -107,15 +120,9 @@ Deno.test("parses a head and a chunked body delivered one byte at a time", async
 Deno.test("streams a ReadableStream response body with chunked coding", async () => {
   let emit: ((s: string | null) => void) | undefined;
   const { listener, server } = startServer(() =>
-    new Response(
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          emit = (s) =>
-            s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s));
-        },
-      }),
-      { headers: { "content-type": "text/event-stream" } },
-    )
+    new Response(textStream((push) => (emit = push)), {
+      headers: { "content-type": "text/event-stream" },
+    })
   );
   const client = listener.connect();
   client.send(GET("/events"));
@@ -467,52 +474,13 @@ Deno.test("lingers no longer than the idle timeout or the drain limit", async ()
 
 Deno.test("writes a large body chunk to the connection without copying it", async () => {
   const big = new Uint8Array(64 * 1024).fill(0x61);
-  const written: Uint8Array[] = [];
-  const listener = new MemoryListener();
-  const client = listener.connect();
-  const conn = client.serverConn;
-  const inner = conn.writable.getWriter();
-  const spy = {
-    ...conn,
-    readable: conn.readable,
-    remoteAddr: conn.remoteAddr,
-    close: () => conn.close(),
-    writable: new WritableStream<Uint8Array>({
-      write(chunk) {
-        written.push(chunk);
-        return inner.write(chunk);
-      },
-    }),
-  };
-  const wrapped = {
-    addr: listener.addr,
-    close: () => listener.close(),
-    async *[Symbol.asyncIterator]() {
-      for await (const _ of listener) yield spy;
-    },
-  };
-  const server = serve(
-    { listener: wrapped, clock: new VirtualClock(), onListen: () => {} },
-    // A stream hands its chunks over as they are (a Uint8Array body is copied by Response).
-    () =>
-      new Response(
-        new ReadableStream({
-          start(controller) {
-            controller.enqueue(big);
-            controller.close();
-          },
-        }),
-      ),
-  );
-  client.send(GET("/"));
-  const res = await client.response();
-  assert.equal(res.body.length, big.length);
+  // A stream hands its chunks over as they are (a Uint8Array body is copied by Response).
+  const written = await recordWrites(big);
   assert.ok(
     written.some((c) => c.buffer === big.buffer),
     "the body's own buffer reached the writer",
   );
   assert.ok(written.every((c) => c.length < 1024 || c.buffer === big.buffer), "no copy of it");
-  await server.shutdown();
 });
 
 Deno.test("opens its listener with the listen option's function", async () => {
@@ -538,15 +506,9 @@ Deno.test("opens its listener with the listen option's function", async () => {
 Deno.test("sends a streaming response's head before its first chunk exists", async () => {
   let emit: ((s: string | null) => void) | undefined;
   const { listener, server } = startServer(() =>
-    new Response(
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          emit = (s) =>
-            s === null ? controller.close() : controller.enqueue(new TextEncoder().encode(s));
-        },
-      }),
-      { headers: { "content-type": "text/event-stream" } },
-    )
+    new Response(textStream((push) => (emit = push)), {
+      headers: { "content-type": "text/event-stream" },
+    })
   );
   const client = listener.connect();
   client.send(GET("/events"));
@@ -599,16 +561,10 @@ Deno.test("ends a chunked response unterminated when its stream fails", async ()
 
 Deno.test("aborts the request's signal when the connection ends before the response", async () => {
   let signal: AbortSignal | undefined;
-  let emit: ((s: string) => void) | undefined;
+  let emit: ((s: string | null) => void) | undefined;
   const { listener, clock, server } = startServer((req) => {
     signal = req.signal;
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          emit = (s) => controller.enqueue(new TextEncoder().encode(s));
-        },
-      }),
-    );
+    return new Response(textStream((push) => (emit = push)));
   }, { limits: { writeTimeoutMs: 100 } });
   const client = listener.connect();
   client.send(GET("/stream"));
@@ -728,16 +684,10 @@ Deno.test("info.completed resolves once the response is written", async () => {
 
 Deno.test("info.completed rejects when the connection fails before the response is out", async () => {
   let completed: Promise<void> | undefined;
-  let emit: ((s: string) => void) | undefined;
+  let emit: ((s: string | null) => void) | undefined;
   const { listener, server } = startServer((_req, info) => {
     completed = info.completed;
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          emit = (s) => controller.enqueue(new TextEncoder().encode(s));
-        },
-      }),
-    );
+    return new Response(textStream((push) => (emit = push)));
   });
   const client = listener.connect();
   client.send(GET("/stream"));
