@@ -3,10 +3,13 @@
  * our HTTP server over kernel sockets, against the same handler under `Deno.serve`, and against
  * http_echo on our own stack over a TAP in a throwaway namespace, all in the same run.
  *
- *   deno run -A tests/bench/http_bench.ts
+ *   deno run -A tests/bench/http_bench.ts          # everything
+ *   deno run -A tests/bench/http_bench.ts inproc   # only the server's CPU per GET, in memory
  *
  * @module
  */
+
+import process from "node:process";
 
 const ECHO_APP = new URL("../../apps/http_echo.ts", import.meta.url);
 const DURATION_S = 3;
@@ -73,6 +76,7 @@ export async function benchHttp(): Promise<Record<string, number | string>> {
       3,
     );
     Object.assign(out, await benchStackTap(postScript));
+    Object.assign(out, await benchInProcess());
   } finally {
     await Deno.remove(postScript);
   }
@@ -135,6 +139,61 @@ async function benchStackTap(postScript: string): Promise<Record<string, number 
     await app.stop();
     await link.close();
   }
+}
+
+/**
+ * The server's own CPU per GET with no network at all: the echo handler served over an in-memory
+ * connection that hands the server the next request as soon as it reads. Process CPU time (not
+ * wall time) after a warm-up, so other load on the machine hardly moves it; it isolates the HTTP
+ * layer from TCP, the NIC and the kernel.
+ */
+export async function benchInProcess(requests = 100_000): Promise<Record<string, number>> {
+  const { serve } = await import("../../stack/http/server.ts");
+  const { echoHandler } = await import("../../apps/http_echo.ts");
+  const warmup = Math.min(10_000, requests);
+  const request = new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n",
+  );
+  const addr = { hostname: "127.0.0.1", port: 1, transport: "tcp" as const };
+  let reads = 0;
+  let startCpu = 0;
+  let finish!: (cpu: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const conn = {
+    readable: new ReadableStream<Uint8Array>(),
+    writable: new WritableStream<Uint8Array>(),
+    remoteAddr: addr,
+    read(p: Uint8Array): Promise<number | null> {
+      if (reads === warmup) startCpu = cpuMicros();
+      if (reads++ === warmup + requests) {
+        finish(cpuMicros() - startCpu);
+        return Promise.resolve(null);
+      }
+      p.set(request);
+      return Promise.resolve(request.length);
+    },
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    close() {},
+  };
+  const listener = {
+    addr,
+    close() {},
+    async *[Symbol.asyncIterator]() {
+      yield conn;
+      // A listener that ends shuts its server down; this one lasts until the run is over.
+      await finished;
+    },
+  };
+  const server = serve({ listener, onListen() {} }, echoHandler);
+  const cpu = await finished;
+  await server.shutdown();
+  return { "http.inproc.get.cpu_us_per_req": round(cpu / requests, 2) };
+}
+
+/** User plus system CPU time of this process, in microseconds. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 async function hasWrk(): Promise<boolean> {
@@ -255,5 +314,6 @@ function round(n: number, digits = 0): number {
 }
 
 if (import.meta.main) {
-  console.log(await benchHttp());
+  // `inproc` runs only the in-memory figure (no wrk, no root needed).
+  console.log(Deno.args[0] === "inproc" ? await benchInProcess() : await benchHttp());
 }
