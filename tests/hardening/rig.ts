@@ -16,7 +16,6 @@ import { EthernetFrame, EthernetRepr, EtherType } from "../../stack/wire/etherne
 import { Icmpv4Packet, Icmpv4Repr } from "../../stack/wire/icmpv4.ts";
 import { IpProtocol, Ipv4Packet, Ipv4Repr } from "../../stack/wire/ipv4.ts";
 import { TcpPacket, TcpRepr } from "../../stack/wire/tcp.ts";
-import { UdpPacket, UdpRepr } from "../../stack/wire/udp.ts";
 import { ScriptNic } from "../fuzz/script_nic.ts";
 
 /** The stack's address, 10.0.0.1. */
@@ -206,23 +205,8 @@ export function ipFrame(fields: IpFields, payload: Uint8Array, srcMac = PEER_MAC
   return ethFrame(body, EtherType.Ipv4, srcMac);
 }
 
-/** A UDP datagram (header + payload) with a valid checksum. */
-export function udpDatagram(
-  src: number,
-  dst: number,
-  srcPort: number,
-  dstPort: number,
-  payload: Uint8Array,
-): Uint8Array {
-  const repr = new UdpRepr();
-  repr.srcPort = srcPort;
-  repr.dstPort = dstPort;
-  repr.payloadLength = payload.length;
-  const bytes = new Uint8Array(8 + payload.length);
-  bytes.set(payload, 8);
-  repr.emit(new UdpPacket(bytes), src, dst, "full");
-  return bytes;
-}
+/** A UDP datagram (header + payload) with a valid checksum: the layer tests' builder. */
+export { udpDatagram } from "../layer/frames.ts";
 
 /** A TCP segment (header + payload) from `src` to `dst` with a valid checksum. */
 export function tcpSegment(
