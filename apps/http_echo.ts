@@ -12,7 +12,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { runtimeClock } from "../stack/http/clock.ts";
 import type { HttpListener } from "../stack/http/conn.ts";
 import { DEFAULT_LIMITS } from "../stack/http/limits.ts";
@@ -25,6 +24,7 @@ import { type Link, openLink } from "./lib/link.ts";
 import {
   LINK_HELP,
   LINK_OPTIONS,
+  parseCommandLine,
   parseIntegerOption,
   parseLinkValues,
   UsageError,
@@ -134,12 +134,12 @@ export async function startHttpApp(
   args: string[],
   hooks: AppHooks = {},
 ): Promise<AppServer | undefined> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const { values } = parseCommandLine({
+    args,
+    options: OPTIONS,
+    allowPositionals: false,
+    strict: true,
+  });
   if (values.help) {
     console.log(httpAppHelp(app.name, app.about));
     return undefined;

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { exitWithError, formatStats, watchSignals } from "./lib/cli.ts";
 import { openLink } from "./lib/link.ts";
@@ -16,6 +15,7 @@ import {
   LINK_HELP,
   LINK_OPTIONS,
   parseAddressArgument,
+  parseCommandLine,
   parseIntegerOption,
   parseLinkValues,
   UsageError,
@@ -53,13 +53,12 @@ export interface PingSummary {
 
 /** Runs ping with command-line `args`; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine({
+    args,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help) {
     console.log(HELP);
     return 0;

@@ -9,13 +9,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { exitWithError, formatStats, watchSignals } from "./lib/cli.ts";
 import { type Link, openLink } from "./lib/link.ts";
 import {
   LINK_HELP,
   LINK_OPTIONS,
+  parseCommandLine,
   parseIntegerOption,
   parseLinkValues,
   UsageError,
@@ -41,13 +41,12 @@ ${LINK_HELP}`;
 
 /** Runs the echo server with command-line `args`; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine({
+    args,
+    options: OPTIONS,
+    allowPositionals: false,
+    strict: true,
+  });
   if (values.help) {
     console.log(HELP);
     return 0;

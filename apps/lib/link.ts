@@ -8,7 +8,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { attachDhcp, type AttachedDhcp } from "../../stack/app/dhcp/attach.ts";
 import type { DhcpLease, DhcpLossReason } from "../../stack/app/dhcp/client.ts";
 import { BootpOp, DhcpMessageType, DhcpPacket, DhcpRepr } from "../../stack/app/dhcp/wire.ts";
@@ -30,8 +29,8 @@ import {
   LINK_OPTIONS,
   type LinkConfig,
   MEMORY_PEER_CIDR,
+  parseCommandLine,
   parseLinkValues,
-  UsageError,
 } from "./link_options.ts";
 
 /** The peer stack of `--nic memory`. */
@@ -273,17 +272,12 @@ function serveDhcp(peer: Interface, own: Ipv4Cidr): void {
 
 /** Parses only the link options out of `args`. */
 export function parseLinkArgs(args: string[]): LinkConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: LINK_OPTIONS,
-      strict: false,
-      allowPositionals: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const { values } = parseCommandLine({
+    args,
+    options: LINK_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+  });
   return parseLinkValues(values);
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Ipv4Cidr, tryParseIpv4, tryParseMac } from "../../stack/wire/address.ts";
 
 /** A bad command line: the message is shown as is, and the app exits with status 2. */
@@ -15,6 +16,17 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/** `node:util` parseArgs, its error turned into a `UsageError` with the message's first line. */
+export function parseCommandLine<T extends ParseArgsConfig>(
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]);
   }
 }
 

@@ -3,6 +3,7 @@ import { Ipv4Cidr, parseIpv4, parseMac } from "../../stack/wire/address.ts";
 import { parseLinkArgs } from "./link.ts";
 import {
   parseAddressArgument,
+  parseCommandLine,
   parseIntegerOption,
   parseLinkValues,
   UsageError,
@@ -119,4 +120,19 @@ Deno.test("link options: DHCP misuse throws one-line usage errors", () => {
       return true;
     });
   }
+});
+
+Deno.test("parseCommandLine parses, and turns parseArgs errors into a one-line UsageError", () => {
+  const options = { count: { type: "string", short: "c" } } as const;
+  const { values } = parseCommandLine({ args: ["-c", "3"], options, strict: true });
+  assert.equal(values.count, "3");
+  assert.throws(
+    () => parseCommandLine({ args: ["--bogus"], options, strict: true }),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /bogus/);
+      assert.ok(!error.message.includes("\n"), error.message);
+      return true;
+    },
+  );
 });
