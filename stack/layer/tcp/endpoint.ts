@@ -247,11 +247,11 @@ export class TcpEndpoint {
       return;
     }
     const key = this.#tuples.get(packet.dst, seg.dstPort, packet.src, seg.srcPort);
-    const listener = this.#listeners.get(seg.dstPort);
     if (key !== undefined) {
       const conn = this.#slots.get(key)!;
       const syn = (seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST)) === TcpFlags.SYN;
-      if (!(syn && listener !== undefined && conn.reopenableBy(seg))) {
+      // Only a SYN may reopen a connection for a listener, so other segments skip the listener lookup.
+      if (!(syn && this.#listeners.has(seg.dstPort) && conn.reopenableBy(seg))) {
         // The payload may be lent to the app for its event handler, which saves a copy when the app
         // reads there; whatever it leaves is copied before the packet's buffer goes back to the NIC.
         conn.segmentArrives(seg, packet.bytes, now, true);
@@ -266,6 +266,7 @@ export class TcpEndpoint {
       this.#settle(conn, now);
       this.stats.timeWaitReused++;
     }
+    const listener = this.#listeners.get(seg.dstPort);
     if (listener !== undefined && (listener.localAddr === 0 || listener.localAddr === packet.dst)) {
       this.#listenArrives(listener, seg, packet, now);
       return;
