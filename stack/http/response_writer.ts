@@ -246,8 +246,8 @@ export class ResponseWriter {
       await this.#write(this.#buf.subarray(0, n + body.length));
       return;
     }
-    await this.#write(this.#buf.subarray(0, this.#encodeHead(head, 0)));
-    if (body !== undefined) await this.#write(body);
+    const headBytes = this.#buf.subarray(0, this.#encodeHead(head, 0));
+    await (body === undefined ? this.#write(headBytes) : this.#write(headBytes, body));
   }
 
   /** Encodes `text` (Latin-1 by construction) at the start of the buffer, leaving `room` after. */
@@ -263,19 +263,25 @@ export class ResponseWriter {
     return text.length;
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  /** Writes `bytes`, then `more` when given, under one write deadline. */
+  async #write(bytes: Uint8Array, more?: Uint8Array): Promise<void> {
     this.#waiting(true);
     try {
-      if (this.#writer !== undefined) {
-        await this.#writer.write(bytes);
-      } else {
-        // write(p) may take only part of the bytes, as Deno.Conn.write does.
-        let done = await this.#conn!.write!(bytes);
-        while (done < bytes.length) done += await this.#conn!.write!(bytes.subarray(done));
-      }
+      await this.#writeAll(bytes);
+      if (more !== undefined) await this.#writeAll(more);
     } finally {
       this.#waiting(false);
     }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    if (this.#writer !== undefined) {
+      await this.#writer.write(bytes);
+      return;
+    }
+    // write(p) may take only part of the bytes, as Deno.Conn.write does.
+    let done = await this.#conn!.write!(bytes);
+    while (done < bytes.length) done += await this.#conn!.write!(bytes.subarray(done));
   }
 }
 
