@@ -23,6 +23,17 @@ function textStream(
   });
 }
 
+/** A server answering every request with a text/event-stream body that `emit` writes (null ends it). */
+function startEventStream() {
+  let push: ((s: string | null) => void) | undefined;
+  const { listener, server } = startServer(() =>
+    new Response(textStream((p) => (push = p)), {
+      headers: { "content-type": "text/event-stream" },
+    })
+  );
+  return { listener, server, emit: (s: string | null) => push!(s) };
+}
+
 Deno.test("answers a GET with Content-Length and keeps the connection open", async () => {
   const { listener, server } = startServer(() => new Response("hello"));
   const client = listener.connect();
@@ -118,16 +129,11 @@ Deno.test("parses a head and a chunked body delivered one byte at a time", async
 });
 
 Deno.test("streams a ReadableStream response body with chunked coding", async () => {
-  let emit: ((s: string | null) => void) | undefined;
-  const { listener, server } = startServer(() =>
-    new Response(textStream((push) => (emit = push)), {
-      headers: { "content-type": "text/event-stream" },
-    })
-  );
+  const { listener, server, emit } = startEventStream();
   const client = listener.connect();
   client.send(GET("/events"));
   await settle();
-  emit!("data: 1\n\n");
+  emit("data: 1\n\n");
   await settle();
   assert.match(client.pending, /transfer-encoding: chunked\r\n/);
   assert.match(
@@ -135,8 +141,8 @@ Deno.test("streams a ReadableStream response body with chunked coding", async ()
     /\r\n9\r\ndata: 1\n\n\r\n$/,
     "the first chunk is sent before the next exists",
   );
-  emit!("data: 2\n\n");
-  emit!(null);
+  emit("data: 2\n\n");
+  emit(null);
   const res = await client.response();
   assert.equal(res.get("content-type"), "text/event-stream");
   assert.equal(res.body, "data: 1\n\ndata: 2\n\n");
@@ -504,19 +510,14 @@ Deno.test("opens its listener with the listen option's function", async () => {
 });
 
 Deno.test("sends a streaming response's head before its first chunk exists", async () => {
-  let emit: ((s: string | null) => void) | undefined;
-  const { listener, server } = startServer(() =>
-    new Response(textStream((push) => (emit = push)), {
-      headers: { "content-type": "text/event-stream" },
-    })
-  );
+  const { listener, server, emit } = startEventStream();
   const client = listener.connect();
   client.send(GET("/events"));
   await settle();
   assert.match(client.pending, /^HTTP\/1\.1 200 OK\r\n/);
   assert.match(client.pending, /\r\n\r\n$/, "the head and nothing else");
-  emit!("data: x\n\n");
-  emit!(null);
+  emit("data: x\n\n");
+  emit(null);
   assert.equal((await client.response()).body, "data: x\n\n");
   await server.shutdown();
 });
