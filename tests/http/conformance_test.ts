@@ -23,6 +23,19 @@ function textStream(
   });
 }
 
+/** A body that enqueues `chunks` (text encoded as UTF-8) and closes on its first pull, a microtask late. */
+function laterBody(...chunks: (Uint8Array | string)[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await null;
+      for (const chunk of chunks) {
+        controller.enqueue(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+      }
+      controller.close();
+    },
+  });
+}
+
 /** A server answering every request with a text/event-stream body that `emit` writes (null ends it). */
 function startEventStream() {
   let push: ((s: string | null) => void) | undefined;
@@ -153,14 +166,7 @@ Deno.test("streams a large chunk without framing errors", async () => {
   const big = "x".repeat(100_000);
   const { listener, server } = startServer(() =>
     new Response(
-      new ReadableStream({
-        async pull(controller) {
-          await null;
-          controller.enqueue(new TextEncoder().encode(big));
-          controller.enqueue(new TextEncoder().encode("tail"));
-          controller.close();
-        },
-      }),
+      laterBody(big, "tail"),
     )
   );
   const client = listener.connect();
@@ -173,14 +179,7 @@ Deno.test("streams a large chunk without framing errors", async () => {
 Deno.test("keeps a handler's Content-Length when streaming", async () => {
   const { listener, server } = startServer(() =>
     new Response(
-      new ReadableStream({
-        async pull(controller) {
-          await null;
-          controller.enqueue(new Uint8Array([0x61, 0x62]));
-          controller.enqueue(new Uint8Array([0x63]));
-          controller.close();
-        },
-      }),
+      laterBody(new Uint8Array([0x61, 0x62]), new Uint8Array([0x63])),
       { headers: { "content-length": "3" } },
     )
   );
@@ -197,14 +196,7 @@ Deno.test("keeps a handler's Content-Length when streaming", async () => {
 Deno.test("closes the connection when a streamed body overruns its Content-Length", async () => {
   const { listener, server } = startServer(() =>
     new Response(
-      new ReadableStream({
-        async pull(controller) {
-          await null;
-          controller.enqueue(new Uint8Array([0x61, 0x62]));
-          controller.enqueue(new Uint8Array([0x63, 0x64]));
-          controller.close();
-        },
-      }),
+      laterBody(new Uint8Array([0x61, 0x62]), new Uint8Array([0x63, 0x64])),
       { headers: { "content-length": "3" } },
     )
   );
@@ -333,14 +325,7 @@ Deno.test("keeps an HTTP/1.0 keep-alive connection open", async () => {
 Deno.test("ends a streamed response to an HTTP/1.0 client by closing", async () => {
   const { listener, server } = startServer(() =>
     new Response(
-      new ReadableStream({
-        async pull(controller) {
-          await null;
-          controller.enqueue(new Uint8Array([0x61]));
-          controller.enqueue(new Uint8Array([0x62]));
-          controller.close();
-        },
-      }),
+      laterBody(new Uint8Array([0x61]), new Uint8Array([0x62])),
     )
   );
   const client = listener.connect();
