@@ -9,6 +9,16 @@ import {
   UsageError,
 } from "./link_options.ts";
 
+/** Asserts that `fn` throws a one-line `UsageError` matching `message`. */
+function assertUsageError(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, message);
+    assert.doesNotMatch(e.message, /\n/);
+    return true;
+  });
+}
+
 Deno.test("link options: defaults", () => {
   const config = parseLinkArgs([]);
   assert.equal(config.nic, "memory");
@@ -62,12 +72,7 @@ Deno.test("link options: bad values throw one-line usage errors", () => {
     [{ pcap: "" }, /^Bad --pcap/],
   ];
   for (const [values, message] of bad) {
-    assert.throws(() => parseLinkValues(values), (e: unknown) => {
-      assert.ok(e instanceof UsageError);
-      assert.match(e.message, message);
-      assert.doesNotMatch(e.message, /\n/);
-      return true;
-    });
+    assertUsageError(() => parseLinkValues(values), message);
   }
 });
 
@@ -113,12 +118,7 @@ Deno.test("link options: DHCP misuse throws one-line usage errors", () => {
     [{ ip: [true] }, /^Missing value for --ip/],
   ];
   for (const [values, message] of bad) {
-    assert.throws(() => parseLinkValues(values), (e: unknown) => {
-      assert.ok(e instanceof UsageError);
-      assert.match(e.message, message);
-      assert.doesNotMatch(e.message, /\n/);
-      return true;
-    });
+    assertUsageError(() => parseLinkValues(values), message);
   }
 });
 
@@ -126,13 +126,5 @@ Deno.test("parseCommandLine parses, and turns parseArgs errors into a one-line U
   const options = { count: { type: "string", short: "c" } } as const;
   const { values } = parseCommandLine({ args: ["-c", "3"], options, strict: true });
   assert.equal(values.count, "3");
-  assert.throws(
-    () => parseCommandLine({ args: ["--bogus"], options, strict: true }),
-    (error: unknown) => {
-      assert.ok(error instanceof UsageError);
-      assert.match(error.message, /bogus/);
-      assert.ok(!error.message.includes("\n"), error.message);
-      return true;
-    },
-  );
+  assertUsageError(() => parseCommandLine({ args: ["--bogus"], options, strict: true }), /bogus/);
 });
