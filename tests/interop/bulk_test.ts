@@ -5,14 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { createLink, LINKS, linuxAddress } from "./setup.ts";
+import { createLink, LINKS } from "./setup.ts";
 import {
-  killChild,
+  sendStreamToNc,
   serveHashingSink,
   startTcpStack,
-  streamSender,
   TestStream,
-  watchStderr,
   withDeadline,
 } from "./tcp_fixture.ts";
 
@@ -48,23 +46,11 @@ for (const kind of LINKS) {
   Deno.test(`interop ${kind}: the stack sends 100 MiB to nc, SHA-256 intact`, async () => {
     const stream = new TestStream(SIZE, 22);
     const link = await createLink(kind);
-    const { stack, tcp } = startTcpStack(link);
-    const nc = link.ns.spawn("sh", [
-      "-c",
-      "timeout 60 nc -n -v -l -N -p 5001 | sha256sum",
-    ]);
+    const running = startTcpStack(link);
     try {
-      await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
-      const sender = streamSender(stream);
-      tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
-      stack.runtime.wake();
-      const [stdout, status] = await Promise.all([new Response(nc.stdout).text(), nc.status]);
-      assert.equal(status.code, 0);
-      assert.equal(sender.sent(), SIZE);
-      assert.equal(stdout.split(" ")[0], stream.sha256());
+      await sendStreamToNc(link, running, stream, 60);
     } finally {
-      await killChild(nc);
-      await stack.stop();
+      await running.stack.stop();
       await link.close();
     }
   });

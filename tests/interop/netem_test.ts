@@ -8,23 +8,8 @@
 
 import assert from "node:assert/strict";
 import { ImpairedNic } from "./impaired_nic.ts";
-import {
-  APP_LINKS,
-  createLink,
-  type Link,
-  type LinkKind,
-  linuxAddress,
-  openLinkNic,
-} from "./setup.ts";
-import {
-  killChild,
-  serveEcho,
-  startTcpStack,
-  streamSender,
-  TestStream,
-  watchStderr,
-  withDeadline,
-} from "./tcp_fixture.ts";
+import { APP_LINKS, createLink, type Link, type LinkKind, openLinkNic } from "./setup.ts";
+import { sendStreamToNc, serveEcho, startTcpStack, TestStream } from "./tcp_fixture.ts";
 
 const NETEM = { loss: 0.02, delayMs: 20, reorder: 0.1, duplicate: 0.01 };
 const NETEM_ARGS = ["delay", "20ms", "reorder", "10%", "loss", "2%", "duplicate", "1%"];
@@ -91,21 +76,12 @@ for (const kind of APP_LINKS) {
     const stream = new TestStream(4 << 20, 42);
     const { link, nic } = await impairedLink(kind);
     const { stack, tcp } = startTcpStack(link, { nic });
-    const nc = link.ns.spawn("sh", ["-c", "timeout 50 nc -n -v -l -N -p 5001 | sha256sum"]);
     try {
-      await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
-      const sender = streamSender(stream);
-      tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
-      stack.runtime.wake();
-      const [stdout, status] = await Promise.all([new Response(nc.stdout).text(), nc.status]);
-      assert.equal(status.code, 0);
-      assert.equal(sender.sent(), stream.size);
-      assert.equal(stdout.split(" ")[0], stream.sha256());
+      await sendStreamToNc(link, { stack, tcp }, stream, 50);
       assertImpaired(nic);
       // Overtaken ACKs carry older timestamps: PAWS (RFC 7323 §5) drops them, harmlessly.
       assert.ok(tcp.stats.dropPaws > 0, JSON.stringify(tcp.stats));
     } finally {
-      await killChild(nc);
       await stack.stop();
       await link.close();
     }

@@ -13,7 +13,8 @@ import { TcpEndpoint } from "../../stack/layer/tcp/endpoint.ts";
 import type { TcpEvent, TcpHandler } from "../../stack/layer/tcp/events.ts";
 import type { Nic } from "../../stack/nic/nic.ts";
 import { Rng } from "../../stack/util/rng.ts";
-import { type Link, type RunningStack, startStack } from "./setup.ts";
+import assert from "node:assert/strict";
+import { type Link, linuxAddress, type RunningStack, startStack } from "./setup.ts";
 
 const scratch = new Uint8Array(1 << 16);
 
@@ -169,6 +170,31 @@ export function streamSender(stream: TestStream): { handler: TcpHandler; sent: (
     },
   };
   return { handler, sent: () => sent };
+}
+
+/**
+ * Sends `stream` from the stack to `nc -l -N` on port 5001 in the link's namespace (cut off after
+ * `timeoutS`), and checks that nc exits 0 having hashed exactly the stream.
+ */
+export async function sendStreamToNc(
+  link: Link,
+  { stack, tcp }: { stack: RunningStack; tcp: TcpEndpoint },
+  stream: TestStream,
+  timeoutS: number,
+): Promise<void> {
+  const nc = link.ns.spawn("sh", ["-c", `timeout ${timeoutS} nc -n -v -l -N -p 5001 | sha256sum`]);
+  try {
+    await withDeadline(watchStderr(nc, /Listening/).seen, 10_000, "nc did not listen");
+    const sender = streamSender(stream);
+    tcp.connect(linuxAddress(link), 5001, { handler: sender.handler });
+    stack.runtime.wake();
+    const [stdout, status] = await Promise.all([new Response(nc.stdout).text(), nc.status]);
+    assert.equal(status.code, 0);
+    assert.equal(sender.sent(), stream.size);
+    assert.equal(stdout.split(" ")[0], stream.sha256());
+  } finally {
+    await killChild(nc);
+  }
 }
 
 /** Rejects with `message` unless `promise` settles within `ms`. */
