@@ -14,8 +14,7 @@ import { parents, PROJECT_ROOT } from "./project.ts";
 export function entryPoints(entries: CpioEntry[]): string[] {
   return entries.map((entry) => entry.path)
     .filter((path) =>
-      /^app\/apps\/[^/]+\.ts$/.test(path) || path === "app/vm/init.ts" ||
-      path === "app/vm/guest_echo.ts" ||
+      /^app\/apps\/[^/]+\.ts$/.test(path) || /^app\/vm\/[^/]+\.ts$/.test(path) ||
       (/^app\/.+\.ts$/.test(path) && !/^app\/(stack|apps|vm)\//.test(path))
     )
     .map((path) => path.slice("app/".length));

@@ -141,7 +141,7 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
 
 /** Project files the guest needs: sources of stack/ and apps/, the init, and the app, without tests. */
 function projectFiles(app: string): string[] {
-  const files = new Set<string>(["vm/init.ts", "vm/guest_echo.ts", "vm/kernel_net.ts"]);
+  const files = new Set<string>(GUEST_VM_FILES);
   if (app !== "") files.add(app);
   const walk = (relative: string) => {
     let entries: Deno.DirEntry[];
@@ -165,9 +165,17 @@ function projectFiles(app: string): string[] {
   return [...files].sort();
 }
 
+/** The files of vm/ every image holds: init, what it imports, and the guest-only apps. */
+export const GUEST_VM_FILES = [
+  "vm/init.ts",
+  "vm/kernel_net.ts",
+  "vm/guest_echo.ts",
+  "vm/deno_serve_echo.ts",
+];
+
 /** True when the standard image (stack/, apps/, vm/) already holds `app`. */
 export function inStandardImage(app: string): boolean {
-  return /^(stack|apps)\//.test(app) || app === "vm/guest_echo.ts";
+  return /^(stack|apps)\//.test(app) || GUEST_VM_FILES.includes(app);
 }
 
 /**

@@ -43,8 +43,10 @@ Deno.test("imageEntries holds deno, its libraries, the console, init and sources
     if (parent) assert.equal(paths.get(parent)?.kind, "dir", `${path} lacks ${parent}`);
   }
   assert.deepEqual(entryPoints(entries).filter((m) => m.startsWith("vm/")), [
+    "vm/deno_serve_echo.ts",
     "vm/guest_echo.ts",
     "vm/init.ts",
+    "vm/kernel_net.ts",
   ]);
 });
 

@@ -8,7 +8,8 @@
  * - HTTP req/s (`wrk -t1 -c10`, GET /health) and bulk TCP (curl POST of N MiB through /echo, which
  *   streams it back) through the forwarded port, for our stack on virtio and for the same image
  *   configuration booted with the kernel's own virtio_net driver and the app on kernel sockets
- *   (`--kernel-net`), in the same run, with the ratios ours ÷ kernel;
+ *   (`--kernel-net`), in the same run, with the ratios ours ÷ kernel; and the same handler on
+ *   `Deno.serve` in that guest (vm/deno_serve_echo.ts), the issue's own baseline;
  * - the UDP echo round trip through QEMU's user network.
  *
  *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--mib 8] [--seconds 3]
@@ -166,15 +167,16 @@ interface Throughput {
   mbps: number;
 }
 
-/** One boot of the HTTP echo on either path; with `measure`, its throughput as well. */
+/** One boot of an HTTP echo on either path; with `measure`, its throughput as well. */
 async function bootPath(
   kernelNet: boolean,
   measure: boolean,
   seconds: number,
   file: string,
   bytes: number,
+  app = "apps/http_echo.ts",
 ): Promise<{ breakdown?: BootBreakdown; throughput?: Throughput }> {
-  const { vm, breakdown } = await bootTimed({ app: "apps/http_echo.ts", kernelNet });
+  const { vm, breakdown } = await bootTimed({ app, kernelNet });
   try {
     let throughput: Throughput | undefined;
     if (measure) {
@@ -249,6 +251,7 @@ export async function benchVm(
   const boots = { ours: [] as BootBreakdown[], kernel: [] as BootBreakdown[] };
   let ours: Throughput | undefined;
   let kernel: Throughput | undefined;
+  let denoServe: Throughput | undefined;
   try {
     const body = new Uint8Array(bytes);
     for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
@@ -263,10 +266,13 @@ export async function benchVm(
       ours ??= a.throughput;
       kernel ??= b.throughput;
     }
+    // The issue's own baseline: the same handler on Deno.serve (hyper) in the kernel-net guest.
+    denoServe = (await bootPath(true, true, seconds, file, bytes, "vm/deno_serve_echo.ts"))
+      .throughput;
   } finally {
     await Deno.remove(file);
   }
-  if (!ours || !kernel || boots.ours.length === 0 || boots.kernel.length === 0) {
+  if (!ours || !kernel || !denoServe || boots.ours.length === 0 || boots.kernel.length === 0) {
     throw new Error("No boot measured (a boot log lacked its init or listening line)");
   }
   const udp = await udpRoundTrip(200);
@@ -305,6 +311,11 @@ export async function benchVm(
     [`bulk POST /echo ${mib} MiB, ours (Mbit/s)`]: ours.mbps,
     [`bulk POST /echo ${mib} MiB, kernel virtio_net (Mbit/s)`]: kernel.mbps,
     "bulk ratio ours ÷ kernel (target ≥ 1)": ours.mbps / kernel.mbps,
+    "HTTP GET req/s, kernel virtio_net + Deno.serve": denoServe.requestsPerSecond,
+    [`bulk POST /echo ${mib} MiB, kernel virtio_net + Deno.serve (Mbit/s)`]: denoServe.mbps,
+    "ratios ours ÷ Deno.serve: req/s / bulk": `${
+      s(ours.requestsPerSecond / denoServe.requestsPerSecond)
+    } / ${s(ours.mbps / denoServe.mbps)}`,
     "boot to first answer, apps/udp_echo.ts (s)": udp.bootMs / 1000,
     "UDP echo round trip via hostfwd, median of 200 (ms)": udp.rttMs,
   };
