@@ -38,12 +38,32 @@ async function until(cond: () => boolean, rounds = 20_000): Promise<boolean> {
   return cond();
 }
 
-Deno.test("runtime: idle loop sleeps instead of spinning, and wake() ends the sleep", async () => {
+/**
+ * Starts a runtime over one `Loopback` NIC and the interface `makeIface` builds on it, runs `body`,
+ * then stops the runtime and closes the NIC; resolves to the stopped runtime.
+ */
+async function withRuntime<I extends Pollable>(
+  makeIface: (nic: Loopback) => I,
+  body: (runtime: Runtime, iface: I, nic: Loopback) => Promise<void>,
+  clock?: () => number,
+): Promise<Runtime> {
   const nic = new Loopback();
-  const iface = new FakeIface(nic);
-  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
+  const iface = makeIface(nic);
+  const runtime = new Runtime([{ iface, nic }], clock, { maxSleepMs: 3_600_000 });
   runtime.start();
   try {
+    await body(runtime, iface, nic);
+  } finally {
+    await runtime.stop();
+    nic.close();
+  }
+  return runtime;
+}
+
+const fake = (nic: Loopback) => new FakeIface(nic);
+
+Deno.test("runtime: idle loop sleeps instead of spinning, and wake() ends the sleep", async () => {
+  const runtime = await withRuntime(fake, async (runtime, iface) => {
     assert.ok(await until(() => runtime.stats.sleeps === 1));
     const polls = iface.polls;
     // Thousands of event-loop turns later it is still asleep: no busy spinning.
@@ -52,53 +72,36 @@ Deno.test("runtime: idle loop sleeps instead of spinning, and wake() ends the sl
     runtime.wake();
     assert.ok(await until(() => iface.polls > polls));
     assert.equal(runtime.stats.wakes, 1);
-  } finally {
-    await runtime.stop();
-    nic.close();
-  }
+  });
   assert.equal(runtime.running, false);
 });
 
 Deno.test("runtime: a frame arriving on the NIC ends the sleep", async () => {
-  const nic = new Loopback();
-  const iface = new FakeIface(nic);
-  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
-  runtime.start();
-  try {
+  await withRuntime(fake, async (runtime, iface, nic) => {
     assert.ok(await until(() => runtime.stats.sleeps === 1));
     assert.equal(nic.send(0, 60, (b, o, l) => b.fill(7, o, o + l)), true);
     assert.ok(await until(() => iface.received === 1));
-  } finally {
-    await runtime.stop();
-    nic.close();
-  }
+  });
 });
 
 Deno.test("runtime: a busy stack still lets app code run between rounds", async () => {
-  const nic = new Loopback();
-  const iface = new FakeIface(nic);
-  iface.busyFor = 500;
-  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
-  runtime.start();
-  try {
+  const busy = (nic: Loopback) => Object.assign(new FakeIface(nic), { busyFor: 500 });
+  await withRuntime(busy, async (runtime, iface) => {
     let appTurns = 0;
     assert.ok(await until(() => ++appTurns > 0 && iface.busyFor === 0));
     assert.ok(appTurns > 10);
     assert.ok(runtime.stats.busyRounds >= 500);
-  } finally {
-    await runtime.stop();
-    nic.close();
-  }
+  });
 });
 
 Deno.test("runtime: a due deadline makes it poll again without sleeping", async () => {
-  const nic = new Loopback();
-  const iface = new FakeIface(nic);
   let t = 0;
-  iface.deadline = 5;
-  const runtime = new Runtime([{ iface, nic }], () => t, { maxSleepMs: 3_600_000 });
-  runtime.start();
-  try {
+  const due = (nic: Loopback) => {
+    const iface = new FakeIface(nic);
+    iface.deadline = 5;
+    return iface;
+  };
+  await withRuntime(due, async (runtime, iface) => {
     // The clock stands at 0, so it sleeps towards the deadline; moving the clock past it and waking polls.
     assert.ok(await until(() => runtime.stats.sleeps === 1));
     t = 10;
@@ -106,33 +109,24 @@ Deno.test("runtime: a due deadline makes it poll again without sleeping", async 
     runtime.wake();
     assert.ok(await until(() => runtime.stats.sleeps === 2));
     assert.ok(iface.polls >= 2);
-  } finally {
-    await runtime.stop();
-    nic.close();
-  }
+  }, () => t);
 });
 
 Deno.test("runtime: a throwing poll is counted and the loop keeps serving", async () => {
-  const nic = new Loopback();
   let calls = 0;
-  const iface: Pollable = {
+  const throwing = (): Pollable => ({
     poll() {
       if (++calls === 1) throw new Error("app handler failed");
       return false;
     },
     pollAt: () => undefined,
-  };
-  const runtime = new Runtime([{ iface, nic }], undefined, { maxSleepMs: 3_600_000 });
-  runtime.start();
-  try {
+  });
+  await withRuntime(throwing, async (runtime) => {
     assert.ok(await until(() => runtime.stats.sleeps === 1));
     assert.equal(runtime.stats.errors, 1);
     runtime.wake();
     assert.ok(await until(() => calls === 2));
-  } finally {
-    await runtime.stop();
-    nic.close();
-  }
+  });
 });
 
 Deno.test("runtime: drives two interfaces over a memory pair until a ping is answered", async () => {
