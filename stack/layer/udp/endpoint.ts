@@ -23,6 +23,7 @@ import {
 import type { Ipv4Endpoint } from "../ipv4/endpoint.ts";
 import type { Ipv4Incoming, TransportHandler } from "../ipv4/contract.ts";
 import { countWireError, newLayerStats } from "../stats.ts";
+import { UdpPayload } from "./payload.ts";
 
 /** A received datagram as a port handler sees it; reused, valid only during the call. */
 export interface UdpIncoming {
@@ -106,8 +107,7 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
     offset: 0,
     length: 0,
   };
-  #data: Uint8Array = new Uint8Array(0);
-  #userFill: UdpFill | undefined;
+  #payload = new UdpPayload();
   #fill: (bytes: Uint8Array, offset: number, src: number, dst: number) => void;
 
   /** Creates the layer and registers it with `ip` for protocol 17. */
@@ -195,10 +195,9 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
 
   /** Sends `data` as one datagram (copied once, into the NIC buffer). */
   send(srcPort: number, dst: number, dstPort: number, data: Uint8Array, src?: number): SendResult {
-    this.#data = data;
-    this.#userFill = undefined;
+    this.#payload.copy(data);
     const result = this.#send(srcPort, dst, dstPort, data.length, src);
-    this.#data = EMPTY;
+    this.#payload.clear();
     return result;
   }
 
@@ -211,9 +210,9 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
     fill: UdpFill,
     src?: number,
   ): SendResult {
-    this.#userFill = fill;
+    this.#payload.fillWith(fill);
     const result = this.#send(srcPort, dst, dstPort, length, src);
-    this.#userFill = undefined;
+    this.#payload.clear();
     return result;
   }
 
@@ -244,9 +243,7 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
 
   #write(bytes: Uint8Array, offset: number, src: number, dst: number): void {
     const tx = this.#tx;
-    const payload = offset + UDP_HEADER_LENGTH;
-    if (this.#userFill !== undefined) this.#userFill(bytes, payload, tx.payloadLength);
-    else bytes.set(this.#data, payload);
+    this.#payload.write(bytes, offset + UDP_HEADER_LENGTH, tx.payloadLength);
     const length = UDP_HEADER_LENGTH + tx.payloadLength;
     // The NIC can only complete a checksum of a datagram it sends whole; fragments and loopback need it all.
     const offload = this.#txOffload && length <= this.#ip.mtu && !this.#ip.hasAddress(dst);
@@ -262,5 +259,3 @@ export class UdpEndpoint implements TransportHandler, UdpTx {
     throw new Error("Cannot bind UDP port 0: every ephemeral port is in use");
   }
 }
-
-const EMPTY = new Uint8Array(0);
