@@ -3,10 +3,16 @@ import { MAC_BROADCAST, parseIpv4 } from "../../stack/wire/address.ts";
 import { ArpOperation } from "../../stack/wire/arp.ts";
 import { arpPacket, EtherType, ethFrame, inject } from "./frames.ts";
 import { IP_A, IP_B, TwoStacks } from "./two_stacks.ts";
+import type { Nic } from "../../stack/nic/nic.ts";
 
 const MAC_A = 0x020000000001;
 const MAC_B = 0x020000000002;
 const MAC_EVIL = 0x0200000000ee;
+
+/** Injects an ARP packet sent by the attacker's MAC to `dst` into `nic`'s end of the link. */
+function injectFromEvil(net: TwoStacks, nic: Nic, dst: number, arp: Uint8Array): void {
+  inject(nic, net.now, ethFrame({ dst, src: MAC_EVIL, etherType: EtherType.Arp }, arp));
+}
 
 Deno.test("arp: gratuitous announcements at start, twice, two seconds apart", () => {
   const net = new TwoStacks();
@@ -95,22 +101,14 @@ Deno.test("arp: unsolicited and forged replies do not poison the cache", () => {
     targetMac: MAC_A,
     targetIp: IP_A,
   });
-  inject(
-    net.pair.b,
-    net.now,
-    ethFrame({ dst: MAC_A, src: MAC_EVIL, etherType: EtherType.Arp }, forged),
-  );
+  injectFromEvil(net, net.pair.b, MAC_A, forged);
   const gratuitous = arpPacket({
     operation: ArpOperation.Request,
     senderMac: MAC_EVIL,
     senderIp: IP_B,
     targetIp: IP_B,
   });
-  inject(
-    net.pair.b,
-    net.now,
-    ethFrame({ dst: MAC_BROADCAST, src: MAC_EVIL, etherType: EtherType.Arp }, gratuitous),
-  );
+  injectFromEvil(net, net.pair.b, MAC_BROADCAST, gratuitous);
   // And an unsolicited reply for an address nobody asked about.
   const stray = arpPacket({
     operation: ArpOperation.Reply,
@@ -119,11 +117,7 @@ Deno.test("arp: unsolicited and forged replies do not poison the cache", () => {
     targetMac: MAC_A,
     targetIp: IP_A,
   });
-  inject(
-    net.pair.b,
-    net.now,
-    ethFrame({ dst: MAC_A, src: MAC_EVIL, etherType: EtherType.Arp }, stray),
-  );
+  injectFromEvil(net, net.pair.b, MAC_A, stray);
   net.run(10);
   assert.equal(net.a.arp.lookup(IP_B, net.now), MAC_B);
   assert.equal(net.a.arp.lookup(parseIpv4("10.0.0.77"), net.now), undefined);
@@ -137,13 +131,11 @@ Deno.test("arp: only own addresses are answered; a claim on ours is counted", ()
   const net = new TwoStacks();
   net.run(1);
   const ask = (targetIp: number, senderIp: number) =>
-    inject(
+    injectFromEvil(
+      net,
       net.pair.a,
-      net.now,
-      ethFrame(
-        { dst: MAC_BROADCAST, src: MAC_EVIL, etherType: EtherType.Arp },
-        arpPacket({ operation: ArpOperation.Request, senderMac: MAC_EVIL, senderIp, targetIp }),
-      ),
+      MAC_BROADCAST,
+      arpPacket({ operation: ArpOperation.Request, senderMac: MAC_EVIL, senderIp, targetIp }),
     );
   ask(parseIpv4("10.0.0.50"), parseIpv4("10.0.0.60"));
   ask(IP_B, IP_B); // someone announcing b's own address
@@ -161,12 +153,7 @@ Deno.test("arp: malformed ARP packets are dropped and counted", () => {
   const net = new TwoStacks();
   net.run(1);
   const good = arpPacket({ operation: ArpOperation.Request, senderMac: MAC_EVIL, targetIp: IP_B });
-  const send = (payload: Uint8Array) =>
-    inject(
-      net.pair.a,
-      net.now,
-      ethFrame({ dst: MAC_BROADCAST, src: MAC_EVIL, etherType: EtherType.Arp }, payload),
-    );
+  const send = (payload: Uint8Array) => injectFromEvil(net, net.pair.a, MAC_BROADCAST, payload);
   const badHardware = good.slice();
   badHardware[1] = 6; // IEEE 802 instead of Ethernet
   send(badHardware);
@@ -191,18 +178,16 @@ Deno.test("arp: a claim on our address is defended at most once per 10 seconds",
   const net = new TwoStacks();
   net.run(3000); // past the start-up announcements
   const claim = () =>
-    inject(
+    injectFromEvil(
+      net,
       net.pair.a,
-      net.now,
-      ethFrame(
-        { dst: MAC_BROADCAST, src: MAC_EVIL, etherType: EtherType.Arp },
-        arpPacket({
-          operation: ArpOperation.Request,
-          senderMac: MAC_EVIL,
-          senderIp: IP_B,
-          targetIp: IP_B,
-        }),
-      ),
+      MAC_BROADCAST,
+      arpPacket({
+        operation: ArpOperation.Request,
+        senderMac: MAC_EVIL,
+        senderIp: IP_B,
+        targetIp: IP_B,
+      }),
     );
   const announcements = () => net.b.stats().arp.txAnnouncements;
   const before = announcements();
