@@ -571,12 +571,14 @@ export function payloadByte(seq: number): number {
   return (Math.imul(seq, 0x9e3779b1) >>> 24) & 0xff;
 }
 
-function write16(bytes: Uint8Array, at: number, v: number): void {
+/** Writes `v` big-endian at `bytes[at .. at + 2)`. */
+export function write16(bytes: Uint8Array, at: number, v: number): void {
   bytes[at] = v >>> 8;
   bytes[at + 1] = v;
 }
 
-function write32(bytes: Uint8Array, at: number, v: number): void {
+/** Writes `v` big-endian at `bytes[at .. at + 4)`. */
+export function write32(bytes: Uint8Array, at: number, v: number): void {
   bytes[at] = v >>> 24;
   bytes[at + 1] = v >>> 16;
   bytes[at + 2] = v >>> 8;

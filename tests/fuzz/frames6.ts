@@ -19,6 +19,8 @@ import {
   peerMac,
   STACK_MAC,
   UDP_PORT,
+  write16,
+  write32,
 } from "./frames.ts";
 
 /** The stack's link-local address, fe80::ff:fe00:1 (EUI-64 of 02:00:00:00:00:01). */
@@ -411,16 +413,4 @@ function writeMac(bytes: Uint8Array, at: number, mac: number): void {
     bytes[at + i] = mac % 256;
     mac = Math.floor(mac / 256);
   }
-}
-
-function write16(bytes: Uint8Array, at: number, v: number): void {
-  bytes[at] = v >>> 8;
-  bytes[at + 1] = v & 0xff;
-}
-
-function write32(bytes: Uint8Array, at: number, v: number): void {
-  bytes[at] = v >>> 24;
-  bytes[at + 1] = v >>> 16;
-  bytes[at + 2] = v >>> 8;
-  bytes[at + 3] = v & 0xff;
 }
