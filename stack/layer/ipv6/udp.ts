@@ -15,6 +15,7 @@ import { UDP_HEADER_LENGTH, UDP_PROTOCOL, UdpPacket } from "../../wire/udp.ts";
 import type { SendResult } from "../handler.ts";
 import { countWireError, newLayerStats } from "../stats.ts";
 import type { UdpFill, UdpIncoming } from "../udp/endpoint.ts";
+import { UdpPayload } from "../udp/payload.ts";
 import type { Ipv6Incoming, Ipv6TransportHandler } from "./contract.ts";
 import type { Ipv6Endpoint } from "./endpoint.ts";
 
@@ -48,8 +49,7 @@ export class Udp6 implements Ipv6TransportHandler {
   #srcPort = 0;
   #dstPort = 0;
   #length = 0;
-  #data: Uint8Array = EMPTY;
-  #userFill: UdpFill | undefined;
+  #payload = new UdpPayload();
   #fill: (bytes: Uint8Array, offset: number, src: Ipv6Address, dst: Ipv6Address) => void;
 
   /** Creates UDP over `ip`, delivering to `ports`, and registers it for next header 17. */
@@ -117,10 +117,9 @@ export class Udp6 implements Ipv6TransportHandler {
     data: Uint8Array,
     src?: Ipv6Address,
   ): SendResult {
-    this.#data = data;
-    this.#userFill = undefined;
+    this.#payload.copy(data);
     const result = this.#send(srcPort, dst, dstPort, data.length, src);
-    this.#data = EMPTY;
+    this.#payload.clear();
     return result;
   }
 
@@ -133,9 +132,9 @@ export class Udp6 implements Ipv6TransportHandler {
     fill: UdpFill,
     src?: Ipv6Address,
   ): SendResult {
-    this.#userFill = fill;
+    this.#payload.fillWith(fill);
     const result = this.#send(srcPort, dst, dstPort, length, src);
-    this.#userFill = undefined;
+    this.#payload.clear();
     return result;
   }
 
@@ -160,9 +159,7 @@ export class Udp6 implements Ipv6TransportHandler {
   }
 
   #write(bytes: Uint8Array, offset: number, src: Ipv6Address, dst: Ipv6Address): void {
-    const payload = offset + UDP_HEADER_LENGTH;
-    if (this.#userFill !== undefined) this.#userFill(bytes, payload, this.#length);
-    else bytes.set(this.#data, payload);
+    this.#payload.write(bytes, offset + UDP_HEADER_LENGTH, this.#length);
     const length = UDP_HEADER_LENGTH + this.#length;
     const view = this.#txView.wrap(bytes, offset, length);
     view.srcPort = this.#srcPort;
@@ -179,5 +176,3 @@ export class Udp6 implements Ipv6TransportHandler {
     view.checksum = sum === 0 ? 0xffff : sum;
   }
 }
-
-const EMPTY = new Uint8Array(0);
