@@ -39,6 +39,23 @@ export interface Waker {
 /** Turns a host name into an IPv4 address (a DNS resolver plugs in here). */
 export type Resolve = (hostname: string) => Promise<number>;
 
+/** How a `TcpSockets` reads and writes addresses: IPv4 by default, IPv6 handles (ipv6/tcp6.ts). */
+export interface TcpAddressCodec {
+  /** "IPv4" or "IPv6", for error messages. */
+  family: string;
+  /** The hostname that means any address. */
+  any: string;
+  parse(text: string): number | undefined;
+  format(address: number): string;
+}
+
+const IPV4_CODEC: TcpAddressCodec = {
+  family: "IPv4",
+  any: "0.0.0.0",
+  parse: tryParseIpv4,
+  format: formatIpv4,
+};
+
 /** Options of `TcpSockets.listen`. */
 export interface TcpListenOptions {
   port: number;
@@ -69,25 +86,32 @@ export class TcpSockets {
   readonly endpoint: TcpEndpoint;
   #waker: Waker;
   #resolve: Resolve | undefined;
+  #codec: TcpAddressCodec;
 
   /** Wraps `endpoint`; `waker.wake()` is called whenever the app queued output. */
-  constructor(endpoint: TcpEndpoint, waker: Waker, options: { resolve?: Resolve } = {}) {
+  constructor(
+    endpoint: TcpEndpoint,
+    waker: Waker,
+    options: { resolve?: Resolve; addresses?: TcpAddressCodec } = {},
+  ) {
     this.endpoint = endpoint;
     this.#waker = waker;
     this.#resolve = options.resolve;
+    this.#codec = options.addresses ?? IPV4_CODEC;
   }
 
   /** Listens on a port; throws `AddrInUse` if it already listens. */
   listen(options: TcpListenOptions): TcpListener {
-    const hostname = options.hostname ?? "0.0.0.0";
-    const localAddr = tryParseIpv4(hostname);
-    if (localAddr === undefined) throw new TypeError(`Invalid IPv4 address ${hostname}`);
+    const codec = this.#codec;
+    const hostname = options.hostname ?? codec.any;
+    const localAddr = codec.parse(hostname);
+    if (localAddr === undefined) throw new TypeError(`Invalid ${codec.family} address ${hostname}`);
     let handle: TcpListenerHandle;
     const listener = new TcpListener(this.#waker, {
       transport: "tcp",
       hostname,
       port: options.port,
-    });
+    }, codec.format);
     try {
       handle = this.endpoint.listen(options.port, {
         localAddr,
@@ -104,14 +128,14 @@ export class TcpSockets {
 
   /** Opens a connection; rejects with `ConnectionRefused`, `TimedOut` or `BadResource`. */
   async connect(options: TcpConnectOptions): Promise<TcpConn> {
-    let remote = tryParseIpv4(options.hostname);
+    let remote = this.#codec.parse(options.hostname);
     if (remote === undefined) {
       if (this.#resolve === undefined) {
         throw new TypeError(`Cannot resolve ${options.hostname}: no resolver, use an IPv4 address`);
       }
       remote = await this.#resolve(options.hostname);
     }
-    const socket = new TcpConn(this.#waker);
+    const socket = new TcpConn(this.#waker, this.#codec.format);
     const conn = this.endpoint.connect(remote, options.port, {
       localPort: options.localPort,
       config: options.config,
@@ -133,10 +157,13 @@ export class TcpListener implements AsyncIterable<TcpConn> {
   #waiters: { resolve: (conn: TcpConn) => void; reject: (error: Error) => void }[] = [];
   #closed = false;
 
+  #format: (address: number) => string;
+
   /** Created by `TcpSockets.listen`. */
-  constructor(waker: Waker, addr: TcpNetAddr) {
+  constructor(waker: Waker, addr: TcpNetAddr, format: (address: number) => string = formatIpv4) {
     this.#waker = waker;
     this.addr = addr;
+    this.#format = format;
   }
 
   /** Connects to the endpoint's listener (internal). */
@@ -192,7 +219,7 @@ export class TcpListener implements AsyncIterable<TcpConn> {
   #take(): TcpConn | undefined {
     const conn = this.#handle?.accept();
     if (conn === undefined) return undefined;
-    const socket = new TcpConn(this.#waker);
+    const socket = new TcpConn(this.#waker, this.#format);
     conn.handler = socket.handler;
     socket.bind(conn);
     return socket;
@@ -211,9 +238,12 @@ export class TcpConn {
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
+  #format: (address: number) => string;
+
   /** Created by `TcpSockets.connect` and `TcpListener.accept`. */
-  constructor(waker: Waker) {
+  constructor(waker: Waker, format: (address: number) => string = formatIpv4) {
     this.#waker = waker;
+    this.#format = format;
     this.handler = { receive: (event: TcpEvent) => this.#onEvent(event) };
   }
 
@@ -240,13 +270,13 @@ export class TcpConn {
   /** Our address. */
   get localAddr(): TcpNetAddr {
     const conn = this.#conn!;
-    return { transport: "tcp", hostname: formatIpv4(conn.localAddr), port: conn.localPort };
+    return { transport: "tcp", hostname: this.#format(conn.localAddr), port: conn.localPort };
   }
 
   /** The peer's address. */
   get remoteAddr(): TcpNetAddr {
     const conn = this.#conn!;
-    return { transport: "tcp", hostname: formatIpv4(conn.remoteAddr), port: conn.remotePort };
+    return { transport: "tcp", hostname: this.#format(conn.remoteAddr), port: conn.remotePort };
   }
 
   /**
