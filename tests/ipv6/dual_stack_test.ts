@@ -30,7 +30,10 @@ function host(nic: MemoryPair["a"], v4: string, v6: string, seed: number) {
   return {
     iface,
     s4: new TcpSockets(tcp4, waker),
-    s6: new TcpSockets(tcp6.endpoint, waker, { resolve: tcp6.handles.resolver() }),
+    s6: new TcpSockets(tcp6.endpoint, waker, {
+      resolve: tcp6.handles.resolver(),
+      addresses: tcp6.handles.codec(),
+    }),
   };
 }
 
@@ -57,7 +60,9 @@ Deno.test("dual stack: one serve answers over IPv4 and IPv6 through a DualStackL
     server.s4.listen({ port: 80 }),
   ]);
   let served = 0;
-  const http = serve({ listener, onListen: () => {} }, () => {
+  const peers: string[] = [];
+  const http = serve({ listener, onListen: () => {} }, (_req, info) => {
+    peers.push(info.remoteAddr.hostname);
     served++;
     return new Response("hello dual stack");
   });
@@ -77,6 +82,9 @@ Deno.test("dual stack: one serve answers over IPv4 and IPv6 through a DualStackL
     assert.match(v6, /^HTTP\/1\.1 200 OK\r\n[\s\S]*hello dual stack$/);
     assert.match(v4, /^HTTP\/1\.1 200 OK\r\n[\s\S]*hello dual stack$/);
     assert.equal(served, 2);
+    // The IPv6 peer is printed as IPv6 text, and the merged listener listens on "::".
+    assert.deepEqual(peers, ["2001:db8::a", "10.0.0.1"]);
+    assert.equal(listener.addr.hostname, "::");
   } finally {
     await http.shutdown();
     stop = true;

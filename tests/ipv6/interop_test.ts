@@ -361,7 +361,10 @@ for (const kind of KINDS) {
     });
     const net = (0x74 + (kind === "tap" ? 0 : 0x10)).toString(16);
     const tcp6 = attachTcp6(l.iface, { rng: new Rng(5) });
-    const sockets = new TcpSockets(tcp6.endpoint, l.runtime, { resolve: tcp6.handles.resolver() });
+    const sockets = new TcpSockets(tcp6.endpoint, l.runtime, {
+      resolve: tcp6.handles.resolver(),
+      addresses: tcp6.handles.codec(),
+    });
     const server = serve(
       { listener: sockets.listen({ port: 80 }), onListen: () => {} },
       echoHandler,

@@ -53,8 +53,14 @@ function setup(impair?: { loss?: number; corrupt?: number }) {
     tcpA,
     tcpB,
     drive,
-    sockA: new TcpSockets(tcpA.endpoint, waker, { resolve: tcpA.handles.resolver() }),
-    sockB: new TcpSockets(tcpB.endpoint, waker, { resolve: tcpB.handles.resolver() }),
+    sockA: new TcpSockets(tcpA.endpoint, waker, {
+      resolve: tcpA.handles.resolver(),
+      addresses: tcpA.handles.codec(),
+    }),
+    sockB: new TcpSockets(tcpB.endpoint, waker, {
+      resolve: tcpB.handles.resolver(),
+      addresses: tcpB.handles.codec(),
+    }),
   };
 }
 
@@ -90,6 +96,8 @@ for (const impair of [{}, { loss: 0.02, corrupt: 0.01 }]) {
     })();
     const client = (async () => {
       const conn = await s.sockA.connect({ hostname: "[2001:db8::b]", port: 80 });
+      assert.deepEqual(conn.remoteAddr, { transport: "tcp", hostname: "2001:db8::b", port: 80 });
+      assert.equal(conn.localAddr.hostname, "2001:db8::a");
       const reader = readAll(conn);
       await conn.write(data);
       await conn.closeWrite();
