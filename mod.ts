@@ -56,6 +56,16 @@ export { UdpEndpoint } from "./stack/layer/udp/endpoint.ts";
 export type { UdpBinding, UdpHandler, UdpIncoming } from "./stack/layer/udp/endpoint.ts";
 export { Ipv6Endpoint } from "./stack/layer/ipv6/endpoint.ts";
 export type { Ipv6Options } from "./stack/layer/ipv6/endpoint.ts";
+export type {
+  Ipv6Fill,
+  Ipv6Incoming,
+  Ipv6Sender,
+  Ipv6TransportHandler,
+} from "./stack/layer/ipv6/contract.ts";
+export { Udp6 } from "./stack/layer/ipv6/udp.ts";
+export { attachTcp6, Ipv6Handles } from "./stack/layer/ipv6/tcp6.ts";
+export type { Tcp6 } from "./stack/layer/ipv6/tcp6.ts";
+export { DualStackListener } from "./stack/layer/ipv6/dual_listener.ts";
 
 // TCP: the endpoint (Open / In / Stray events) and the socket-style API.
 export { TcpEndpoint } from "./stack/layer/tcp/endpoint.ts";
@@ -91,7 +101,12 @@ export {
   TcpSockets,
   TimedOut,
 } from "./stack/socket/tcp.ts";
-export type { TcpConnectOptions, TcpListenOptions, TcpNetAddr } from "./stack/socket/tcp.ts";
+export type {
+  TcpAddressCodec,
+  TcpConnectOptions,
+  TcpListenOptions,
+  TcpNetAddr,
+} from "./stack/socket/tcp.ts";
 
 // HTTP.
 export * from "./stack/http/mod.ts";
