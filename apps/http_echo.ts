@@ -9,6 +9,9 @@
  *   deno run -A apps/http_echo.ts --port 8080                          # Deno's kernel sockets
  *   deno run -A apps/http_echo.ts --nic tap:tap0 --ip 10.0.0.2/24      # our stack, port 80
  *
+ * On our stack it serves the port over IPv4 and IPv6 alike (link-local and SLAAC addresses), and prints
+ * each IPv6 address once DAD has passed (`ipv6: address …`).
+ *
  * @module
  */
 
@@ -17,7 +20,9 @@ import type { HttpListener } from "../stack/http/conn.ts";
 import { DEFAULT_LIMITS } from "../stack/http/limits.ts";
 import type { ServeHandler, ServeHandlerInfo } from "../stack/http/connection.ts";
 import { type HttpServer, serve } from "../stack/http/server.ts";
-import { listen } from "../stack/socket/tcp.ts";
+import { DualStackListener } from "../stack/layer/ipv6/dual_listener.ts";
+import { attachTcp6 } from "../stack/layer/ipv6/tcp6.ts";
+import { listen, TcpSockets } from "../stack/socket/tcp.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { exitWithError, formatStats, watchSignals } from "./lib/cli.ts";
 import { type Link, openLink } from "./lib/link.ts";
@@ -175,8 +180,10 @@ export async function startHttpApp(
   const port = parseIntegerOption("port", values.port, 80, 1, 65535);
   const link = await openLink(config);
   hooks.onLink?.(link);
+  let stopWatch = () => {};
   try {
-    const listener: HttpListener = listen(link, { port, backlog: 128 });
+    const listener = dualStackListen(link, port);
+    stopWatch = watchIpv6Addresses(link, (line) => console.log(line));
     const server = serve({
       listener,
       limits,
@@ -184,7 +191,10 @@ export async function startHttpApp(
       // The interface's own address: with --ip dhcp it is the lease, not in the config.
       onListen: () => announce(formatIpv4(link.iface.ipv4.addresses[0]?.address ?? 0), port),
     }, app.handler);
-    const finished = server.finished.then(() => link.close());
+    const finished = server.finished.then(() => {
+      stopWatch();
+      return link.close();
+    });
     return {
       nic,
       addr: server.addr,
@@ -193,9 +203,48 @@ export async function startHttpApp(
       [Symbol.asyncDispose]: () => server.shutdown().then(() => finished),
     };
   } catch (error) {
+    stopWatch();
     await link.close();
     throw error;
   }
+}
+
+/**
+ * Listens on `port` over IPv4 and, when the interface has IPv6 on (the default), over IPv6 too: a
+ * second TCP endpoint through tcp6.ts, merged with the IPv4 listener into one accept loop.
+ */
+export function dualStackListen(link: Link, port: number): HttpListener {
+  const v4 = listen(link, { port, backlog: 128 });
+  if (link.iface.ipv6 === undefined) return v4;
+  const tcp6 = attachTcp6(link.iface);
+  const sockets = new TcpSockets(tcp6.endpoint, link.runtime, {
+    resolve: tcp6.handles.resolver(),
+    addresses: tcp6.handles.codec(),
+  });
+  return new DualStackListener([sockets.listen({ port, backlog: 128 }), v4]);
+}
+
+/** How often the IPv6 addresses are looked at for ones that passed DAD since. */
+const IPV6_WATCH_MS = 250;
+
+/**
+ * Reports each IPv6 address of the link once it is preferred (DAD passed), with its origin, so that a
+ * boot log shows the SLAAC address the host can reach; returns a function that stops watching.
+ */
+export function watchIpv6Addresses(link: Link, report: (line: string) => void): () => void {
+  const ip = link.iface.ipv6;
+  if (ip === undefined) return () => {};
+  const reported = new Set<string>();
+  const look = () => {
+    for (const own of ip.config.addresses) {
+      if (own.state !== "preferred" || reported.has(own.address.key)) continue;
+      reported.add(own.address.key);
+      report(`ipv6: address ${own.address}/${own.prefixLength} (${own.origin})`);
+    }
+  };
+  // The IPv6 layer has no event for "DAD passed"; a slow look at a list of a few entries is enough.
+  const timer = setInterval(look, IPV6_WATCH_MS);
+  return () => clearInterval(timer);
 }
 
 /** Starts the echo app from command-line `args`; `undefined` when only help was asked. */
