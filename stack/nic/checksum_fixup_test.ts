@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { internetChecksum, pseudoHeaderSum } from "../wire/checksum.ts";
+import { ipv6PseudoHeaderSum } from "../wire/ipv6.ts";
+import { Ipv6Address } from "../wire/ipv6_address.ts";
 import {
   completeTransportChecksum,
   transportChecksumPlace,
@@ -105,4 +107,52 @@ Deno.test("verifyTransportChecksum accepts good sums, rejects bad ones, ignores 
   tcp[3 + 34 + 16] ^= 1;
   assert.equal(verifyTransportChecksum(tcp, 3, 14 + 40), false);
   assert.equal(verifyTransportChecksum(frame(1, new Uint8Array(8)), 3, 42), undefined);
+});
+
+/** An Ethernet + IPv6 frame fd00::2 → fd00::1 carrying `segment` as next header `protocol`, at offset 3. */
+function frame6(protocol: number, segment: Uint8Array): Uint8Array {
+  const b = new Uint8Array(3 + 14 + 40 + segment.length + 5);
+  const o = 3;
+  b[o + 12] = 0x86;
+  b[o + 13] = 0xdd;
+  b.set([0x60, 0, 0, 0, segment.length >> 8, segment.length & 0xff, protocol, 64], o + 14);
+  SRC6.write(b, o + 22);
+  DST6.write(b, o + 38);
+  b.set(segment, o + 54);
+  return b;
+}
+
+const SRC6 = Ipv6Address.parse("fd00::2");
+const DST6 = Ipv6Address.parse("fd00::1");
+
+function verifies6(b: Uint8Array, protocol: number, length: number): boolean {
+  return internetChecksum(b, 3 + 54, length, ipv6PseudoHeaderSum(SRC6, DST6, protocol, length)) ===
+    0;
+}
+
+Deno.test("completeTransportChecksum finishes partial TCP and UDP checksums over IPv6", () => {
+  const udp = new Uint8Array([0x30, 0x39, 0, 7, 0, 13, 0x12, 0x34, 104, 101, 108, 108, 111]);
+  const b = frame6(17, udp);
+  assert.equal(verifies6(b, 17, 13), false);
+  assert.equal(completeTransportChecksum(b, 3, 14 + 40 + 13), true);
+  assert.equal(verifies6(b, 17, 13), true);
+  assert.equal(verifyTransportChecksum(b, 3, 14 + 40 + 13), true);
+
+  const tcp = new Uint8Array(20 + 7).fill(0x41);
+  tcp[12] = 0x50;
+  const t = frame6(6, tcp);
+  assert.equal(completeTransportChecksum(t, 3, 14 + 40 + 27), true);
+  assert.equal(verifies6(t, 6, 27), true);
+  t[3 + 54 + 25] ^= 1;
+  assert.equal(verifyTransportChecksum(t, 3, 14 + 40 + 27), false);
+});
+
+Deno.test("IPv6: a zero UDP checksum is wrong, and extension headers are left alone", () => {
+  const udp = new Uint8Array([0x30, 0x39, 0, 7, 0, 9, 0, 0, 1]);
+  assert.equal(verifyTransportChecksum(frame6(17, udp), 3, 14 + 40 + 9), false);
+  // Next header 0 (hop-by-hop): the transport header is not where the fixed header ends.
+  const hop = frame6(0, new Uint8Array(16));
+  const place = { start: 0, offset: 0 };
+  assert.equal(transportChecksumPlace(hop, 3, 14 + 40 + 16, place), false);
+  assert.equal(completeTransportChecksum(hop, 3, 14 + 40 + 16), false);
 });
