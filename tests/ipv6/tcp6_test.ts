@@ -154,6 +154,34 @@ Deno.test("tcp6: a connection to a closed port is refused, and a bad checksum is
   assert.equal(s.tcpB.endpoint.stats.rxSegments, before);
 });
 
+Deno.test("tcp6: a SYN to a multicast group opens nothing and draws no reset", () => {
+  const s = setup();
+  s.tcpB.endpoint.listen(80, { handler: { receive() {} } });
+  const syn = new Uint8Array(20);
+  syn[1] = 99;
+  syn[3] = 80;
+  syn[12] = 0x50;
+  syn[13] = 0x02;
+  const src = Ipv6Address.parse("2001:db8::a");
+  const dst = Ipv6Address.parse("ff02::1");
+  const sum = internetChecksum(syn, 0, 20, ipv6PseudoHeaderSum(src, dst, 6, 20));
+  syn[16] = sum >> 8;
+  syn[17] = sum & 0xff;
+  const before = s.tcpB.endpoint.stats.rxSegments;
+  s.tcpB.adapter.receive({
+    src,
+    dst,
+    nextHeader: 6,
+    hopLimit: 64,
+    bytes: syn,
+    offset: 0,
+    length: 20,
+    packet: undefined as never,
+  }, 0);
+  assert.equal(s.tcpB.adapter.stats.dropMulticast, 1);
+  assert.equal(s.tcpB.endpoint.stats.rxSegments, before);
+});
+
 Deno.test("tcp6: handles map addresses both ways, stay bounded and come back the same", async () => {
   const { Ipv6Handles } = await import("../../stack/layer/ipv6/tcp6.ts");
   const handles = new Ipv6Handles(2, 1234);

@@ -151,7 +151,14 @@ export interface Tcp6Transport {
 /** Runs a TCP endpoint over an IPv6 endpoint. */
 export class Tcp6Adapter implements Ipv6TransportHandler, TcpIpSender {
   /** Counters. */
-  readonly stats = { rxSegments: 0, dropChecksum: 0, dropHandles: 0, txSegments: 0, sweeps: 0 };
+  readonly stats = {
+    rxSegments: 0,
+    dropChecksum: 0,
+    dropMulticast: 0,
+    dropHandles: 0,
+    txSegments: 0,
+    sweeps: 0,
+  };
   /** The address handles. */
   readonly handles: Ipv6Handles;
   #ip: Ipv6Endpoint;
@@ -206,6 +213,12 @@ export class Tcp6Adapter implements Ipv6TransportHandler, TcpIpSender {
   /** Takes one segment from the IPv6 layer. */
   receive(packet: Ipv6Incoming, now: number): void {
     this.stats.rxSegments++;
+    // RFC 1122 §4.2.3.10 (as for IPv4 broadcast): TCP is unicast only, so a segment sent to a
+    // multicast group opens nothing and gets no reset.
+    if (packet.dst.isMulticast) {
+      this.stats.dropMulticast++;
+      return;
+    }
     if (!this.#rxVerified) {
       const initial = ipv6PseudoHeaderSum(packet.src, packet.dst, TCP, packet.length);
       if (internetChecksum(packet.bytes, packet.offset, packet.length, initial) !== 0) {
