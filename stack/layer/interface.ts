@@ -116,6 +116,7 @@ export class Interface {
       gateway: options.gateway,
       rng,
       clock: options.clock,
+      tsoMaxBytes: nic.caps.tsoMaxBytes,
       ...options.ipv4,
     });
     this.icmp = new IcmpEndpoint(this.ipv4, options.icmp);

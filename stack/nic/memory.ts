@@ -14,6 +14,8 @@ import type { NicStats } from "./nic.ts";
 export type { Impairments } from "./memory_channel.ts";
 
 const ETHERNET_HEADER = 14;
+/** The largest TSO payload: a 64 KiB IPv4 datagram less the IPv4 and the longest TCP header. */
+export const MEMORY_TSO_MAX_BYTES = 0xffff - 20 - 60;
 
 /** A NIC whose frames travel through in-memory channels. */
 export class MemoryNic implements Nic {
@@ -28,14 +30,23 @@ export class MemoryNic implements Nic {
 
   /**
    * Creates an unconnected NIC; `MemoryPair` and `Loopback` wire its channels. `checksumOffload` makes
-   * it claim both checksum offloads (see `MemoryPairOptions.checksumOffload`).
+   * it claim both checksum offloads (see `MemoryPairOptions.checksumOffload`), `tso` segmentation
+   * offload (see `MemoryPairOptions.tso`).
    */
-  constructor(name: string, mac: number, mtu: number, stats: NicStats, checksumOffload = false) {
+  constructor(
+    name: string,
+    mac: number,
+    mtu: number,
+    stats: NicStats,
+    checksumOffload = false,
+    tso = false,
+  ) {
     this.name = name;
     this.mac = mac;
     this.mtu = mtu;
     this.stats = stats;
     this.caps = { rxChecksumVerified: checksumOffload, txChecksumOffload: checksumOffload };
+    if (tso) this.caps.tsoMaxBytes = MEMORY_TSO_MAX_BYTES;
   }
 
   /** Connects the NIC to its receive and transmit channels. */
@@ -125,6 +136,13 @@ export interface MemoryPairOptions {
    * `corrupt`, whose flipped bits nothing would then catch.
    */
   checksumOffload?: boolean;
+  /**
+   * Both ends claim TCP segmentation offload (`NicCaps.tsoMaxBytes`, default false) and the cable
+   * carries their TCP frames of up to 64 KiB whole, as virtio GSO does between guests on one host: the
+   * receiving stack takes the train of segments as one. Impairments hit such a frame as one frame.
+   * Each direction's pool then holds 64 KiB slots.
+   */
+  tso?: boolean;
 }
 
 /** Two NICs joined by an in-memory cable: what `a` sends, `b` receives, and the other way round. */
@@ -149,12 +167,14 @@ export class MemoryPair {
         "Cannot offload checksums on a corrupting link: nothing would catch the damage",
       );
     }
-    this.a = new MemoryNic("memory:a", opts.macA ?? 0x020000000001, mtu, statsA, offload);
-    this.b = new MemoryNic("memory:b", opts.macB ?? 0x020000000002, mtu, statsB, offload);
+    const tso = opts.tso ?? false;
+    this.a = new MemoryNic("memory:a", opts.macA ?? 0x020000000001, mtu, statsA, offload, tso);
+    this.b = new MemoryNic("memory:b", opts.macB ?? 0x020000000002, mtu, statsB, offload, tso);
+    const maxFrame = tso ? Math.max(mtu, 0xffff) + ETHERNET_HEADER : mtu + ETHERNET_HEADER;
     // Each direction draws from its own generator so that traffic one way never shifts the other's.
     const seed = opts.seed ?? 1;
     const aToB = new MemoryChannel({
-      maxFrame: mtu + ETHERNET_HEADER,
+      maxFrame,
       ringFrames: opts.ringFrames,
       impair: aToBImp,
       rng: new Rng(seed),
@@ -162,7 +182,7 @@ export class MemoryPair {
       txStats: statsA,
     });
     const bToA = new MemoryChannel({
-      maxFrame: mtu + ETHERNET_HEADER,
+      maxFrame,
       ringFrames: opts.ringFrames,
       impair: bToAImp,
       rng: new Rng((seed ^ 0x5bd1e995) >>> 0),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Loopback, MemoryPair } from "./memory.ts";
+import { Loopback, MEMORY_TSO_MAX_BYTES, MemoryPair } from "./memory.ts";
 import type { Nic } from "./nic.ts";
 
 /** Sends frames numbered `from..from+count` of `length` bytes (number in bytes 0..3, pattern after). */
@@ -346,4 +346,17 @@ Deno.test("checksum offload is refused on a corrupting link", () => {
     RangeError,
   );
   assert.equal(new MemoryPair({ impair: { corrupt: 0.01 } }).a.caps.rxChecksumVerified, false);
+});
+
+Deno.test("TSO is off by default; a TSO pair carries a 64 KiB frame whole, other pairs refuse it", () => {
+  assert.equal(new MemoryPair().a.caps.tsoMaxBytes, undefined);
+  const pair = new MemoryPair({ tso: true });
+  assert.equal(pair.a.caps.tsoMaxBytes, MEMORY_TSO_MAX_BYTES);
+  assert.equal(pair.b.caps.tsoMaxBytes, MEMORY_TSO_MAX_BYTES);
+  const length = 14 + 0xffff;
+  assert.ok(pair.a.send(0, length, (bytes, offset, n) => bytes.fill(7, offset, offset + n)));
+  const got: number[] = [];
+  pair.b.receive(0, (bytes, offset, n) => got.push(n, bytes[offset + n - 1]));
+  assert.deepEqual(got, [length, 7]);
+  assert.throws(() => new MemoryPair().a.send(0, length, () => {}), RangeError);
 });

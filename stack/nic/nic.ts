@@ -12,6 +12,12 @@ export interface NicCaps {
   rxChecksumVerified: boolean;
   /** The device completes transport checksums on send (virtio CSUM); layers write the pseudo-header sum. */
   txChecksumOffload: boolean;
+  /**
+   * TCP segmentation offload: the largest TCP payload of one TCP/IPv4 frame the device accepts beyond the
+   * MTU (0 or unset: none). Such a frame is a train of segments of MTU − IP header − TCP header payload
+   * bytes each, the last maybe shorter, that the device (or the peer, on a memory link) cuts or takes whole.
+   */
+  tsoMaxBytes?: number;
 }
 
 /** Counters every NIC keeps. */

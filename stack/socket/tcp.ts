@@ -440,7 +440,13 @@ export class TcpConn {
 export interface TcpLink {
   iface: {
     attach(protocol: number, transport: TcpEndpoint): unknown;
-    readonly nic?: { readonly caps: { rxChecksumVerified: boolean; txChecksumOffload: boolean } };
+    readonly nic?: {
+      readonly caps: {
+        rxChecksumVerified: boolean;
+        txChecksumOffload: boolean;
+        tsoMaxBytes?: number;
+      };
+    };
   };
   runtime: Waker;
 }
@@ -456,6 +462,7 @@ export function tcpFor(link: TcpLink, options: { resolve?: Resolve } = {}): TcpS
     const endpoint = new TcpEndpoint({
       checksum: caps?.txChecksumOffload ? "pseudo" : "full",
       verifyChecksum: !(caps?.rxChecksumVerified ?? false),
+      tsoMaxBytes: caps?.tsoMaxBytes ?? 0,
     });
     link.iface.attach(6, endpoint);
     sockets = new TcpSockets(endpoint, link.runtime, options);

@@ -27,6 +27,8 @@ export interface SimOptions {
   ringFrames?: number;
   /** The link claims checksum offload and TCP uses it, as `tcpFor` does (default false). */
   checksumOffload?: boolean;
+  /** The link does TCP segmentation offload and TCP uses it, as `tcpFor` does (default false). */
+  tso?: boolean;
 }
 
 /** Two stacks on one in-memory link, on a virtual clock. */
@@ -46,8 +48,10 @@ export class Sim {
       seed,
       impair: options.impair,
       mtu: options.mtu,
-      ringFrames: options.ringFrames ?? 1024,
+      // TSO slots are 64 KiB each: a quarter of the frames keeps the pools at 32 MiB.
+      ringFrames: options.ringFrames ?? (options.tso ? 256 : 1024),
       checksumOffload: options.checksumOffload,
+      tso: options.tso,
     });
     // Static neighbours: the memory link flips bits without an Ethernet FCS to catch them, and a
     // corrupted ARP reply would poison a cache for good; these tests are about TCP.
@@ -74,6 +78,7 @@ export class Sim {
     const caps = this.pair.a.caps;
     const checksum = caps.txChecksumOffload ? "pseudo" as const : "full" as const;
     const verifyChecksum = !caps.rxChecksumVerified;
+    const tsoMaxBytes = caps.tsoMaxBytes ?? 0;
     this.tcpA = new TcpEndpoint({
       rng: new Rng(seed * 4 + 1),
       isnKey: key(1),
@@ -81,6 +86,7 @@ export class Sim {
       config,
       checksum,
       verifyChecksum,
+      tsoMaxBytes,
       ...options.endpoint,
     });
     this.tcpB = new TcpEndpoint({
@@ -90,6 +96,7 @@ export class Sim {
       config,
       checksum,
       verifyChecksum,
+      tsoMaxBytes,
       ...options.endpoint,
     });
     this.a.attach(6, this.tcpA);

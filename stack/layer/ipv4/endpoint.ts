@@ -78,6 +78,8 @@ export interface Ipv4Options {
    * their frames carry the right time. Inside `poll` the `now` passed in is used.
    */
   clock?: () => number;
+  /** The NIC's `tsoMaxBytes`: TCP datagrams up to that much payload go whole, unfragmented. */
+  tsoMaxBytes?: number;
 }
 
 /** The IPv4 endpoint of an interface. */
@@ -127,6 +129,7 @@ export class Ipv4Endpoint implements EthRecv, Ipv4Sender {
     this.#arp = arp;
     this.#output = new Ipv4Output(eth, this.stats, (options.rng ?? Rng.fromCrypto()).nextU32());
     this.#output.ttl = options.defaultTtl ?? IPV4_DEFAULT_TTL;
+    this.#output.tsoMaxBytes = options.tsoMaxBytes ?? 0;
     this.reassembler = new Reassembler({
       maxBytes: options.reassemblyBytes,
       timeoutMs: options.reassemblyTimeoutMs,

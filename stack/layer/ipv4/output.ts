@@ -15,10 +15,13 @@ import {
   Ipv4Packet,
   Ipv4Repr,
 } from "../../wire/ipv4.ts";
+import { TCP_PROTOCOL } from "../../wire/tcp.ts";
 import type { EthTx } from "../eth/endpoint.ts";
 import type { SendResult } from "../handler.ts";
 import type { LayerStats } from "../stats.ts";
 import type { Ipv4Fill } from "./contract.ts";
+
+const TCP_MAX_HEADER = 60;
 
 /** A datagram waiting for ARP: its payload copied out of the caller's hands. */
 export class PendingDatagram {
@@ -48,6 +51,11 @@ export type Ipv4OutputStats = LayerStats & {
 export class Ipv4Output {
   /** TTL of sent datagrams. */
   ttl = IPV4_DEFAULT_TTL;
+  /**
+   * The NIC's TCP segmentation offload (`NicCaps.tsoMaxBytes`, 0 for none): a TCP datagram over the MTU
+   * is then a TSO frame that the NIC cuts into segments, so it goes whole rather than fragmented.
+   */
+  tsoMaxBytes = 0;
   #eth: EthTx;
   #stats: Ipv4OutputStats;
   #ident: number;
@@ -98,7 +106,7 @@ export class Ipv4Output {
     now: number,
   ): SendResult {
     const repr = this.#prepare(src, dst, protocol);
-    if (payloadLength <= this.mtu) {
+    if (payloadLength <= this.mtu || this.#isTsoFrame(protocol, payloadLength)) {
       repr.payloadLength = payloadLength;
       this.#fill = fill;
       const sent = this.#eth.send(
@@ -183,6 +191,13 @@ export class Ipv4Output {
     }
     this.#stats.txPackets++;
     return "sent";
+  }
+
+  /** A TCP datagram within the NIC's TSO limit (its TCP header is at most 60 bytes). */
+  #isTsoFrame(protocol: number, payloadLength: number): boolean {
+    return protocol === TCP_PROTOCOL && this.tsoMaxBytes > 0 &&
+      payloadLength <= this.tsoMaxBytes + TCP_MAX_HEADER &&
+      payloadLength <= IPV4_MAX_TOTAL_LENGTH - IPV4_HEADER_LENGTH;
   }
 
   /** Fills the shared repr for a new, unfragmented datagram with a fresh identification. */

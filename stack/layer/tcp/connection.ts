@@ -1317,6 +1317,10 @@ export class TcpConnection {
     if (probeNew) ccRoom = Math.max(ccRoom, mss);
     let len = Math.min(mss, remaining, peerRoom, ccRoom);
     if (len < 0) len = 0;
+    const retransmitting = seqLt(this.#sndNxt, this.#sndMax);
+    if (len === mss && !retransmitting && !probeNew && !this.#inRecovery) {
+      len = this.#tsoLength(mss, Math.min(remaining, peerRoom, ccRoom), remaining, finPending);
+    }
     if (remaining > 0 && len === 0) {
       if (peerRoom <= 0 && flight === 0 && this.#t.persistAt === Infinity) {
         this.#t.persistAt = now + this.#rtt.rto;
@@ -1328,7 +1332,6 @@ export class TcpConnection {
       if (flight > 0 && len < (this.#maxSndWnd >>> 1)) return 0;
       if (flight > 0 && ccRoom < peerRoom) return 0;
     }
-    const retransmitting = seqLt(this.#sndNxt, this.#sndMax);
     if (
       len === remaining && len > 0 && len < mss && !this.#noDelay && flight > 0 &&
       !retransmitting && !finPending && !probeNew
@@ -1356,6 +1359,21 @@ export class TcpConnection {
     if (this.#t.rtoAt === Infinity || probeNew) this.#t.rtoAt = now + this.#rtt.rto;
     if (!probeNew) this.#armProbe(now);
     return 1;
+  }
+
+  /**
+   * The payload of a new-data frame when the NIC does TSO (`NicCaps.tsoMaxBytes`): whole MSS multiples
+   * within `room`, so the NIC's segments are what MSS-sized sends would have been. A shorter tail joins
+   * only at the end of the data and only where Nagle would let it go at once (no Nagle or a FIN), the
+   * way Linux's `tcp_mss_split_point` cuts it off. Only when the NIC's cut (the MTU less the headers)
+   * is the MSS; `#sendData` checks that against the real header.
+   */
+  #tsoLength(mss: number, room: number, remaining: number, finPending: boolean): number {
+    const tso = this.#host.tx.tsoMaxBytes;
+    if (tso <= mss || room <= mss) return mss;
+    const most = Math.min(room, tso);
+    if (most === remaining && (this.#noDelay || finPending)) return most;
+    return most - most % mss;
   }
 
   /** The tail loss probe's resend (RFC 8985 §7.3): the last segment sent. 1 sent, 0 none, -1 busy. */
@@ -1413,9 +1431,10 @@ export class TcpConnection {
     const repr = tx.begin(this.localPort, this.remotePort, seq, this.#rcvNxt, flags, 0);
     this.#addOptions(repr, now);
     repr.window = this.#windowField();
-    // Options (SACK blocks) may leave less room than the MSS: never exceed the path MTU.
+    // Options (SACK blocks) may leave less room than the MSS: never exceed the path MTU. A TSO frame
+    // may, when the NIC's cut (the MTU less these headers) is exactly the MSS.
     const cap = this.#o.ipMtu - repr.headerLength;
-    if (len > cap) {
+    if (len > cap && !(len <= this.#host.tx.tsoMaxBytes && cap === this.#o.mss())) {
       len = cap;
       fin = false;
     }

@@ -45,6 +45,8 @@ export interface TcpEndpointOptions {
   checksum?: TcpChecksumMode;
   /** Verify incoming checksums (false when the NIC already did). */
   verifyChecksum?: boolean;
+  /** The NIC's TCP segmentation offload (`NicCaps.tsoMaxBytes`); 0 or unset sends MSS-sized segments. */
+  tsoMaxBytes?: number;
   /** Challenge ACKs per second and connection (RFC 5961 §7); default 100. */
   challengeAckLimit?: number;
   /** Most connections in every state but LISTEN and CLOSED, TIME-WAIT included; default 65536. */
@@ -123,7 +125,7 @@ export class TcpEndpoint {
     this.#cookies = options.synCookies === false ? undefined : new SynCookies(options.cookieKey);
     this.#verify = options.verifyChecksum ?? true;
     this.#maxConnections = options.maxConnections ?? 65536;
-    this.#tx = new SegmentTx(options.checksum ?? "full");
+    this.#tx = new SegmentTx(options.checksum ?? "full", options.tsoMaxBytes ?? 0);
     this.handler = options.handler;
     this.#cookieTsOffset = this.#rng.nextU32();
     this.#openEvent = { kind: "open", listener: undefined as unknown as TcpListenerHandle };

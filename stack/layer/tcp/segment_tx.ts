@@ -19,6 +19,8 @@ export class SegmentTx {
   readonly repr: TcpRepr = new TcpRepr();
   /** How checksums are written. */
   checksum: TcpChecksumMode;
+  /** The NIC's `tsoMaxBytes`: new data may go in frames of this many payload bytes (0: MSS only). */
+  tsoMaxBytes: number;
   #view = new TcpPacket();
   #payload: SendBuffer | undefined;
   #payloadFrom = 0;
@@ -28,8 +30,9 @@ export class SegmentTx {
   #fill: TcpIpFill;
 
   /** Creates the transmit path. */
-  constructor(checksum: TcpChecksumMode = "full") {
+  constructor(checksum: TcpChecksumMode = "full", tsoMaxBytes = 0) {
     this.checksum = checksum;
+    this.tsoMaxBytes = tsoMaxBytes;
     this.#fill = (bytes, offset, src, dst) => {
       const repr = this.repr;
       const headerLength = this.#headerLength;
