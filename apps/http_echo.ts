@@ -21,7 +21,7 @@ import { DEFAULT_LIMITS } from "../stack/http/limits.ts";
 import type { ServeHandler, ServeHandlerInfo } from "../stack/http/connection.ts";
 import { type HttpServer, serve } from "../stack/http/server.ts";
 import { DualStackListener } from "../stack/layer/ipv6/dual_listener.ts";
-import { attachTcp6 } from "../stack/layer/ipv6/tcp6.ts";
+import { attachTcp6, type Tcp6 } from "../stack/layer/ipv6/tcp6.ts";
 import { listen, TcpSockets } from "../stack/socket/tcp.ts";
 import { formatIpv4 } from "../stack/wire/address.ts";
 import { exitWithError, formatStats, watchSignals } from "./lib/cli.ts";
@@ -217,11 +217,26 @@ export function dualStackListen(link: Link, port: number): HttpListener {
   const v4 = listen(link, { port, backlog: 128 });
   if (link.iface.ipv6 === undefined) return v4;
   const tcp6 = attachTcp6(link.iface);
+  tcp6ByLink.set(link, tcp6);
   const sockets = new TcpSockets(tcp6.endpoint, link.runtime, {
     resolve: tcp6.handles.resolver(),
     addresses: tcp6.handles.codec(),
   });
   return new DualStackListener([sockets.listen({ port, backlog: 128 }), v4]);
+}
+
+/** The IPv6 TCP of each link served, whose counters the interface does not list. */
+const tcp6ByLink = new WeakMap<Link, Tcp6>();
+
+/** The link's counters, with those of TCP over IPv6 when it serves IPv6. */
+export function linkStats(link: Link): Record<string, Record<string, number>> {
+  const stats = link.iface.stats();
+  const tcp6 = tcp6ByLink.get(link);
+  if (tcp6 !== undefined) {
+    stats.tcp6 = { ...tcp6.endpoint.stats };
+    stats.tcp6Adapter = { ...tcp6.adapter.stats };
+  }
+  return stats;
 }
 
 /** How often the IPv6 addresses are looked at for ones that passed DAD since. */
@@ -259,7 +274,7 @@ export function startEcho(args: string[], hooks: AppHooks = {}): Promise<EchoSer
 export async function runHttpApp(app: HttpApp, args: string[]): Promise<number> {
   let link: Link | undefined;
   const printStats = () => {
-    if (link !== undefined) console.error(`Counters:\n${formatStats(link.iface.stats())}`);
+    if (link !== undefined) console.error(`Counters:\n${formatStats(linkStats(link))}`);
   };
   // Watched before serving: a SIGTERM right after the "listening" line must stop the app gracefully,
   // not kill it with the default action.

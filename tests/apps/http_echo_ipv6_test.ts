@@ -1,11 +1,12 @@
 /**
  * http_echo on our stack serves IPv6 as well as IPv4: over `--nic memory` the in-process peer connects
- * to the app's link-local address once DAD has passed, and the echo comes back byte-exact.
+ * to the app's link-local address once DAD has passed, the echo comes back byte-exact, and the counters
+ * include TCP over IPv6.
  */
 
 import assert from "node:assert/strict";
 import { type Link } from "../../apps/lib/link.ts";
-import { startEcho } from "../../apps/http_echo.ts";
+import { linkStats, startEcho } from "../../apps/http_echo.ts";
 import { attachTcp6 } from "../../stack/layer/ipv6/tcp6.ts";
 import { type TcpConn, TcpSockets } from "../../stack/socket/tcp.ts";
 import { Rng } from "../../stack/util/rng.ts";
@@ -52,10 +53,20 @@ Deno.test("http_echo on our stack: reached over IPv6 at its link-local address, 
   try {
     assert.ok(server !== undefined && link !== undefined && link.peer !== undefined);
     const app = link.iface.ipv6!;
-    // DAD takes one RetransTimer (1 s, RFC 4861 §10) of real time; the loop is bounded.
-    for (let i = 0; i < 100 && app.config.linkLocal === undefined; i++) {
+    const peer = link.peer.iface.ipv6!;
+    // Both ends need a link-local address past DAD: a random delay of up to 1 s, then one RetransTimer
+    // (1 s, RFC 4862 §5.4.2, RFC 4861 §10) of real time; the loop is bounded.
+    for (
+      let i = 0;
+      i < 100 && (app.config.linkLocal === undefined || peer.config.linkLocal === undefined);
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    assert.ok(
+      peer.config.linkLocal !== undefined,
+      "the peer's link-local address never passed DAD",
+    );
     const target = app.config.linkLocal;
     assert.ok(target !== undefined, "the app's link-local address never passed DAD");
     const tcp6 = attachTcp6(link.peer.iface, { rng: new Rng(7) });
@@ -85,6 +96,10 @@ Deno.test("http_echo on our stack: reached over IPv6 at its link-local address, 
       lines.includes(`ipv6: address ${target}/64 (link-local)`),
       `no announcement in ${JSON.stringify(lines)}`,
     );
+    // The counters printed at exit include TCP over IPv6, which carried this exchange.
+    const stats = linkStats(link);
+    assert.ok(stats.tcp6.rxSegments >= 3 && stats.tcp6.txDataSegments >= 1, JSON.stringify(stats));
+    assert.ok(stats.tcp6Adapter.rxSegments >= 3, JSON.stringify(stats.tcp6Adapter));
     tcp6.detach();
   } finally {
     await server?.shutdown();
