@@ -54,7 +54,8 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
         now += 1;
       }
     }
-    for (let end = now + 120_000; now < end; now += 50) {
+    const end = now + 120_000;
+    for (; now < end; now += 50) {
       a.poll(now);
       b.poll(now);
     }
