@@ -32,6 +32,10 @@ const VNET_HEADER = 10;
 const VNET_F_NEEDS_CSUM = 1;
 const VNET_F_DATA_VALID = 2;
 const VNET_GSO_NONE = 0;
+const VNET_GSO_TCPV4 = 1;
+const ETHERTYPE_IPV4 = 0x0800;
+/** The largest TSO payload: a 64 KiB IPv4 datagram less the IPv4 and the longest TCP header. */
+export const TAP_TSO_MAX_BYTES = 0xffff - 20 - 60;
 const ETHERNET_HEADER = 14;
 /** Room for a frame with a VLAN tag, and for oversized frames that must be counted, not truncated. */
 const RX_BUFFER = 65536;
@@ -54,6 +58,13 @@ export interface TapOptions {
    * Default false.
    */
   offload?: boolean;
+  /**
+   * With `offload`, also TCP segmentation offload on send (default false): the NIC reports
+   * `tsoMaxBytes`, and a TCP/IPv4 frame over the MTU goes to Linux with a GSO_TCPV4 header whose
+   * gso_size is the MTU less the frame's IPv4 and TCP headers, so Linux cuts it into MSS-sized segments
+   * when it forwards them (locally it takes the train whole, as from a virtio guest).
+   */
+  tso?: boolean;
 }
 
 /** A TAP interface driven from user space. */
@@ -129,6 +140,8 @@ export class TapNic implements Nic {
     this.#fd = fd;
     this.#header = offload ? VNET_HEADER : 0;
     this.caps = { rxChecksumVerified: offload, txChecksumOffload: offload };
+    const tso = offload && (opts.tso ?? false);
+    if (tso) this.caps.tsoMaxBytes = TAP_TSO_MAX_BYTES;
     // Telling the kernel we take partial checksums and TSO segments turns those features on for the
     // Linux side, which then skips its own checksums and segmentation towards us.
     if (offload && c.ioctlValue(fd, TUNSETOFFLOAD, BigInt(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
@@ -157,9 +170,10 @@ export class TapNic implements Nic {
       rxChecksumBad: 0,
       txErrors: 0,
       txChecksumOffloaded: 0,
+      txSegmentationOffloaded: 0,
     });
     this.#rxPtr = Deno.UnsafePointer.of(this.#rx);
-    this.#slotSize = this.#header + this.mtu + ETHERNET_HEADER;
+    this.#slotSize = this.#header + ETHERNET_HEADER + (tso ? Math.max(this.mtu, 0xffff) : this.mtu);
     const slots = opts.txBacklog ?? 64;
     this.#tx = new Uint8Array(slots * this.#slotSize);
     this.#txLength = new Int32Array(slots);
@@ -279,6 +293,30 @@ export class TapNic implements Nic {
     tx[base + 7] = this.#place.start >> 8;
     tx[base + 8] = this.#place.offset;
     this.stats.txChecksumOffloaded++;
+    if (length - ETHERNET_HEADER > this.mtu) this.#writeGso(base, length);
+  }
+
+  /**
+   * A TCP/IPv4 frame over the MTU is a TSO frame (stack/DESIGN.md, NICs): GSO_TCPV4 with hdr_len
+   * covering the Ethernet, IPv4 and TCP headers and gso_size the payload that fits the MTU behind them.
+   * Anything else over the MTU goes as it is, and Linux drops it as it would from a wire.
+   */
+  #writeGso(base: number, length: number): void {
+    const tx = this.#tx;
+    const frame = base + VNET_HEADER;
+    if (this.caps.tsoMaxBytes === undefined || this.#place.offset !== 16) return;
+    if (((tx[frame + 12] << 8) | tx[frame + 13]) !== ETHERTYPE_IPV4) return;
+    const start = this.#place.start;
+    const tcpHeader = (tx[frame + start + 12] >> 4) * 4;
+    const gsoSize = this.mtu - (start - ETHERNET_HEADER) - tcpHeader;
+    if (tcpHeader < 20 || gsoSize <= 0 || start + tcpHeader > length) return;
+    const headers = start + tcpHeader;
+    tx[base + 1] = VNET_GSO_TCPV4;
+    tx[base + 2] = headers & 0xff;
+    tx[base + 3] = headers >> 8;
+    tx[base + 4] = gsoSize & 0xff;
+    tx[base + 5] = gsoSize >> 8;
+    this.stats.txSegmentationOffloaded++;
   }
 
   #drainBacklog(): void {
