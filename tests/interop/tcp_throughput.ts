@@ -11,7 +11,8 @@ import { TcpEndpoint } from "../../stack/layer/tcp/endpoint.ts";
 import type { TcpHandler } from "../../stack/layer/tcp/events.ts";
 import { Rng } from "../../stack/util/rng.ts";
 import { Netns, run } from "../nic/netns.ts";
-import { createLink, type LinkKind, linuxAddress, startStack } from "./setup.ts";
+import { TapNic } from "../../stack/nic/tap.ts";
+import { createLink, inNamespace, type LinkKind, linuxAddress, startStack } from "./setup.ts";
 
 const SECONDS = 2;
 const scratch = new Uint8Array(1 << 16);
@@ -61,10 +62,18 @@ export async function linuxToStack(kind: LinkKind): Promise<number> {
   }
 }
 
-/** Mbit/s of the stack writing to `nc -l` on Linux for about two seconds. */
-export async function stackToLinux(kind: LinkKind): Promise<number> {
+/**
+ * Mbit/s of the stack writing to `nc -l` on Linux for about two seconds; `tso` (a `tap-offload` link
+ * only) opens the TAP with segmentation offload and lets TCP use it.
+ */
+export async function stackToLinux(kind: LinkKind, tso = false): Promise<number> {
   const link = await createLink(kind);
-  const stack = startStack(link);
+  const stack = tso
+    ? startStack(
+      link,
+      inNamespace(link.ns.name, () => new TapNic(link.stackIf, { offload: true, tso })),
+    )
+    : startStack(link);
   const sink = link.ns.spawn("sh", [
     "-c",
     `timeout ${SECONDS + 3} nc -n -v -l -p 5001 > /dev/null`,
@@ -74,6 +83,7 @@ export async function stackToLinux(kind: LinkKind): Promise<number> {
       rng: new Rng(6),
       checksum: stack.nic.caps.txChecksumOffload ? "pseudo" : "full",
       verifyChecksum: !stack.nic.caps.rxChecksumVerified,
+      tsoMaxBytes: stack.nic.caps.tsoMaxBytes,
     });
     stack.iface.attach(6, tcp);
     await listening(sink);
