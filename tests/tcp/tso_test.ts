@@ -119,3 +119,33 @@ Deno.test("tso: the IPv4 layer still fragments a UDP datagram over the MTU", () 
   assert.ok(sim.a.ipv4.stats.txFragments >= 3, `fragments ${sim.a.ipv4.stats.txFragments}`);
   assert.deepEqual(got, [4000]);
 });
+
+Deno.test("tso: a peer MSS below the MTU's keeps every segment within it", async () => {
+  const sim = new Sim({ seed: 6, tso: true, impair: { delayMs: 1 }, tcp: { maxMss: 1000 } });
+  const seen = watchA(sim);
+  await prove(sim, 6, 512 * 1024);
+  const mss = 1000 - 12;
+  assert.ok(seen.sizes.length > 100);
+  for (const n of [...seen.sizes, ...seen.repeats]) assert.ok(n <= mss, `segment of ${n} bytes`);
+});
+
+Deno.test("tso: with SACK blocks in the header, data segments never exceed the MTU's room", async () => {
+  // Loss both ways while both send: A's data carries SACK blocks for B's data whenever B's is out of
+  // order, and its TSO frames are then cut back to one segment that fits the MTU with them.
+  let checked = 0;
+  for (let seed = 11; seed <= 14; seed++) {
+    const sim = new Sim({ seed, tso: true, impair: { loss: 0.05, reorder: 0.05, delayMs: 1 } });
+    const seen = watchA(sim);
+    await prove(sim, seed, MIB);
+    for (const total of seen.ipLengths) {
+      if (total > 1500) {
+        assert.ok(total <= 0xffff);
+        checked++;
+      }
+    }
+    // Frames over the MTU are whole MSS multiples, or the data's end (FIN).
+    const odd = seen.sizes.filter((n) => n > 1448 && n % 1448 !== 0);
+    assert.ok(odd.length <= 1, `seed ${seed}: ${odd.join(", ")}`);
+  }
+  assert.ok(checked > 0);
+});

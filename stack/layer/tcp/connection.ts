@@ -1371,6 +1371,8 @@ export class TcpConnection {
   #tsoLength(mss: number, room: number, remaining: number, finPending: boolean): number {
     const tso = this.#host.tx.tsoMaxBytes;
     if (tso <= mss || room <= mss) return mss;
+    // A peer MSS below the MTU's: the NIC's cut would exceed it.
+    if (this.#o.peerMss < this.#o.ipMtu - TCP_HEADER) return mss;
     const most = Math.min(room, tso);
     if (most === remaining && (this.#noDelay || finPending)) return most;
     return most - most % mss;
@@ -1435,7 +1437,7 @@ export class TcpConnection {
     // may, when the NIC's cut (the MTU less these headers) is exactly the MSS.
     const cap = this.#o.ipMtu - repr.headerLength;
     if (len > cap && !(len <= this.#host.tx.tsoMaxBytes && cap === this.#o.mss())) {
-      len = cap;
+      len = Math.min(cap, this.#o.mss());
       fin = false;
     }
     if (len > 0 && seqAdd(seq, len) === this.#dataEnd()) flags |= TcpFlags.PSH;
