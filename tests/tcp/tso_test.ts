@@ -149,3 +149,13 @@ Deno.test("tso: with SACK blocks in the header, data segments never exceed the M
   }
   assert.ok(checked > 0);
 });
+
+Deno.test("tso: with checksum offload too (the bench's link), 1 MiB each way survives loss and reordering", async () => {
+  const impair = { loss: 0.03, reorder: 0.05, duplicate: 0.02, delayMs: 1 };
+  for (let seed = 21; seed <= 24; seed++) {
+    const sim = new Sim({ seed, impair, tso: true, checksumOffload: true });
+    const seen = watchA(sim);
+    await prove(sim, seed, MIB);
+    assert.ok(seen.sizes.some((n) => n > 1448), `seed ${seed}: no TSO frame`);
+  }
+});
