@@ -119,6 +119,7 @@ export async function openLink(
       mtu: config.mtu,
       pcap: config.pcap,
       pcapEpochMs: config.pcap === undefined ? undefined : Date.now() - performance.now(),
+      offload: config.offload,
     });
   }
   const iface = new Interface(nic, {

@@ -128,3 +128,12 @@ Deno.test("parseCommandLine parses, and turns parseArgs errors into a one-line U
   assert.equal(values.count, "3");
   assertUsageError(() => parseCommandLine({ args: ["--bogus"], options, strict: true }), /bogus/);
 });
+
+Deno.test("--offload is for TAP links only", () => {
+  assert.equal(parseLinkValues({ nic: "tap:tap0", offload: true }).offload, true);
+  assert.equal(parseLinkValues({ nic: "tap:tap0" }).offload, false);
+  assert.throws(
+    () => parseLinkValues({ nic: "memory", offload: true }),
+    (e: Error) => e instanceof UsageError && /only tap:NAME links have offloads/.test(e.message),
+  );
+});

@@ -56,7 +56,12 @@ async function openRaw(spec: string, opts: OpenNicOptions): Promise<Nic> {
     case "tap":
       if (arg) {
         const { TapNic } = await import("./tap.ts");
-        return new TapNic(arg, { mac: opts.mac, mtu: opts.mtu, offload: opts.offload });
+        return new TapNic(arg, {
+          mac: opts.mac,
+          mtu: opts.mtu,
+          offload: opts.offload,
+          tso: opts.offload,
+        });
       }
       break;
     case "packet":

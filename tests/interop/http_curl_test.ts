@@ -72,23 +72,26 @@ Deno.test("interop tap: curl GET, a 10 MiB POST echoed, keep-alive over one conn
   });
 });
 
-Deno.test("interop tap: 100 MiB uploaded to /echo and downloaded back byte-exact", async () => {
-  await withEchoApp(async (link, dir) => {
-    const body = new TestStream(100 << 20, 62);
-    await body.writeFile(`${dir}/body`);
-    // -T streams the file (PUT; /echo takes any method); "Expect:" skips curl's 100-continue wait.
-    const out = await sh(
-      link,
-      `curl -sS --max-time 90 -H 'Expect:' -H 'content-type: application/octet-stream' ` +
-        `-T ${dir}/body -w '%{http_code} %{size_upload} %{size_download}\\n' ` +
-        `-o ${dir}/echoed http://${link.stackIp}/echo && sha256sum ${dir}/echoed`,
-      100,
-    );
-    const [status, digest] = out.trim().split("\n");
-    assert.equal(status, `200 ${body.size} ${body.size}`);
-    assert.equal(digest.split(" ")[0], body.sha256());
-  }, ["--max-body-bytes", `${200 << 20}`]);
-});
+for (const offload of [false, true]) {
+  const name = offload ? "interop tap --offload" : "interop tap";
+  Deno.test(`${name}: 100 MiB uploaded to /echo and downloaded back byte-exact`, async () => {
+    await withEchoApp(async (link, dir) => {
+      const body = new TestStream(100 << 20, 62);
+      await body.writeFile(`${dir}/body`);
+      // -T streams the file (PUT; /echo takes any method); "Expect:" skips curl's 100-continue wait.
+      const out = await sh(
+        link,
+        `curl -sS --max-time 90 -H 'Expect:' -H 'content-type: application/octet-stream' ` +
+          `-T ${dir}/body -w '%{http_code} %{size_upload} %{size_download}\\n' ` +
+          `-o ${dir}/echoed http://${link.stackIp}/echo && sha256sum ${dir}/echoed`,
+        100,
+      );
+      const [status, digest] = out.trim().split("\n");
+      assert.equal(status, `200 ${body.size} ${body.size}`);
+      assert.equal(digest.split(" ")[0], body.sha256());
+    }, ["--max-body-bytes", `${200 << 20}`, ...(offload ? ["--offload"] : [])]);
+  });
+}
 
 Deno.test("interop tap: wrk -t1 -c10 for 2 s gets no errors and only 2xx", async () => {
   await withEchoApp(async (link) => {

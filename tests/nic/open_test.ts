@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openNic } from "../../stack/nic/open.ts";
 import { PacketNic } from "../../stack/nic/packet.ts";
-import { TapNic } from "../../stack/nic/tap.ts";
+import { TAP_TSO_MAX_BYTES, TapNic } from "../../stack/nic/tap.ts";
 import { Netns, uniqueName } from "./netns.ts";
 
 Deno.test("openNic opens a TAP with our MAC and MTU", async () => {
@@ -19,7 +19,11 @@ Deno.test("openNic opens a TAP with our MAC and MTU", async () => {
 Deno.test("openNic opens a TAP with offloads when asked", async () => {
   const nic = await openNic(`tap:${uniqueName("to")}`, { offload: true });
   try {
-    assert.deepEqual(nic.caps, { rxChecksumVerified: true, txChecksumOffload: true });
+    assert.deepEqual(nic.caps, {
+      rxChecksumVerified: true,
+      txChecksumOffload: true,
+      tsoMaxBytes: TAP_TSO_MAX_BYTES,
+    });
   } finally {
     nic.close();
   }
