@@ -9,13 +9,13 @@
 
 export { type FrameFill, type FrameHandler, newNicStats } from "./nic.ts";
 export type { Nic, NicCaps, NicStats } from "./nic.ts";
-export { Loopback, MemoryNic, MemoryPair } from "./memory.ts";
+export { Loopback, MEMORY_TSO_MAX_BYTES, MemoryNic, MemoryPair } from "./memory.ts";
 export type { Impairments, LoopbackOptions, MemoryPairOptions } from "./memory.ts";
 export { FileSink, LINKTYPE_ETHERNET, MemorySink, PcapNic, PcapWriter } from "./pcap.ts";
 export type { PcapNicOptions, PcapSink, PcapWriterOptions } from "./pcap.ts";
 export { readPcap } from "./pcap_reader.ts";
 export type { PcapFile, PcapRecord } from "./pcap_reader.ts";
-export { TapNic } from "./tap.ts";
+export { TAP_TSO_MAX_BYTES, TapNic } from "./tap.ts";
 export type { TapOptions } from "./tap.ts";
 export { PacketNic } from "./packet.ts";
 export type { PacketOptions } from "./packet.ts";
