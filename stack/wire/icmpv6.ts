@@ -11,6 +11,7 @@ import { internetChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { type Ipv6Address } from "./ipv6_address.ts";
 import { ipv6PseudoHeaderSum } from "./ipv6.ts";
+import { WireView } from "./view.ts";
 
 /** The ICMPv6 next header value. */
 export const ICMPV6_PROTOCOL = 58;
@@ -56,22 +57,8 @@ export const Icmpv6ParamProblem = {
 export const Icmpv6TimeExceeded = { HopLimit: 0, FragmentReassembly: 1 } as const;
 
 /** A view over an ICMPv6 message in `bytes[offset .. offset + length)` (the IPv6 upper-layer payload). */
-export class Icmpv6Packet {
-  /** The buffer. */
-  bytes: Uint8Array;
-  /** Where the message starts. */
-  offset: number;
-  /** The message length. */
-  length: number;
-
-  /** Wraps a region without checking it. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view, unchecked. */
+export class Icmpv6Packet extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -81,12 +68,8 @@ export class Icmpv6Packet {
 
   /** Validates the region and the length the type needs (8 bytes for echo and errors). */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse ICMPv6 message: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse ICMPv6 message");
+    if (region !== undefined) return region;
     if (this.length < ICMPV6_HEADER_LENGTH) {
       return new WireError(
         "truncated",

@@ -10,6 +10,7 @@
 import { foldSum, onesSum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { Ipv6Address } from "./ipv6_address.ts";
+import { WireView } from "./view.ts";
 
 const VER_TC_FLOW = 0;
 const PAYLOAD_LENGTH = 4;
@@ -42,22 +43,8 @@ export const Ipv6NextHeader = {
 } as const;
 
 /** A view over an IPv6 packet in `bytes[offset .. offset + length)`; `length` may include padding. */
-export class Ipv6Packet {
-  /** The buffer holding the packet. */
-  bytes: Uint8Array;
-  /** Where the IPv6 header starts in `bytes`. */
-  offset: number;
-  /** The region length; the packet itself is 40 + `payloadLength` bytes, at most this. */
-  length: number;
-
-  /** Wraps a region without checking it; call `check()` before trusting the getters. */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0, length = bytes.length - offset) {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-  }
-
-  /** Re-targets the view at another region, unchecked. */
+export class Ipv6Packet extends WireView {
+  /** Re-targets the view at another region, unchecked (one per view, see `WireView.wrap`). */
   wrap(bytes: Uint8Array, offset = 0, length = bytes.length - offset): this {
     this.bytes = bytes;
     this.offset = offset;
@@ -67,12 +54,8 @@ export class Ipv6Packet {
 
   /** Validates the version and the payload length against the region. */
   check(): WireError | undefined {
-    if (this.offset < 0 || this.length < 0 || this.offset + this.length > this.bytes.length) {
-      return new WireError(
-        "truncated",
-        `Cannot parse IPv6 header: region ${this.offset}+${this.length} is outside the ${this.bytes.length}-byte buffer`,
-      );
-    }
+    const region = this.checkRegion("Cannot parse IPv6 header");
+    if (region !== undefined) return region;
     if (this.length < IPV6_HEADER_LENGTH) {
       return new WireError(
         "truncated",

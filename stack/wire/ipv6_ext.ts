@@ -97,8 +97,11 @@ export function emitRouterAlertHeader(bytes: Uint8Array, at: number, nextHeader:
   bytes[at + 7] = 0;
 }
 
-/** A view over a routing header's fixed fields (RFC 8200 §4.4). */
-export class Ipv6RoutingHeader {
+/**
+ * The base of the extension-header views: a position `bytes[offset ..]` whose length the header's own
+ * fields give (the fragment header is 8 bytes).
+ */
+export class Ipv6HeaderView {
   /** The buffer. */
   bytes: Uint8Array;
   /** Where the header starts. */
@@ -116,7 +119,10 @@ export class Ipv6RoutingHeader {
     this.offset = offset;
     return this;
   }
+}
 
+/** A view over a routing header's fixed fields (RFC 8200 §4.4). */
+export class Ipv6RoutingHeader extends Ipv6HeaderView {
   /** The type of the next header. */
   get nextHeader(): number {
     return this.bytes[this.offset];
@@ -134,25 +140,7 @@ export class Ipv6RoutingHeader {
 }
 
 /** A view over a fragment header (RFC 8200 §4.5). */
-export class Ipv6FragmentHeader {
-  /** The buffer. */
-  bytes: Uint8Array;
-  /** Where the header starts. */
-  offset: number;
-
-  /** Wraps a region without checking it (the header is 8 bytes). */
-  constructor(bytes: Uint8Array = new Uint8Array(0), offset = 0) {
-    this.bytes = bytes;
-    this.offset = offset;
-  }
-
-  /** Re-targets the view. */
-  wrap(bytes: Uint8Array, offset: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    return this;
-  }
-
+export class Ipv6FragmentHeader extends Ipv6HeaderView {
   /** The type of the fragmentable part's first header. */
   get nextHeader(): number {
     return this.bytes[this.offset];
