@@ -6,6 +6,7 @@
  */
 
 export * from "./error.ts";
+export * from "./view.ts";
 export * from "./address.ts";
 export * from "./seq.ts";
 export * from "./checksum.ts";
