@@ -17,11 +17,11 @@
  * @module
  */
 
-import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 import { Vm } from "../../vm/boot.ts";
 import { buildImage } from "../../vm/image.ts";
 import { chooseAccel } from "../../vm/qemu.ts";
+import { freePort } from "../vm/free_port.ts";
 
 /** Options of {@linkcode benchVm}. */
 export interface VmBenchOptions {
@@ -51,20 +51,6 @@ export interface BootBreakdown {
   firstAnswer: number;
   /** QEMU start → first HTTP 200. */
   total: number;
-}
-
-async function freePort(protocol: "tcp" | "udp"): Promise<number> {
-  if (protocol === "tcp") {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    return port;
-  }
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 function median(values: number[]): number {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { QEMU } from "../../vm/qemu.ts";
 import { Vm } from "../../vm/boot.ts";
 import { Rng } from "../../stack/util/rng.ts";
+import { freePort } from "./free_port.ts";
 
 const quiet = { echo: () => {}, progress: () => {} };
 const isRoot = Deno.uid() === 0;
@@ -19,14 +20,6 @@ const PREFIX = "fd6b:7a3e:6::";
 const HOST6 = `${PREFIX}1`;
 /** How long the guest may take to print an address after the app answered over IPv4. */
 const ADDRESS_WAIT_MS = 30_000;
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** Waits (bounded) for the app's `ipv6: address A/64 (origin)` line with `A` inside `prefix`. */
 async function guestAddress(vm: Vm, prefix: string, origin: string): Promise<string> {
@@ -95,7 +88,7 @@ Deno.test("QEMU 7.2's hostfwd refuses IPv6 addresses on either side (so IPv6 to 
 });
 
 Deno.test("http_echo in the VM on QEMU's user network: takes a SLAAC address in fec0::/64, IPv4 forward still answers", async () => {
-  const port = freePort();
+  const port = await freePort();
   const vm = await Vm.boot({ app: "apps/http_echo.ts", port, ...quiet });
   try {
     // libslirp sends its RAs for fec0::/64 (the default ipv6-prefix); the guest answers the solicited one.

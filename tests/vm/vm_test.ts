@@ -10,23 +10,9 @@ import { createSocket } from "node:dgram";
 import { emitCacheEntries } from "../../vm/deno_cache.ts";
 import { buildImage, resolveApp } from "../../vm/image.ts";
 import { minimumMemoryMiB, parseBootArgs, Vm } from "../../vm/boot.ts";
+import { freePort } from "./free_port.ts";
 
 const quiet = { echo: () => {}, progress: () => {} };
-
-/** A port that was free a moment ago on 127.0.0.1 (the kernel picks it, so runs do not collide). */
-async function freePort(protocol: "tcp" | "udp"): Promise<number> {
-  if (protocol === "tcp") {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    return port;
-  }
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 function assertGuestChecks(vm: Vm): void {
   const lines = vm.console;
