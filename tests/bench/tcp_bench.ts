@@ -78,6 +78,26 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** A listener on B that reads and drops everything each accepted connection receives. */
+function listenDiscard(sim: Sim, port: number, readSize: number): { readonly received: number } {
+  const sink = new Uint8Array(readSize);
+  const counter = { received: 0 };
+  sim.tcpB.listen(port, {
+    handler: {
+      receive: (event: TcpEvent) => {
+        if (event.kind !== "open") return;
+        const conn: TcpConnection = event.listener.accept()!;
+        conn.handler = {
+          receive: () => {
+            for (let n = conn.read(sink); n > 0; n = conn.read(sink)) counter.received += n;
+          },
+        };
+      },
+    },
+  });
+  return counter;
+}
+
 /**
  * One-way bulk transfer between two stacks in wall time, after a warm-up; Gbit/s of payload. Buffers
  * are the defaults, as the kernel's are: the link has no delay to fill, and 4 MiB rings only push the
@@ -87,21 +107,7 @@ function median(xs: number[]): number {
 function stackBulk(mtu: number, checksumOffload: boolean, tso = false): number {
   const sim = new Sim({ seed: 1, mtu, checksumOffload, tso });
   const chunk = new Uint8Array(WRITE_SIZE);
-  const sink = new Uint8Array(WRITE_SIZE);
-  let received = 0;
-  sim.tcpB.listen(5001, {
-    handler: {
-      receive: (event: TcpEvent) => {
-        if (event.kind !== "open") return;
-        const conn: TcpConnection = event.listener.accept()!;
-        conn.handler = {
-          receive: () => {
-            for (let n = conn.read(sink); n > 0; n = conn.read(sink)) received += n;
-          },
-        };
-      },
-    },
-  });
+  const discard = listenDiscard(sim, 5001, WRITE_SIZE);
   const client = sim.tcpA.connect(ADDR_B, 5001, {
     handler: {
       receive: () => {
@@ -113,10 +119,10 @@ function stackBulk(mtu: number, checksumOffload: boolean, tso = false): number {
   const warmEnd = performance.now() + WARM_UP_MS;
   sim.run(() => performance.now() > warmEnd, 1e12, 100_000_000);
   const start = performance.now();
-  const from = received;
+  const from = discard.received;
   sim.run(() => performance.now() - start > BULK_SLICE_MS, 1e12, 100_000_000);
   const seconds = (performance.now() - start) / 1000;
-  return ((received - from) * 8) / seconds / 1e9;
+  return ((discard.received - from) * 8) / seconds / 1e9;
 }
 
 /**
@@ -189,22 +195,8 @@ function lossyThroughput(loss: number): { mbps: number; mathis: number } {
   };
   const sim = new Sim(options);
   const chunk = new Uint8Array(1 << 16);
-  const sink = new Uint8Array(1 << 16);
-  let received = 0;
+  const discard = listenDiscard(sim, 5002, 1 << 16);
   let sent = 0;
-  sim.tcpB.listen(5002, {
-    handler: {
-      receive: (event: TcpEvent) => {
-        if (event.kind !== "open") return;
-        const conn: TcpConnection = event.listener.accept()!;
-        conn.handler = {
-          receive: () => {
-            for (let n = conn.read(sink); n > 0; n = conn.read(sink)) received += n;
-          },
-        };
-      },
-    },
-  });
   const client = sim.tcpA.connect(ADDR_B, 5002, {
     handler: {
       receive: () => {
@@ -218,7 +210,7 @@ function lossyThroughput(loss: number): { mbps: number; mathis: number } {
   const start = sim.now;
   const wallStart = performance.now();
   sim.run(
-    () => received >= bytes || performance.now() - wallStart > WALL_LIMIT_MS,
+    () => discard.received >= bytes || performance.now() - wallStart > WALL_LIMIT_MS,
     3_600_000,
     50_000_000,
   );
@@ -226,7 +218,7 @@ function lossyThroughput(loss: number): { mbps: number; mathis: number } {
   const mss = client.info.mss;
   const rtt = 0.02;
   const mathis = loss > 0 ? ((mss * 8) / rtt) * Math.sqrt(1.5) / Math.sqrt(loss) / 1e6 : Infinity;
-  return { mbps: (received * 8) / seconds / 1e6, mathis };
+  return { mbps: (discard.received * 8) / seconds / 1e6, mathis };
 }
 
 /**
