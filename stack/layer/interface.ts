@@ -89,6 +89,7 @@ export class Interface {
   /** Counters of the interface itself. */
   readonly counters = { polls: 0, handlerErrors: 0 };
   #transports: { protocol: number; transport: Transport; remove: () => void }[] = [];
+  #statsSources = new Map<string, () => Record<string, number>>();
   #rxBudget: number;
   #started = false;
   #announce: boolean;
@@ -203,6 +204,17 @@ export class Interface {
     return earliest(at, this.nic.pollAt?.(now));
   }
 
+  /**
+   * Adds a named group of counters to `stats()`, for layers attached from outside (TCP over IPv6);
+   * returns the function that removes it.
+   */
+  addStats(name: string, source: () => Record<string, number>): () => void {
+    this.#statsSources.set(name, source);
+    return () => {
+      if (this.#statsSources.get(name) === source) this.#statsSources.delete(name);
+    };
+  }
+
   /** Every counter, grouped by layer. */
   stats(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {
@@ -230,6 +242,7 @@ export class Interface {
         out[protocol === 6 ? "tcp" : `proto${protocol}`] = { ...transport.stats };
       }
     }
+    for (const [name, source] of this.#statsSources) out[name] = { ...source() };
     return out;
   }
 }

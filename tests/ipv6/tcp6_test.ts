@@ -108,6 +108,10 @@ for (const impair of [{}, { loss: 0.02, corrupt: 0.01 }]) {
     assert.deepEqual(echoed, data);
     const conns = s.tcpB.endpoint.stats;
     assert.ok(conns.rxSegments > 100);
+    // The interface reports TCP over IPv6 beside its own layers, and forgets it on detach.
+    const reported = s.b.stats();
+    assert.equal(reported.tcp6.rxSegments, conns.rxSegments);
+    assert.equal(reported.tcp6Adapter.rxSegments, s.tcpB.adapter.stats.rxSegments);
     if (impair.loss === undefined) {
       assert.equal(s.tcpB.adapter.stats.dropChecksum, 0);
     } else {
@@ -123,6 +127,8 @@ for (const impair of [{}, { loss: 0.02, corrupt: 0.01 }]) {
     assert.ok(peerHandle !== undefined);
     assert.equal(s.tcpB.handles.address(peerHandle)?.toString(), "2001:db8::a");
     listener.close();
+    s.tcpB.detach();
+    assert.equal(s.b.stats().tcp6, undefined);
   });
 }
 

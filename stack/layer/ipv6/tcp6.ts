@@ -329,12 +329,16 @@ export function attachTcp6(iface: Interface, options: TcpEndpointOptions = {}): 
     send: (_tx, now) => adapter.poll(now),
     pollAt: (now) => adapter.pollAt(now),
   });
+  const removeTcpStats = iface.addStats("tcp6", () => endpoint.stats);
+  const removeAdapterStats = iface.addStats("tcp6Adapter", () => adapter.stats);
   return {
     endpoint,
     adapter,
     handles: adapter.handles,
     detach: () => {
       removeSender();
+      removeTcpStats();
+      removeAdapterStats();
       ip.register(TCP, { receive() {} });
     },
   };
