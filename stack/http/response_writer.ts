@@ -11,6 +11,7 @@
 
 import type { HttpConn } from "./conn.ts";
 import { reasonPhrase } from "./error.ts";
+import { takeStaticBody } from "./static_body.ts";
 
 /** Default of `coalesceBytes` for kernel sockets, where each write is a system call. */
 export const DEFAULT_COALESCE_BYTES = 8 * 1024;
@@ -18,6 +19,10 @@ const PENDING: unique symbol = Symbol("pending");
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const encoder = new TextEncoder();
 const CRLF = encoder.encode("\r\n");
+/** Room a Content-Length field takes at most: "content-length: " (16), 15 digits, CRLF. */
+const CONTENT_LENGTH_ROOM = 16 + 15 + 2;
+/** String bodies up to this size (with their head) are encoded in place; larger ones on their own. */
+const MAX_INLINE_TEXT = 64 * 1024;
 
 /** What the connection knows about the exchange a response answers. */
 export interface ResponseContext {
@@ -106,10 +111,26 @@ export class ResponseWriter {
       head += `${name}: ${value}\r\n`;
     });
     if (ctx.date !== undefined) head += `date: ${ctx.date}\r\n`;
-
-    const body = response.body;
     // RFC 9110 §6.4.1: 1xx, 204 and 304 responses never have content; HEAD answers carry none.
     const bodyless = (status >= 100 && status < 200) || status === 204 || status === 304;
+
+    // Reading the fields above built a string or bytes body, which is then taken as it is.
+    const fixed = bodyless ? undefined : takeStaticBody(response);
+    if (fixed !== undefined) {
+      if (ctx.head) {
+        // RFC 9110 §9.3.2: the length a GET would get.
+        const length = declared >= 0 ? declared : byteLength(fixed);
+        await this.#writeHead(head + `content-length: ${length}\r\n`, keepAlive, ctx, undefined);
+      } else if (typeof fixed === "string") {
+        await this.#writeText(head, keepAlive, ctx, fixed);
+      } else {
+        await this.#writeHead(head + `content-length: ${fixed.length}\r\n`, keepAlive, ctx, fixed);
+        this.bodyBytes += fixed.length;
+      }
+      return keepAlive;
+    }
+
+    const body = response.body;
     if (ctx.head || bodyless || body === null) {
       if (ctx.head && !bodyless && declared < 0 && body !== null) {
         // RFC 9110 §9.3.2: a HEAD answer should carry the length a GET would; it is known
@@ -228,18 +249,52 @@ export class ResponseWriter {
     return true;
   }
 
+  /** Ends the head: the connection field where it differs from the version's default, then CRLF. */
+  #endHead(head: string, keepAlive: boolean, ctx: ResponseContext): string {
+    if (!keepAlive) {
+      if (ctx.minor === 1 || ctx.keepAlive) head += "connection: close\r\n";
+    } else if (ctx.minor === 0) {
+      head += "connection: keep-alive\r\n";
+    }
+    return head + "\r\n";
+  }
+
+  /**
+   * A string body, encoded straight into the buffer behind room for the head; the head, once its
+   * Content-Length is known, is written so that it ends where the body starts. One write, and the
+   * body's bytes are made once, in place (the TCP write is their one copy).
+   */
+  async #writeText(
+    head: string,
+    keepAlive: boolean,
+    ctx: ResponseContext,
+    text: string,
+  ): Promise<void> {
+    const at = this.#endHead(head, keepAlive, ctx).length + CONTENT_LENGTH_ROOM;
+    // UTF-8 takes at most three bytes per UTF-16 unit.
+    const most = at + text.length * 3;
+    if (most > MAX_INLINE_TEXT) {
+      const bytes = encoder.encode(text);
+      await this.#writeHead(head + `content-length: ${bytes.length}\r\n`, keepAlive, ctx, bytes);
+      this.bodyBytes += bytes.length;
+      return;
+    }
+    if (this.#buf.length < most) this.#buf = new Uint8Array(Math.max(most, this.#buf.length * 2));
+    const length = encoder.encodeInto(text, this.#buf.subarray(at)).written;
+    const full = this.#endHead(head + `content-length: ${length}\r\n`, keepAlive, ctx);
+    const start = at - full.length;
+    this.#encodeLatin1(full, start);
+    this.bodyBytes += length;
+    await this.#write(this.#buf.subarray(start, at + length));
+  }
+
   async #writeHead(
     head: string,
     keepAlive: boolean,
     ctx: ResponseContext,
     body: Uint8Array | undefined,
   ): Promise<void> {
-    if (!keepAlive) {
-      if (ctx.minor === 1 || ctx.keepAlive) head += "connection: close\r\n";
-    } else if (ctx.minor === 0) {
-      head += "connection: keep-alive\r\n";
-    }
-    head += "\r\n";
+    head = this.#endHead(head, keepAlive, ctx);
     if (body !== undefined && body.length <= this.#coalesce) {
       const n = this.#encodeHead(head, body.length);
       this.#buf.set(body, n);
@@ -256,11 +311,18 @@ export class ResponseWriter {
     if (this.#buf.length < need) {
       this.#buf = new Uint8Array(Math.max(need, this.#buf.length * 2));
     }
-    const { read, written } = encoder.encodeInto(text, this.#buf);
-    if (read === text.length && written === text.length) return written;
-    // Field values may hold obs-text (0x80–0xFF): write those as single bytes, not UTF-8.
-    for (let k = 0; k < text.length; k++) this.#buf[k] = text.charCodeAt(k);
+    this.#encodeLatin1(text, 0);
     return text.length;
+  }
+
+  /** Writes `text` (Latin-1 by construction) into the buffer at `at`, one byte per character. */
+  #encodeLatin1(text: string, at: number): void {
+    const buf = this.#buf;
+    // Bounded to the text's length: UTF-8 of obs-text would run into the body behind it.
+    const { read, written } = encoder.encodeInto(text, buf.subarray(at, at + text.length));
+    if (read === text.length && written === text.length) return;
+    // Field values may hold obs-text (0x80–0xFF): write those as single bytes, not UTF-8.
+    for (let k = 0; k < text.length; k++) buf[at + k] = text.charCodeAt(k);
   }
 
   /** Writes `bytes`, then `more` when given, under one write deadline. */
@@ -283,6 +345,11 @@ export class ResponseWriter {
     let done = await this.#conn!.write!(bytes);
     while (done < bytes.length) done += await this.#conn!.write!(bytes.subarray(done));
   }
+}
+
+/** UTF-8 bytes of a string body, or the length of a bytes body. */
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === "string" ? encoder.encode(body).length : body.length;
 }
 
 /** The body's length when it is complete within one chunk, else -1; the body is cancelled. */

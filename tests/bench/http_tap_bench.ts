@@ -1,15 +1,18 @@
 /**
  * Issue 7's HTTP benchmark over real links, in the same run: wrk (1 thread, 50 connections) in a
  * throwaway namespace against
- *   - `apps/http_echo.ts` on our stack, attached to a TAP whose Linux end is in that namespace, and
+ *   - `apps/http_echo.ts` on our stack, attached to a TAP whose Linux end is in that namespace,
+ *   - the same app on our stack over AF_PACKET (PACKET_MMAP rings) on the root-namespace end of a
+ *     veth whose peer is in the client's namespace, and
  *   - the same handler under `Deno.serve` on kernel sockets, in a second namespace joined by a veth,
- * so both answers cross a virtual link between namespaces. Both servers run side by side and are
- * measured in alternating rounds (ours, then Deno.serve, 3 s each after a warm-up), so that load
- * from elsewhere on the machine hits both alike; each ratio is taken within a round and the median
- * round is reported. Reports req/s, p99 and server CPU per request of GET / and of a 1 KiB POST to
- * /echo, the stack's share of `Deno.serve`'s rate, and Deno.serve's CPU per request over ours.
+ * so every answer crosses a virtual link between namespaces. All servers run side by side and are
+ * measured in alternating rounds (TAP, AF_PACKET, then Deno.serve, 3 s each after a warm-up), so
+ * that load from elsewhere on the machine hits them alike; each ratio is taken within a round and the
+ * median round is reported with the range of the rounds. Reports req/s, p99 and server CPU per
+ * request of GET / and of a 1 KiB POST to /echo, each stack link's share of `Deno.serve`'s rate, and
+ * Deno.serve's CPU per request over ours.
  *
- *   deno run -A tests/bench/http_tap_bench.ts [rounds]
+ *   deno run -A tests/bench/http_tap_bench.ts [rounds] [tap,packet]
  *
  * @module
  */
@@ -36,6 +39,10 @@ interface Figures {
   cpuUsPerRequest: number;
 }
 
+/** The links our stack is measured on, with the name used in the figures. */
+const STACK_LINKS = { tap: "stack_tap", packet: "stack_packet" } as const;
+type StackLink = keyof typeof STACK_LINKS;
+
 /** A running server and the namespace its client runs in. */
 interface Target {
   client: Netns;
@@ -44,8 +51,11 @@ interface Target {
   close(): Promise<void>;
 }
 
-/** Runs both targets and returns named figures: req/s, p99 (ms), CPU, errors, ratios. */
-export async function benchHttpTap(rounds = ROUNDS): Promise<Record<string, number | string>> {
+/** Runs the targets and returns named figures: req/s, p99 (ms), CPU, errors, ratios. */
+export async function benchHttpTap(
+  rounds = ROUNDS,
+  links: StackLink[] = ["tap", "packet"],
+): Promise<Record<string, number | string>> {
   if ((await run("sh", ["-c", "command -v wrk"])).code !== 0) {
     return { "http_tap.skipped": "wrk is not installed" };
   }
@@ -59,8 +69,12 @@ export async function benchHttpTap(rounds = ROUNDS): Promise<Record<string, numb
   const out: Record<string, number | string> = {};
   const targets: Target[] = [];
   try {
-    const ours = await stackOverTap();
-    targets.push(ours);
+    const ours: Target[] = [];
+    for (const link of links) {
+      const target = await stackOver(link);
+      targets.push(target);
+      ours.push(target);
+    }
     const deno = await denoServeOverVeth();
     targets.push(deno);
     const paths = { get: "/", post1k: "/echo" };
@@ -70,28 +84,33 @@ export async function benchHttpTap(rounds = ROUNDS): Promise<Record<string, numb
         await wrk(target, paths[kind], kind === "post1k" ? script : undefined, WARMUP_S);
       }
     }
-    const results: Record<string, { ours: Figures; deno: Figures }[]> = { get: [], post1k: [] };
+    type Round = { ours: Figures[]; deno: Figures };
+    const results: Record<string, Round[]> = { get: [], post1k: [] };
     for (let round = 0; round < rounds; round++) {
       for (const kind of KINDS) {
         const body = kind === "post1k" ? script : undefined;
-        results[kind].push({
-          ours: await wrk(ours, paths[kind], body, DURATION_S),
-          deno: await wrk(deno, paths[kind], body, DURATION_S),
-        });
+        const figures: Figures[] = [];
+        for (const target of ours) figures.push(await wrk(target, paths[kind], body, DURATION_S));
+        results[kind].push({ ours: figures, deno: await wrk(deno, paths[kind], body, DURATION_S) });
       }
     }
     for (const kind of KINDS) {
       const runs = results[kind];
-      const pick = median(runs, (r) => r.ours.rps / r.deno.rps);
-      record(out, "stack_tap", kind, pick.ours);
-      record(out, "deno_serve_veth", kind, pick.deno);
-      out[`http_tap.${kind}.ratio_stack_to_deno`] = round3(pick.ours.rps / pick.deno.rps);
-      out[`http_tap.${kind}.ratio_rounds`] = runs.map((r) => round3(r.ours.rps / r.deno.rps))
-        .join(" ");
-      const cpu = median(runs, (r) => r.deno.cpuUsPerRequest / r.ours.cpuUsPerRequest);
-      out[`http_tap.${kind}.cpu_ratio_deno_to_stack`] = round3(
-        cpu.deno.cpuUsPerRequest / cpu.ours.cpuUsPerRequest,
-      );
+      links.forEach((link, i) => {
+        const ratio = (r: Round) => r.ours[i].rps / r.deno.rps;
+        const pick = median(runs, ratio);
+        const name = STACK_LINKS[link];
+        record(out, name, kind, pick.ours[i]);
+        // The TAP figures keep the names they had before AF_PACKET was measured beside them.
+        const label = link === "tap" ? "stack" : link;
+        out[`http_tap.${kind}.ratio_${label}_to_deno`] = round3(ratio(pick));
+        out[`http_tap.${kind}.${name}.ratio_rounds`] = runs.map((r) => round3(ratio(r))).join(" ");
+        const cpuRatio = (r: Round) => r.deno.cpuUsPerRequest / r.ours[i].cpuUsPerRequest;
+        out[`http_tap.${kind}.${name}.cpu_ratio_deno_to_stack`] = round3(
+          cpuRatio(median(runs, cpuRatio)),
+        );
+      });
+      record(out, "deno_serve_veth", kind, median(runs, (r) => r.deno.rps).deno);
     }
   } finally {
     for (const target of targets.reverse()) await target.close();
@@ -149,17 +168,18 @@ async function cpuSeconds(pid: number): Promise<number> {
   }
 }
 
-/** http_echo on our stack over a TAP; wrk in the TAP's namespace. */
-async function stackOverTap(): Promise<Target> {
-  const link = await createLink("tap");
-  const app = new AppProcess("http_echo.ts", [
-    "--nic",
-    `tap:${link.stackIf}`,
-    "--ip",
-    `${link.stackIp}/24`,
-    "--port",
-    "80",
-  ], link.ns.name);
+/**
+ * http_echo on our stack; wrk in the link's namespace. Over a TAP the app runs in that namespace
+ * beside the TAP; over AF_PACKET it runs in the root namespace on the host end of the veth (whose
+ * peer has TSO/GSO off, so that frames stay within the MTU).
+ */
+async function stackOver(kind: StackLink): Promise<Target> {
+  const link = await createLink(kind);
+  const app = new AppProcess(
+    "http_echo.ts",
+    ["--nic", `${kind}:${link.stackIf}`, "--ip", `${link.stackIp}/24`, "--port", "80"],
+    kind === "tap" ? link.ns.name : undefined,
+  );
   const close = async () => {
     await app.stop();
     await link.close();
@@ -238,5 +258,6 @@ Deno.serve({ port: 80, hostname: "10.79.20.2", onListen: () => console.log("list
 
 if (import.meta.main) {
   const rounds = Deno.args[0] === undefined ? ROUNDS : Number(Deno.args[0]);
-  console.log(await benchHttpTap(rounds));
+  const links = Deno.args[1]?.split(",").filter((l): l is StackLink => l in STACK_LINKS);
+  console.log(await benchHttpTap(rounds, links));
 }
