@@ -1,7 +1,7 @@
 /**
  * The link options every app takes, so that every app runs on every link: `--nic`, `--ip` (repeatable,
  * or `dhcp`), `--gateway`, `--dns` (repeatable), `--dhcp-timeout`, `--dhcp-hostname`, `--mac`, `--mtu`,
- * `--pcap` and `--verbose`. Parsing turns them into a `LinkConfig` or throws a `UsageError` whose
+ * `--pcap`, `--offload` / `--no-offload` and `--verbose`. Parsing turns them into a `LinkConfig` or throws a `UsageError` whose
  * message is one line fit for stderr.
  *
  * @module
@@ -41,7 +41,9 @@ export const LINK_OPTIONS = {
   mac: { type: "string" },
   mtu: { type: "string" },
   pcap: { type: "string" },
-  offload: { type: "boolean", default: false },
+  // No defaults: an explicit --offload on a link without offloads is an error; TAP has them by default.
+  offload: { type: "boolean" },
+  "no-offload": { type: "boolean" },
   verbose: { type: "boolean", default: false },
 } as const;
 
@@ -58,8 +60,9 @@ export const LINK_HELP = `Link options:
   --mac ADDR        the interface MAC, such as 02:00:00:00:00:02
   --mtu N           the link MTU in bytes (68..65535)
   --pcap FILE       record every frame of the interface to FILE
-  --offload         with tap:NAME, checksum and TCP segmentation offload through a virtio-net
-                    header (Linux segments our 64 KiB TCP frames; faster bulk transfers)
+  --offload         with tap:NAME (the default there), checksum and TCP segmentation offload
+                    through a virtio-net header: 64 KiB TCP frames each way, faster bulk transfers
+  --no-offload      with tap:NAME, a plain TAP: MTU-sized frames, every checksum computed here
   --verbose         log what the stack does to stderr`;
 
 /** The default address of the app's interface. */
@@ -83,7 +86,7 @@ export interface LinkConfig {
   mac?: number;
   mtu?: number;
   pcap?: string;
-  /** `--offload`: checksum and segmentation offload where the NIC has them (TAP). */
+  /** Checksum and segmentation offload (TAP: on unless `--no-offload`; other links: off). */
   offload: boolean;
   verbose: boolean;
 }
@@ -100,6 +103,7 @@ export interface LinkValues {
   mtu?: string | boolean;
   pcap?: string | boolean;
   offload?: string | boolean;
+  "no-offload"?: string | boolean;
   verbose?: string | boolean;
 }
 
@@ -138,10 +142,16 @@ export function parseLinkValues(values: LinkValues): LinkConfig {
     }
     dns.push(address);
   }
-  const offload = values.offload === true;
-  if (offload && !nic.startsWith("tap:")) {
-    throw new UsageError(`Bad --offload: only tap:NAME links have offloads, not '${nic}'`);
+  const tap = nic.startsWith("tap:");
+  for (const name of ["offload", "no-offload"] as const) {
+    if (values[name] === true && !tap) {
+      throw new UsageError(`Bad --${name}: only tap:NAME links have offloads, not '${nic}'`);
+    }
   }
+  if (values.offload === true && values["no-offload"] === true) {
+    throw new UsageError("Bad --offload: it cannot be combined with --no-offload");
+  }
+  const offload = tap && values["no-offload"] !== true;
   const config: LinkConfig = { nic, addresses, dns, offload, verbose: values.verbose === true };
   const timeoutMs = parseIntegerOption(
     "dhcp-timeout",

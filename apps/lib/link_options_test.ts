@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Ipv4Cidr, parseIpv4, parseMac } from "../../stack/wire/address.ts";
 import { parseLinkArgs } from "./link.ts";
 import {
+  LINK_HELP,
+  LINK_OPTIONS,
   parseAddressArgument,
   parseCommandLine,
   parseIntegerOption,
@@ -10,10 +12,11 @@ import {
 } from "./link_options.ts";
 
 /** Asserts that `fn` throws a one-line `UsageError` matching `message`. */
-function assertUsageError(fn: () => unknown, message: RegExp): void {
+function assertUsageError(fn: () => unknown, message: RegExp | string): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof UsageError);
-    assert.match(e.message, message);
+    if (typeof message === "string") assert.equal(e.message, message);
+    else assert.match(e.message, message);
     assert.doesNotMatch(e.message, /\n/);
     return true;
   });
@@ -129,11 +132,31 @@ Deno.test("parseCommandLine parses, and turns parseArgs errors into a one-line U
   assertUsageError(() => parseCommandLine({ args: ["--bogus"], options, strict: true }), /bogus/);
 });
 
-Deno.test("--offload is for TAP links only", () => {
+Deno.test("--offload is the default on TAP links, --no-offload turns it off, others have none", () => {
   assert.equal(parseLinkValues({ nic: "tap:tap0", offload: true }).offload, true);
-  assert.equal(parseLinkValues({ nic: "tap:tap0" }).offload, false);
-  assert.throws(
+  assert.equal(parseLinkValues({ nic: "tap:tap0" }).offload, true);
+  assert.equal(parseLinkValues({ nic: "tap:tap0", "no-offload": true }).offload, false);
+  assert.equal(parseLinkValues({ nic: "packet:eth0" }).offload, false);
+  assert.equal(parseLinkValues({}).offload, false);
+  assertUsageError(
     () => parseLinkValues({ nic: "memory", offload: true }),
-    (e: Error) => e instanceof UsageError && /only tap:NAME links have offloads/.test(e.message),
+    "Bad --offload: only tap:NAME links have offloads, not 'memory'",
   );
+  assertUsageError(
+    () => parseLinkValues({ nic: "packet:eth0", "no-offload": true }),
+    "Bad --no-offload: only tap:NAME links have offloads, not 'packet:eth0'",
+  );
+  assertUsageError(
+    () => parseLinkValues({ nic: "tap:tap0", offload: true, "no-offload": true }),
+    "Bad --offload: it cannot be combined with --no-offload",
+  );
+});
+
+Deno.test("the app command line takes --no-offload through LINK_OPTIONS", () => {
+  const parse = (args: string[]) =>
+    parseLinkValues(parseCommandLine({ args, options: LINK_OPTIONS, strict: true }).values);
+  assert.equal(parse(["--nic", "tap:tap0"]).offload, true);
+  assert.equal(parse(["--nic", "tap:tap0", "--no-offload"]).offload, false);
+  assert.equal(parse(["--nic", "tap:tap0", "--offload"]).offload, true);
+  assert.match(LINK_HELP, /--no-offload/);
 });

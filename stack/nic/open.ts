@@ -21,7 +21,7 @@ export interface OpenNicOptions {
   packetVersion?: 2 | 3;
   /**
    * TAP checksum and TSO offload (see `TapOptions.offload`); TCP must then follow the NIC's `caps`
-   * (pseudo-header checksums). Default false.
+   * (pseudo-header checksums). Default true; false for a plain TAP.
    */
   offload?: boolean;
 }

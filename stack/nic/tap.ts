@@ -2,9 +2,10 @@
  * A TAP device as a NIC: /dev/net/tun opened non-blocking with IFF_TAP | IFF_NO_PI. Frames are read and
  * written with synchronous FFI calls until EAGAIN; only an idle `wait` makes one nonblocking `poll` call.
  * The TAP is created when missing (and then disappears on close); configuring its Linux side is the
- * caller's job. With `offload`, frames carry a virtio-net header: Linux leaves TCP/UDP checksums to us
- * and sends TCP segments of up to 64 KiB (measured: 256 MiB Linux→stack TCP at ~1.5 Gbit/s instead of
- * ~1.0 on a loaded 2-vCPU VM).
+ * caller's job. Offload is on by default, as in QEMU and gVisor: frames carry a virtio-net header, Linux
+ * leaves TCP/UDP checksums to us and hands over TCP segments of up to 64 KiB, and we hand it 64 KiB TCP
+ * frames (TSO). One read then moves ~40 segments: measured Linux→stack TCP 11–15 Gbit/s instead of
+ * 3–4.7 without, stack→Linux 13–32 instead of 1.5–2.6 (2 loaded vCPUs).
  *
  * @module
  */
@@ -34,11 +35,14 @@ const VNET_F_DATA_VALID = 2;
 const VNET_GSO_NONE = 0;
 const VNET_GSO_TCPV4 = 1;
 const ETHERTYPE_IPV4 = 0x0800;
+const ETHERNET_HEADER = 14;
 /** The largest TSO payload: a 64 KiB IPv4 datagram less the IPv4 and the longest TCP header. */
 export const TAP_TSO_MAX_BYTES = 0xffff - 20 - 60;
-const ETHERNET_HEADER = 14;
-/** Room for a frame with a VLAN tag, and for oversized frames that must be counted, not truncated. */
-const RX_BUFFER = 65536;
+/**
+ * Room for the largest frame a read can return: the virtio-net header, an Ethernet header with a VLAN
+ * tag and a whole 64 KiB IPv4 datagram (a GSO frame); oversized frames are counted, not truncated.
+ */
+const RX_BUFFER = VNET_HEADER + ETHERNET_HEADER + 4 + 0xffff;
 const RX_BUFFER_SIZE = BigInt(RX_BUFFER);
 
 /** Options of `TapNic`. */
@@ -55,11 +59,12 @@ export interface TapOptions {
    * Checksum and segmentation offload through a virtio-net header (IFF_VNET_HDR): the NIC reports
    * `rxChecksumVerified` and `txChecksumOffload`, so TCP must write pseudo-header sums (checksum mode
    * "pseudo") and may skip verification, and Linux may hand over TCP segments of up to 64 KiB (TSO).
-   * Default false.
+   * Only IPv4 TCP/UDP frames are sent with a partial checksum: IPv6 layers write whole ones. Default
+   * true; false for a plain TAP (every checksum computed and checked here, MTU-sized frames only).
    */
   offload?: boolean;
   /**
-   * With `offload`, also TCP segmentation offload on send (default false): the NIC reports
+   * With `offload`, also TCP segmentation offload on send (default: as `offload`): the NIC reports
    * `tsoMaxBytes`, and a TCP/IPv4 frame over the MTU goes to Linux with a GSO_TCPV4 header whose
    * gso_size is the MTU less the frame's IPv4 and TCP headers, so Linux cuts it into MSS-sized segments
    * when it forwards them (locally it takes the train whole, as from a virtio guest).
@@ -111,7 +116,7 @@ export class TapNic implements Nic {
       }
       throw lastError(`Cannot open ${device}`, code);
     }
-    const offload = opts.offload ?? false;
+    const offload = opts.offload ?? true;
     const flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
     new DataView(req.buffer).setUint16(16, flags, true);
     if (c.ioctl(fd, TUNSETIFF, req) < 0) {
@@ -140,7 +145,7 @@ export class TapNic implements Nic {
     this.#fd = fd;
     this.#header = offload ? VNET_HEADER : 0;
     this.caps = { rxChecksumVerified: offload, txChecksumOffload: offload };
-    const tso = offload && (opts.tso ?? false);
+    const tso = offload && (opts.tso ?? true);
     if (tso) this.caps.tsoMaxBytes = TAP_TSO_MAX_BYTES;
     // Telling the kernel we take partial checksums and TSO segments turns those features on for the
     // Linux side, which then skips its own checksums and segmentation towards us.
@@ -204,7 +209,7 @@ export class TapNic implements Nic {
       const length = n - header;
       // A TSO segment from Linux may exceed the MTU; anything else that does is dropped.
       const merged = header > 0 && rx[1] !== VNET_GSO_NONE;
-      if ((length > limit && !merged) || length < ETHERNET_HEADER) {
+      if ((length > limit && !merged) || length < ETHERNET_HEADER || n > RX_BUFFER) {
         this.stats.rxOversize++;
         this.stats.rxDropped++;
         continue;
@@ -286,6 +291,8 @@ export class TapNic implements Nic {
     const tx = this.#tx;
     tx.fill(0, base, base + VNET_HEADER);
     const frame = base + VNET_HEADER;
+    // IPv6 layers write whole checksums; Linux would sum over them again and get it wrong.
+    if (((tx[frame + 12] << 8) | tx[frame + 13]) !== ETHERTYPE_IPV4) return;
     if (!transportChecksumPlace(tx, frame, length, this.#place)) return;
     // The layers wrote the pseudo-header sum into the checksum field (txChecksumOffload).
     tx[base] = VNET_F_NEEDS_CSUM;
@@ -305,7 +312,6 @@ export class TapNic implements Nic {
     const tx = this.#tx;
     const frame = base + VNET_HEADER;
     if (this.caps.tsoMaxBytes === undefined || this.#place.offset !== 16) return;
-    if (((tx[frame + 12] << 8) | tx[frame + 13]) !== ETHERTYPE_IPV4) return;
     const start = this.#place.start;
     const tcpHeader = (tx[frame + start + 12] >> 4) * 4;
     const gsoSize = this.mtu - (start - ETHERNET_HEADER) - tcpHeader;

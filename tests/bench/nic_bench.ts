@@ -3,8 +3,8 @@
  * beside Linux doing the same over the same kind of link in the same run: a small C program using a plain
  * AF_PACKET socket or a TAP file descriptor, built here with the system's C compiler. Also the round trip
  * of single frames, which shows the latency TPACKET_V3's block timeout adds, and TCP bulk between Linux
- * and the stack over each link beside Linux↔Linux over a veth. Every link lives in a
- * throwaway namespace, and every run is bounded to about a second.
+ * and the stack over each link beside Linux↔Linux over a veth (tests/bench/tap_tcp_bench.ts). Every
+ * link lives in a throwaway namespace, and every run is bounded to about a second.
  *
  * @module
  */
@@ -13,7 +13,8 @@ import type { Nic } from "../../stack/nic/nic.ts";
 import { PacketNic } from "../../stack/nic/packet.ts";
 import { TapNic } from "../../stack/nic/tap.ts";
 import { Netns, run, uniqueName } from "../nic/netns.ts";
-import { linuxToLinux, linuxToStack, stackToLinux } from "../interop/tcp_throughput.ts";
+import { linuxToStack, stackToLinux } from "../interop/tcp_throughput.ts";
+import { benchTapTcp } from "./tap_tcp_bench.ts";
 
 const SECONDS = 1;
 const SIZES = [64, 1514] as const;
@@ -339,17 +340,14 @@ async function benchTap(ref: Reference | undefined, out: Record<string, number |
   }
 }
 
-/** TCP bulk through each link with the stack on one end, beside Linux↔Linux over a veth. */
+/**
+ * TCP bulk over the TAP both ways in Gbit/s beside Linux↔Linux (tests/bench/tap_tcp_bench.ts, three
+ * alternating rounds), and over AF_PACKET.
+ */
 async function benchTcp(out: Record<string, number | string>) {
-  out["tcp Linux→Linux over veth Mbit/s (reference)"] = Math.round(await linuxToLinux());
-  for (const kind of ["tap", "tap-offload", "packet"] as const) {
-    out[`tcp Linux→stack over ${kind} Mbit/s`] = Math.round(await linuxToStack(kind));
-    out[`tcp stack→Linux over ${kind} Mbit/s`] = Math.round(await stackToLinux(kind));
-  }
-  // Segmentation offload: 64 KiB frames with a GSO_TCPV4 header that Linux takes whole.
-  out["tcp stack→Linux over tap-offload with TSO Mbit/s"] = Math.round(
-    await stackToLinux("tap-offload", true),
-  );
+  Object.assign(out, await benchTapTcp(3));
+  out["tcp Linux→stack over packet Mbit/s"] = Math.round(await linuxToStack("packet"));
+  out["tcp stack→Linux over packet Mbit/s"] = Math.round(await stackToLinux("packet"));
 }
 
 /** Measures the host NICs; each figure with a Linux reference taken in the same run. */

@@ -89,7 +89,7 @@ for (const offload of [false, true]) {
       const [status, digest] = out.trim().split("\n");
       assert.equal(status, `200 ${body.size} ${body.size}`);
       assert.equal(digest.split(" ")[0], body.sha256());
-    }, ["--max-body-bytes", `${200 << 20}`, ...(offload ? ["--offload"] : [])]);
+    }, ["--max-body-bytes", `${200 << 20}`, offload ? "--offload" : "--no-offload"]);
   });
 }
 

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { NicError } from "../../stack/nic/ffi/libc.ts";
-import { TapNic } from "../../stack/nic/tap.ts";
+import { TAP_TSO_MAX_BYTES, TapNic } from "../../stack/nic/tap.ts";
+import { internetChecksum, onesSum, pseudoHeaderSum } from "../../stack/wire/checksum.ts";
 import {
   ipv4,
   macFromText,
   macToText,
+  putMac,
   readArp,
   receiveUntil,
   writeArp,
@@ -86,7 +88,7 @@ Deno.test("TapNic reads the MTU of an existing TAP and leaves it in place", asyn
   await must("ip", ["tuntap", "add", "dev", name, "mode", "tap"]);
   try {
     await must("ip", ["link", "set", name, "mtu", "1280"]);
-    const tap = new TapNic(name);
+    const tap = new TapNic(name, { offload: false });
     try {
       assert.equal(tap.mtu, 1280);
       assert.throws(
@@ -222,3 +224,130 @@ Deno.test("TapNic explains missing privileges", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("TapNic offloads by default and opens plain when told", () => {
+  const tap = new TapNic(uniqueName("tt"));
+  const plain = new TapNic(uniqueName("tt"), { offload: false });
+  const noTso = new TapNic(uniqueName("tt"), { tso: false });
+  try {
+    assert.deepEqual(tap.caps, {
+      rxChecksumVerified: true,
+      txChecksumOffload: true,
+      tsoMaxBytes: TAP_TSO_MAX_BYTES,
+    });
+    assert.deepEqual(plain.caps, { rxChecksumVerified: false, txChecksumOffload: false });
+    assert.deepEqual(noTso.caps, { rxChecksumVerified: true, txChecksumOffload: true });
+    // With TSO a TCP frame may reach 64 KiB; without, the MTU bounds every frame.
+    assert.equal(tap.send(0, 14 + 0xffff, () => {}), true);
+    assert.throws(() => noTso.send(0, 1515, () => {}), /the MTU of 1500 allows at most 1514/);
+  } finally {
+    tap.close();
+    plain.close();
+    noTso.close();
+  }
+});
+
+Deno.test("TapNic leaves IPv4 UDP checksums to Linux and keeps IPv6 ones whole", async () => {
+  const ns = await Netns.create();
+  const name = uniqueName("tt");
+  const tap = new TapNic(name);
+  try {
+    await ns.adopt(name, "10.77.2.1/24");
+    await ns.exec("sysctl", ["-qw", `net.ipv6.conf.${name}.disable_ipv6=0`]);
+    await ns.ip("-6", "addr", "add", "fd00:77::1/64", "dev", name, "nodad");
+    const linuxMac = macFromText(JSON.parse(await ns.ip("-j", "link", "show", name))[0].address);
+    // /proc/net/snmp has a line of names and a line of values; /proc/net/snmp6 a name and value a line.
+    const udp = async (file: string, prefix: string) => {
+      const lines = (await ns.exec("cat", [file])).stdout.split("\n");
+      const values = new Map<string, number>();
+      if (prefix.endsWith(":")) {
+        const [names, numbers] = lines.filter((l) => l.startsWith(prefix)).map((l) =>
+          l.split(/\s+/)
+        );
+        names.forEach((n, i) => values.set(n, Number(numbers[i])));
+      } else {
+        for (const [n, v] of lines.map((l) => l.split(/\s+/))) {
+          values.set(n.replace(prefix, ""), Number(v));
+        }
+      }
+      return { noPorts: values.get("NoPorts"), csumErrors: values.get("InCsumErrors") };
+    };
+    const send = (v6: boolean, checksum: "pseudo" | "full" | "bad") => {
+      const length = (v6 ? 14 + 40 : 14 + 20) + 16;
+      assert.ok(tap.send(0, length, (b, o) => writeUdp(b, o, v6, linuxMac, tap.mac, checksum)));
+      tap.flush(0);
+    };
+    const v4 = await udp("/proc/net/snmp", "Udp:");
+    const v6 = await udp("/proc/net/snmp6", "Udp6");
+    // Linux counts a datagram for a closed port only once its checksum is good.
+    send(false, "pseudo");
+    send(true, "full");
+    const v4After = await udp("/proc/net/snmp", "Udp:");
+    const v6After = await udp("/proc/net/snmp6", "Udp6");
+    assert.equal(tap.stats.txChecksumOffloaded, 1);
+    assert.deepEqual(v4After, { noPorts: v4.noPorts! + 1, csumErrors: v4.csumErrors });
+    assert.deepEqual(v6After, { noPorts: v6.noPorts! + 1, csumErrors: v6.csumErrors });
+    // The control: a wrong IPv6 checksum is caught, so the one above was checked.
+    send(true, "bad");
+    assert.equal((await udp("/proc/net/snmp6", "Udp6")).csumErrors, v6.csumErrors! + 1);
+  } finally {
+    tap.close();
+    await ns.close();
+  }
+});
+
+/** A UDP datagram of 8 payload bytes from the stack to Linux on port 9 (IPv4 fields as /proc shows them). */
+function writeUdp(
+  b: Uint8Array,
+  o: number,
+  v6: boolean,
+  dstMac: number,
+  srcMac: number,
+  checksum: "pseudo" | "full" | "bad",
+): void {
+  putMac(b, o, dstMac);
+  putMac(b, o + 6, srcMac);
+  const ip = o + 14;
+  const header = v6 ? 40 : 20;
+  const udp = ip + header;
+  const length = 16;
+  b.fill(0, ip, udp + length);
+  let pseudo: number;
+  if (v6) {
+    b[o + 12] = 0x86;
+    b[o + 13] = 0xdd;
+    b[ip] = 0x60;
+    b[ip + 5] = length;
+    b[ip + 6] = 17;
+    b[ip + 7] = 64;
+    // fd00:77::2 → fd00:77::1
+    for (const at of [ip + 8, ip + 24]) {
+      b[at] = 0xfd;
+      b[at + 3] = 0x77;
+    }
+    b[ip + 23] = 2;
+    b[ip + 39] = 1;
+    pseudo = onesSum(b, ip + 8, 32, 17 + length);
+  } else {
+    b[o + 12] = 0x08;
+    b[o + 13] = 0x00;
+    b[ip] = 0x45;
+    b[ip + 3] = header + length;
+    b[ip + 8] = 64;
+    b[ip + 9] = 17;
+    b.set([10, 77, 2, 2, 10, 77, 2, 1], ip + 12);
+    const sum = internetChecksum(b, ip, header);
+    b[ip + 10] = sum >> 8;
+    b[ip + 11] = sum & 0xff;
+    pseudo = pseudoHeaderSum(ipv4("10.77.2.2"), ipv4("10.77.2.1"), 17, length);
+  }
+  b[udp] = 0x30; // source port 12345
+  b[udp + 1] = 0x39;
+  b[udp + 3] = 9;
+  b[udp + 5] = length;
+  b.fill(0x61, udp + 8, udp + length);
+  const value = checksum === "pseudo" ? pseudo : internetChecksum(b, udp, length, pseudo);
+  const field = checksum === "bad" ? value ^ 0x0100 : value;
+  b[udp + 6] = field >> 8;
+  b[udp + 7] = field & 0xff;
+}
