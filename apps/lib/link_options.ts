@@ -1,8 +1,8 @@
 /**
- * The link options every app takes, so that every app runs on every link: `--nic`, `--ip` (repeatable,
- * or `dhcp`), `--gateway`, `--dns` (repeatable), `--dhcp-timeout`, `--dhcp-hostname`, `--mac`, `--mtu`,
- * `--pcap`, `--offload` / `--no-offload` and `--verbose`. Parsing turns them into a `LinkConfig` or throws a `UsageError` whose
- * message is one line fit for stderr.
+ * The link options every app takes, so that every app runs on every link: `--nic`, `--ip`
+ * (repeatable, or `dhcp`), `--gateway`, `--dns` (repeatable), `--dhcp-timeout`, `--dhcp-hostname`,
+ * `--mac`, `--mtu`, `--pcap`, `--offload` / `--no-offload` and `--verbose`. Parsing turns them into
+ * a `LinkConfig` or throws a `UsageError` whose message is one line fit for stderr.
  *
  * @module
  */
@@ -41,7 +41,8 @@ export const LINK_OPTIONS = {
   mac: { type: "string" },
   mtu: { type: "string" },
   pcap: { type: "string" },
-  // No defaults: an explicit --offload on a link without offloads is an error; TAP has them by default.
+  // No defaults: an explicit --offload on a link without offloads is an error; TAP has them by
+  // default.
   offload: { type: "boolean" },
   "no-offload": { type: "boolean" },
   verbose: { type: "boolean", default: false },

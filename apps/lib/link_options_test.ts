@@ -132,7 +132,7 @@ Deno.test("parseCommandLine parses, and turns parseArgs errors into a one-line U
   assertUsageError(() => parseCommandLine({ args: ["--bogus"], options, strict: true }), /bogus/);
 });
 
-Deno.test("--offload is the default on TAP links, --no-offload turns it off, others have none", () => {
+Deno.test("--offload is the default on TAP, --no-offload turns it off, other links have none", () => {
   assert.equal(parseLinkValues({ nic: "tap:tap0", offload: true }).offload, true);
   assert.equal(parseLinkValues({ nic: "tap:tap0" }).offload, true);
   assert.equal(parseLinkValues({ nic: "tap:tap0", "no-offload": true }).offload, false);

@@ -1,8 +1,9 @@
 /**
- * TCP bulk over a TAP, both directions, in Gbit/s: the stack (TAP with its default offloads, and a plain
- * TAP) against Linux in a namespace, beside Linux↔Linux over a veth (with its offloads, and without any
- * at MTU 1500) in the same run. The measurements alternate within each round, so that load from other
- * work on the machine falls on all of them alike; each figure is the median of the rounds, with the range.
+ * TCP bulk over a TAP, both directions, in Gbit/s: the stack (TAP with its default offloads, and a
+ * plain TAP) against Linux in a namespace, beside Linux↔Linux over a veth (with its offloads, and
+ * without any at MTU 1500) in the same run. The measurements alternate within each round, so that
+ * load from other work on the machine falls on all of them alike; each figure is the median of the
+ * rounds, with the range.
  *
  * Targets (issue 5): ≥ 2 Gbit/s each way over the TAP; the goal is the link's frame ceiling (about
  * 4 Gbit/s written and 6.5 Gbit/s read through a plain TAP on this kind of machine).
@@ -52,9 +53,11 @@ export async function benchTapTcp(rounds = 3): Promise<Record<string, number | s
     const name = MEASURES[i][0];
     out[`${name} Gbit/s median`] = round(median);
     out[`${name} Gbit/s range`] = `${round(sorted[0])}–${round(sorted[sorted.length - 1])}`;
-    if (name.includes("stack") && sorted[0] < TAP_TCP_TARGET_GBITS) met = false;
+    if (name.includes("stack") && name.includes("(default)") && sorted[0] < TAP_TCP_TARGET_GBITS) {
+      met = false;
+    }
   }
-  out["tap tcp every stack round ≥ target"] = met ? "yes" : "no";
+  out["tap tcp default TAP: every round ≥ target both ways"] = met ? "yes" : "no";
   return out;
 }
 

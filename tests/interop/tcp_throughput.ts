@@ -1,11 +1,11 @@
 /**
  * TCP bulk throughput between Linux and the stack over a real link (a TAP with or without offloads,
- * AF_PACKET), and between two Linux namespaces over a veth as the reference, each bounded to a couple of
- * seconds. Used by tests/bench/tap_tcp_bench.ts and tests/bench/nic_bench.ts.
+ * AF_PACKET), and between two Linux namespaces over a veth as the reference, each bounded to a
+ * couple of seconds. Used by tests/bench/tap_tcp_bench.ts and tests/bench/nic_bench.ts.
  *
- * Linux's side is socat with 256 KiB reads and writes (iperf3 uses 128 KiB): with socat's default 8 KiB
- * the sending process itself was the limit (Linux→Linux over a veth 2.5 Gbit/s with 8 KiB, 5.0 with
- * 64 KiB, on 2 loaded vCPUs), and the figure measured socat, not the link.
+ * Linux's side is socat with 256 KiB reads and writes (iperf3 uses 128 KiB): with socat's default 8
+ * KiB the sending process itself was the limit (Linux→Linux over a veth 2.5 Gbit/s with 8 KiB, 5.0
+ * with 64 KiB, on 2 loaded vCPUs), and the figure measured socat, not the link.
  *
  * @module
  */
@@ -88,8 +88,8 @@ export async function linuxToStack(on: LinkKind | ThroughputLink): Promise<numbe
 }
 
 /**
- * Mbit/s of the stack writing to a socat sink on Linux for about two seconds. A boolean `on` is the old
- * form: `tso` true opens a `tap-offload` link with segmentation offload, false without.
+ * Mbit/s of the stack writing to a socat sink on Linux for about two seconds. A boolean `on` is the
+ * old form: `tso` true opens a `tap-offload` link with segmentation offload, false without.
  */
 export async function stackToLinux(on: LinkKind | ThroughputLink, tso?: boolean): Promise<number> {
   const { kind, tap } = typeof on === "string"
@@ -145,8 +145,8 @@ export async function stackToLinux(on: LinkKind | ThroughputLink, tso?: boolean)
 
 /**
  * Mbit/s of socat between two namespaces over a veth, with Linux's default offloads (TSO, GSO, GRO:
- * 64 KiB units end to end) or, with `plain`, none of them at MTU 1500: every frame crosses on its own,
- * as on a TAP without offloads.
+ * 64 KiB units end to end) or, with `plain`, none of them at MTU 1500: every frame crosses on its
+ * own, as on a TAP without offloads.
  */
 export async function linuxToLinux(plain = false): Promise<number> {
   const a = await Netns.create("nl");

@@ -256,7 +256,7 @@ Deno.test("TapNic leaves IPv4 UDP checksums to Linux and keeps IPv6 ones whole",
     await ns.exec("sysctl", ["-qw", `net.ipv6.conf.${name}.disable_ipv6=0`]);
     await ns.ip("-6", "addr", "add", "fd00:77::1/64", "dev", name, "nodad");
     const linuxMac = macFromText(JSON.parse(await ns.ip("-j", "link", "show", name))[0].address);
-    // /proc/net/snmp has a line of names and a line of values; /proc/net/snmp6 a name and value a line.
+    // /proc/net/snmp: a line of names, a line of values; /proc/net/snmp6: a name and value a line.
     const udp = async (file: string, prefix: string) => {
       const lines = (await ns.exec("cat", [file])).stdout.split("\n");
       const values = new Map<string, number>();
@@ -296,7 +296,7 @@ Deno.test("TapNic leaves IPv4 UDP checksums to Linux and keeps IPv6 ones whole",
   }
 });
 
-/** A UDP datagram of 8 payload bytes from the stack to Linux on port 9 (IPv4 fields as /proc shows them). */
+/** A UDP datagram with 8 payload bytes from the stack to Linux's port 9, over IPv4 or IPv6. */
 function writeUdp(
   b: Uint8Array,
   o: number,
