@@ -7,6 +7,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { bundleApps, bundleName, exportsMain, GUEST_BUNDLE_DIR } from "./bundle.ts";
 import type { CpioEntry } from "./cpio.ts";
 import { parents, PROJECT_ROOT } from "./project.ts";
 
@@ -32,6 +33,7 @@ export async function emitCacheEntries(
   modules: string[],
   emitDir: string,
   progress: (line: string) => void,
+  opts: { bundle?: boolean } = {},
 ): Promise<CpioEntry[]> {
   const cache = async (list: string[]) => {
     const output = await new Deno.Command(Deno.execPath(), {
@@ -42,23 +44,55 @@ export async function emitCacheEntries(
     }).output();
     return output.success ? "" : new TextDecoder().decode(output.stderr).trim().split("\n")[0];
   };
+  const failed = new Set<string>();
   if (await cache(modules)) {
     // One module failing (mid-edit, or npm unreachable) should not cost the others their cache.
     for (const module of modules) {
       const reason = await cache([module]);
-      if (reason) progress(`[2/3] initramfs: ${module} not cached (${reason})`);
+      if (reason) {
+        progress(`[2/3] initramfs: ${module} not cached (${reason})`);
+        failed.add(module);
+      }
     }
   }
+  // Outside the project and DENO_DIR, so that their own cache rows are left out of the image.
+  const bundleDir = Deno.realPathSync(await Deno.makeTempDir({ prefix: "vm_bundle_" }));
+  try {
+    const loading = modules.filter((module) => !failed.has(module));
+    return await emitWithBundles(loading, emitDir, bundleDir, progress, opts.bundle ?? true);
+  } finally {
+    await Deno.remove(bundleDir, { recursive: true });
+  }
+}
+
+async function emitWithBundles(
+  modules: string[],
+  emitDir: string,
+  bundleDir: string,
+  progress: (line: string) => void,
+  bundle: boolean,
+): Promise<CpioEntry[]> {
+  // The apps init runs in its own deno, each as one file (see bundle.ts).
+  const inProcess = modules.filter((m) =>
+    exportsMain(Deno.readTextFileSync(`${PROJECT_ROOT}/${m}`))
+  );
+  const { bundled, reason } = bundle
+    ? await bundleApps(PROJECT_ROOT, inProcess, bundleDir)
+    : { bundled: [] };
+  if (reason) progress(`[2/3] initramfs: apps not bundled (${reason})`);
   // V8's code cache is written only for modules that ran, in a process that ended by itself: import
-  // every app once (they call main only as the main module) so that the guest finds them compiled.
-  const apps = modules.filter((m) => /^apps\/[^/]+\.ts$/.test(m));
+  // every app once (they call main only as the main module) so that the guest finds them compiled:
+  // its bundle where it has one, since that is what the guest loads.
+  // (Modules that do not load are left out: one would fail the whole warm-up, and every app's cache.)
+  const apps = modules.filter((m) => /^apps\/[^/]+\.ts$/.test(m) || bundled.includes(m));
   if (apps.length > 0) {
-    // Outside the project and DENO_DIR, so that its own cache rows are left out of the image.
     const warmUpDir = await Deno.makeTempDir({ prefix: "vm_warm_up_" });
     const warmUp = `${warmUpDir}/warm_up.ts`;
+    const path = (m: string) =>
+      bundled.includes(m) ? `${bundleDir}/${bundleName(m)}` : `${PROJECT_ROOT}/${m}`;
     await Deno.writeTextFile(
       warmUp,
-      apps.map((m) => `import ${JSON.stringify(`${PROJECT_ROOT}/${m}`)};\n`).join(""),
+      apps.map((m) => `import ${JSON.stringify(path(m))};\n`).join(""),
     );
     await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-config", "--cached-only", warmUp],
@@ -92,9 +126,17 @@ export async function emitCacheEntries(
     "var/deno/gen/file/app",
     (name) => name.endsWith(".js"),
   );
+  for (const module of bundled) {
+    const target = `${GUEST_BUNDLE_DIR.slice(1)}/${bundleName(module)}`;
+    // Read now: the folder goes away before the archive is written.
+    const bytes = Deno.readFileSync(`${bundleDir}/${bundleName(module)}`);
+    entries.push({ path: target, kind: "file", source: bytes });
+    parents(target, dirs);
+  }
   for (const cache of SQLITE_CACHES) {
     const moves: [string, string][] = [
       [`file://${Deno.realPathSync(PROJECT_ROOT)}/`, "file:///app/"],
+      [`file://${bundleDir}/`, `file://${GUEST_BUNDLE_DIR}/`],
     ];
     if (cache.npm) moves.push([`file://${Deno.realPathSync(emitDir)}/`, "file:///var/deno/"]);
     const bytes = relocateSqliteCache(emitDir, cache, moves);
@@ -104,7 +146,7 @@ export async function emitCacheEntries(
   walk(`${emitDir}/npm`, "var/deno/npm", () => true);
   walk(`${emitDir}/remote`, "var/deno/remote", () => true);
   for (const dir of dirs) {
-    if (!["var", "var/deno"].includes(dir)) entries.push({ path: dir, kind: "dir" });
+    if (!["var", "var/deno", "app"].includes(dir)) entries.push({ path: dir, kind: "dir" });
   }
   return entries;
 }

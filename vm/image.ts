@@ -235,7 +235,7 @@ export async function inputsHash(
   extra: Record<string, unknown>,
 ): Promise<string> {
   const parts: unknown[] = [FORMAT_VERSION, extra];
-  for (const builder of ["vm/image.ts", "vm/cpio.ts", "vm/deno_cache.ts"]) {
+  for (const builder of ["vm/image.ts", "vm/cpio.ts", "vm/deno_cache.ts", "vm/bundle.ts"]) {
     parts.push(await sha256(await Deno.readFile(`${PROJECT_ROOT}/${builder}`)));
   }
   for (const entry of [...entries].sort((a, b) => (a.path < b.path ? -1 : 1))) {

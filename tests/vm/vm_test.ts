@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
+import { DatabaseSync } from "node:sqlite";
 import { emitCacheEntries } from "../../vm/deno_cache.ts";
 import { buildImage, resolveApp } from "../../vm/image.ts";
 import { minimumMemoryMiB, parseBootArgs, Vm } from "../../vm/boot.ts";
@@ -244,6 +245,24 @@ Deno.test("the image vendors npm packages and transpiled modules into the guest'
       ),
     );
     assert.ok(paths.includes("var/deno/npm/registry.npmjs.org/hono/registry.json"));
+    // The app as one file (vm/bundle.ts), with V8's code cache for it where the guest sees it.
+    const bundle = entries.find((entry) => entry.path === "app/bundle/apps/hono_example.js");
+    assert.ok(bundle?.kind === "file" && bundle.source instanceof Uint8Array, paths.join("\n"));
+    assert.match(new TextDecoder().decode(bundle.source), /export\s*\{[^}]*\bmain\b/);
+    const codeCache = entries.find((entry) => entry.path === "var/deno/v8_code_cache_v2");
+    assert.ok(codeCache?.kind === "file" && codeCache.source instanceof Uint8Array);
+    const database = `${emitDir}/code_cache_copy`;
+    await Deno.writeFile(database, codeCache.source);
+    const db = new DatabaseSync(database, { readOnly: true });
+    try {
+      const rows = db.prepare("SELECT specifier FROM codecache").all() as { specifier: string }[];
+      assert.ok(
+        rows.some((row) => row.specifier === "file:///app/bundle/apps/hono_example.js"),
+        rows.map((row) => row.specifier).join("\n"),
+      );
+    } finally {
+      db.close();
+    }
     assert.ok(
       lines.some((line) => line.includes("apps/no_such_module.ts not cached")),
       lines.join("\n"),
