@@ -179,6 +179,15 @@ export class RecvBuffer {
       this.#lentAt += k;
       if (this.#readable === 0) this.#lent = undefined;
     }
+    // Empty, with nothing held beyond RCV.NXT: the next bytes go to the start of the ring, whose
+    // cache lines are warm, rather than walk the whole ring (a request-response stream of small
+    // messages would otherwise touch new memory with each one).
+    if (this.#readable === 0 && this.#count === 0) this.#head = 0;
+  }
+
+  /** Where in the ring the oldest readable byte is (0 whenever the ring is empty), for tests. */
+  get ringOffset(): number {
+    return this.#head;
   }
 
   /** Copies what is left of a lent segment into the ring, so that its buffer can be reused. */

@@ -280,3 +280,25 @@ Deno.test("RecvBuffer never lends out-of-order data or a segment behind unread b
   assert.equal(buf.lending, false, "unread bytes ahead of it");
   assert.deepEqual(readAll(buf), Array.from(segment(0, 15)));
 });
+
+Deno.test("RecvBuffer starts again at the front of the ring once it is read empty", () => {
+  const buf = new RecvBuffer(16, 4);
+  buf.write(0, segment(0, 5), 0, 5);
+  buf.consume(3);
+  assert.equal(buf.ringOffset, 3, "partly read: the head stays where the data is");
+  buf.consume(2);
+  assert.equal(buf.ringOffset, 0);
+  // Out-of-order bytes are placed relative to the head: it must not move while they are held.
+  buf.write(0, segment(5, 4), 0, 4);
+  buf.write(2, segment(11, 2), 0, 2); // offsets count from RCV.NXT, now 9
+  buf.consume(4);
+  assert.equal(buf.ringOffset, 4, "held out-of-order data pins the head");
+  assert.equal(buf.write(0, segment(9, 2), 0, 2), 4);
+  assert.deepEqual(readAll(buf), Array.from(segment(9, 4)));
+  assert.equal(buf.ringOffset, 0);
+  // A lent segment read to its end leaves the ring empty too.
+  buf.write(0, segment(13, 3), 0, 3, true);
+  buf.consume(3);
+  assert.equal(buf.ringOffset, 0);
+  assert.equal(buf.lending, false);
+});
