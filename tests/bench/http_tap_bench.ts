@@ -6,11 +6,12 @@
  *     veth whose peer is in the client's namespace, and
  *   - the same handler under `Deno.serve` on kernel sockets, in a second namespace joined by a veth,
  * so every answer crosses a virtual link between namespaces. All servers run side by side and are
- * measured in alternating rounds (TAP, AF_PACKET and Deno.serve, 3 s each after a warm-up, Deno.serve
- * last in even rounds and first in odd ones), so that load from elsewhere on the machine hits them
- * alike; each ratio is taken within a round, and the median round is reported with every round's
- * ratio. Reports req/s, p99 and server CPU per request of GET / and of a 1 KiB POST to /echo, each
- * stack link's share of `Deno.serve`'s rate, and Deno.serve's CPU per request over ours.
+ * measured in alternating rounds (TAP, AF_PACKET and Deno.serve, 3 s each after a warm-up and a
+ * short pause, each round led by the next target in turn), so that load from elsewhere on the
+ * machine hits them alike; each ratio is taken within a round, and the median round (the lower one
+ * of an even count) is reported with every round's ratio. Reports req/s, p99 and server CPU per
+ * request of GET / and of a 1 KiB POST to /echo, each stack link's share of `Deno.serve`'s rate,
+ * and Deno.serve's CPU per request over ours.
  *
  *   deno run -A tests/bench/http_tap_bench.ts [rounds] [tap,packet]
  *
@@ -25,9 +26,11 @@ import { parseWrk } from "./http_bench.ts";
 const ECHO_APP = new URL("../../apps/http_echo.ts", import.meta.url);
 const DURATION_S = 3;
 const WARMUP_S = 1;
+/** Pause before each wrk run, so that the previous run's teardown does not land in it. */
+const SETTLE_MS = 500;
 const CONNECTIONS = 50;
-/** Rounds of every target; the median of five holds up better than of three on a shared machine. */
-const ROUNDS = 5;
+/** Rounds of every target: each of the three leads two of them, and six medians hold up better. */
+const ROUNDS = 6;
 /** USER_HZ, the unit of /proc/PID/stat times. */
 const CLOCK_TICKS = 100;
 const KINDS = ["get", "post1k"] as const;
@@ -90,14 +93,15 @@ export async function benchHttpTap(
     for (let round = 0; round < rounds; round++) {
       for (const kind of KINDS) {
         const body = kind === "post1k" ? script : undefined;
-        // Deno.serve goes last in even rounds and first in odd ones, so that neither side always
-        // follows the other (a burst of load elsewhere, or the previous run's connections closing).
-        const denoFirst = round % 2 === 1;
-        const first = denoFirst ? await wrk(deno, paths[kind], body, DURATION_S) : undefined;
-        const figures: Figures[] = [];
-        for (const target of ours) figures.push(await wrk(target, paths[kind], body, DURATION_S));
-        const last = denoFirst ? first! : await wrk(deno, paths[kind], body, DURATION_S);
-        results[kind].push({ ours: figures, deno: last });
+        // Each round starts with the next target, so that every target leads as often as the others
+        // (the first run of a round measured weakest: it follows another server's slow POST run).
+        const all = [...ours, deno];
+        const figures = new Map<Target, Figures>();
+        for (let k = 0; k < all.length; k++) {
+          const target = all[(round + k) % all.length];
+          figures.set(target, await wrk(target, paths[kind], body, DURATION_S));
+        }
+        results[kind].push({ ours: ours.map((t) => figures.get(t)!), deno: figures.get(deno)! });
       }
     }
     for (const kind of KINDS) {
@@ -125,9 +129,9 @@ export async function benchHttpTap(
   return out;
 }
 
-/** The run whose `key` is the median of all runs. */
+/** The run whose `key` is the median of all runs (the lower middle one of an even count). */
 function median<T>(runs: T[], key: (run: T) => number): T {
-  return [...runs].sort((a, b) => key(a) - key(b))[Math.floor(runs.length / 2)];
+  return [...runs].sort((a, b) => key(a) - key(b))[Math.floor((runs.length - 1) / 2)];
 }
 
 function round3(n: number): number {
@@ -155,6 +159,8 @@ async function wrk(
 ): Promise<Figures> {
   const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "2s", "--latency"];
   if (script) args.push("-s", script);
+  // The previous run's connections close and its server settles before this one starts.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const before = await cpuSeconds(target.pid);
   const r = await target.client.exec("wrk", [...args, `${target.base}${path}`]);
   const after = await cpuSeconds(target.pid);
