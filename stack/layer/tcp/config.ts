@@ -10,8 +10,14 @@ import type { CongestionFactory } from "./congestion/controller.ts";
 export interface TcpConfig {
   /** Receive buffer bytes (the most we advertise). */
   recvBufferSize: number;
-  /** Send buffer bytes (what `write` may queue). */
+  /** Send buffer bytes (what `write` may queue) at first. */
   sendBufferSize: number;
+  /**
+   * The send buffer grows up to this many bytes while the app keeps it full and the windows would
+   * carry more (Linux tcp_wmem[2] autotuning). Setting `sendBufferSize` alone fixes the size, as
+   * SO_SNDBUF does.
+   */
+  sendBufferMax: number;
   /** Most out-of-order holes the receive buffer tracks (bounds reassembly memory). */
   maxOutOfOrderHoles: number;
   /** Largest MSS we announce; the path MTU lowers it. */
@@ -60,6 +66,7 @@ export interface TcpConfig {
 export const TCP_DEFAULTS: Readonly<TcpConfig> = Object.freeze({
   recvBufferSize: 256 * 1024,
   sendBufferSize: 256 * 1024,
+  sendBufferMax: 4 * 1024 * 1024,
   maxOutOfOrderHoles: 32,
   maxMss: 65495,
   windowScaling: true,
@@ -92,6 +99,9 @@ export function resolveTcpConfig(
   if (partial !== undefined) {
     for (const [name, value] of Object.entries(partial)) {
       if (value !== undefined) (config as Record<string, unknown>)[name] = value;
+    }
+    if (partial.sendBufferSize !== undefined && partial.sendBufferMax === undefined) {
+      config.sendBufferMax = partial.sendBufferSize;
     }
   }
   return config;

@@ -178,6 +178,8 @@ export class TcpConnection {
   #challengeCount = 0;
   #ackPending = 0;
   #probe = false;
+  /** The app filled the send buffer since the last ACK: it may grow (`#expandSendBuffer`). */
+  #sendFull = false;
   #probesOut = 0; // zero-window probes since the last acceptable ACK
   #noDelay: boolean;
 
@@ -409,6 +411,7 @@ export class TcpConnection {
     this.#send ??= new SendBuffer(this.#cfg.sendBufferSize);
     const n = this.#send.write(bytes, offset, length);
     if (n > 0 && isSynchronized(this.state)) this.#host.ready(this);
+    if (this.#send.free === 0) this.#sendFull = true;
     return n;
   }
 
@@ -913,11 +916,28 @@ export class TcpConnection {
       }
       this.#cc.onAck(acked, flightBefore, now, calls === 0 ? rttSample : undefined);
     }
+    if (this.#sendFull) this.#expandSendBuffer();
     this.#dupAcks = 0;
     this.#tlpOut = false;
     this.#t.rtoAt = this.#sndUna === this.#sndMax ? Infinity : now + this.#rtt.rto;
     this.#armProbe(now);
     if ((this.#send?.length ?? 0) > 0 || this.#finQueued) this.#host.ready(this);
+  }
+
+  /**
+   * Grows a send buffer the app keeps full to twice what the congestion and peer windows let fly, as
+   * Linux's tcp_sndbuf_expand: with a buffer no larger than the window, every byte is in flight and
+   * the app can only refill once ACKs come back, so the link idles for part of each round trip.
+   */
+  #expandSendBuffer(): void {
+    this.#sendFull = false;
+    const send = this.#send;
+    const max = this.#cfg.sendBufferMax;
+    if (send === undefined || send.capacity >= max) return;
+    const want = 2 * Math.min(this.#cc.cwnd, this.#sndWnd);
+    let size = send.capacity;
+    while (size < want && size < max) size *= 2;
+    if (size > send.capacity) send.resize(Math.min(size, max));
   }
 
   #dupAck(now: number): void {
