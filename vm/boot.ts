@@ -20,7 +20,14 @@ import {
   defaultAppArgs,
   type ImageResult,
 } from "./image.ts";
-import { chooseAccel, type GuestNetwork, parseMemory, QEMU, qemuArgs } from "./qemu.ts";
+import {
+  chooseAccel,
+  fastFirmware,
+  type GuestNetwork,
+  parseMemory,
+  QEMU,
+  qemuArgs,
+} from "./qemu.ts";
 
 /** Options of `Vm.boot`. */
 export interface BootOptions {
@@ -227,6 +234,7 @@ export class Vm {
           : defaultAppArgs(image.app, !opts.tap && opts.guestAddress === undefined)),
       interrupts: opts.interrupts,
       kernelNet: opts.kernelNet,
+      bios: fastFirmware(),
     });
     let logFile: Deno.FsFile | undefined;
     if (opts.log) {

@@ -55,13 +55,30 @@ export async function emitCacheEntries(
       }
     }
   }
-  // Outside the project and DENO_DIR, so that their own cache rows are left out of the image.
-  const bundleDir = Deno.realPathSync(await Deno.makeTempDir({ prefix: "vm_bundle_" }));
+  // V8's code cache holds the URL the module was loaded from, so the bundles are warmed up from one
+  // fixed folder, for the same bytes at every build; a lock keeps concurrent builds out of each other's
+  // way there.
+  const bundleDir = `${PROJECT_ROOT}/vm/.cache/bundle`;
+  await Deno.mkdir(bundleDir, { recursive: true });
+  using lock = await Deno.open(`${PROJECT_ROOT}/vm/.cache/bundle.lock`, {
+    create: true,
+    write: true,
+  });
+  await lock.lock(true);
   try {
-    const loading = modules.filter((module) => !failed.has(module));
-    return await emitWithBundles(loading, emitDir, bundleDir, progress, opts.bundle ?? true);
-  } finally {
     await Deno.remove(bundleDir, { recursive: true });
+    await Deno.mkdir(bundleDir);
+    const loading = modules.filter((module) => !failed.has(module));
+    return await emitWithBundles(
+      loading,
+      emitDir,
+      Deno.realPathSync(bundleDir),
+      progress,
+      opts.bundle ?? true,
+    );
+  } finally {
+    await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
+    await lock.unlock();
   }
 }
 
@@ -134,9 +151,10 @@ async function emitWithBundles(
     parents(target, dirs);
   }
   for (const cache of SQLITE_CACHES) {
+    // The bundles' folder first: it lies inside the project.
     const moves: [string, string][] = [
-      [`file://${Deno.realPathSync(PROJECT_ROOT)}/`, "file:///app/"],
       [`file://${bundleDir}/`, `file://${GUEST_BUNDLE_DIR}/`],
+      [`file://${Deno.realPathSync(PROJECT_ROOT)}/`, "file:///app/"],
     ];
     if (cache.npm) moves.push([`file://${Deno.realPathSync(emitDir)}/`, "file:///var/deno/"]);
     const bytes = relocateSqliteCache(emitDir, cache, moves);

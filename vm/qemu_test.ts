@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chooseAccel, kernelCmdline, parseMemory, qemuArgs } from "./qemu.ts";
+import { chooseAccel, fastFirmware, kernelCmdline, parseMemory, qemuArgs } from "./qemu.ts";
 
 Deno.test("parseMemory reads M, G and plain MiB and rejects the rest", () => {
   assert.equal(parseMemory("512M"), 512);
@@ -55,6 +55,34 @@ Deno.test("qemuArgs forwards only from 127.0.0.1 (restrict=on unless UDP needs i
   const kvm = qemuArgs({ ...base, accel: "kvm", network: { kind: "tap", ifname: "tap9" } });
   assert.equal(kvm[kvm.indexOf("-cpu") + 1], "host");
   assert.ok(kvm.includes("tap,id=n0,ifname=tap9,script=no,downscript=no"));
+});
+
+Deno.test("qboot when given; the command line skips the crypto self-tests, and the APIC calibration for HZ=250 kernels", () => {
+  const base = {
+    initramfs: "i",
+    accel: "tcg" as const,
+    memoryMiB: 512,
+    network: { kind: "tap" as const, ifname: "tap9" },
+    guestAddress: "10.0.2.15/24",
+    gateway: "10.0.2.2",
+    monitor: "/tmp/m.sock",
+    app: "apps/udp_echo.ts",
+    appArgs: [],
+  };
+  const append = (kernel: string) => {
+    const args = qemuArgs({ ...base, kernel });
+    return args[args.indexOf("-append") + 1].split(" -- ")[0].split(" ");
+  };
+  const debian = append("/x/vm/.cache/kernel/vmlinuz-6.1.0-56-cloud-amd64");
+  assert.ok(debian.includes("cryptomgr.notests=1"));
+  assert.ok(debian.includes("lapic_timer_period=4000000"));
+  const withBios = qemuArgs({ ...base, kernel: "k", bios: "/q/qboot.rom" });
+  assert.equal(withBios[withBios.indexOf("-bios") + 1], "/q/qboot.rom");
+  assert.ok(!qemuArgs({ ...base, kernel: "k" }).includes("-bios"));
+  assert.equal(fastFirmware("/nonexistent/qboot.rom"), undefined);
+  const other = append("/boot/my-kernel");
+  assert.ok(other.includes("cryptomgr.notests=1"));
+  assert.ok(!other.some((word) => word.startsWith("lapic_timer_period=")), other.join(" "));
 });
 
 Deno.test("chooseAccel uses TCG without vmx/svm and validates the option", () => {
