@@ -176,12 +176,17 @@ Deno.test("TapNic explains a name that is not a TAP, a bad name and a missing de
   );
 });
 
-Deno.test("TapNic explains missing privileges", async () => {
-  const script = `
-    import { TapNic } from "${new URL("../../stack/nic/tap.ts", import.meta.url).href}";
+/** A script that opens a TAP through `tapModule` and prints the error's code and message. */
+function openTapScript(tapModule: string): string {
+  return `
+    import { TapNic } from "${tapModule}";
     try { new TapNic("${uniqueName("tt")}"); console.log("opened"); }
     catch (e) { console.log(e.code + ": " + e.message); }
   `;
+}
+
+Deno.test("TapNic explains missing privileges", async () => {
+  const script = openTapScript(new URL("../../stack/nic/tap.ts", import.meta.url).href);
   // Root without CAP_NET_ADMIN, then an unprivileged user: both must get the hint.
   // Dropping the capability from the bounding set leaves root without it after exec.
   const noCap = await run("setpriv", [
@@ -200,6 +205,10 @@ Deno.test("TapNic explains missing privileges", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.chmod(dir, 0o777);
+    // The checkout may sit where the unprivileged user cannot read (root's home): it imports a copy.
+    const copy = await run("cp", ["-r", new URL("../../stack", import.meta.url).pathname, dir]);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.equal((await run("chmod", ["-R", "a+rX", dir])).code, 0);
     const nobody = await new Deno.Command("setpriv", {
       args: [
         "--reuid=65534",
@@ -208,7 +217,7 @@ Deno.test("TapNic explains missing privileges", async () => {
         Deno.execPath(),
         "eval",
         "--no-config",
-        script,
+        openTapScript(`file://${dir}/stack/nic/tap.ts`),
       ],
       env: { DENO_DIR: dir, HOME: dir },
       stdout: "piped",
