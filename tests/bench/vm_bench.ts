@@ -6,22 +6,30 @@
  *   the breakdown read from the console: kernel (QEMU start → init's first line), init (→ the app is
  *   started), app (→ its "listening" line) and first answer (→ the 200);
  * - HTTP req/s (`wrk -t1 -c10`, GET /health) and bulk TCP (curl POST of N MiB through /echo, which
- *   streams it back) through the forwarded port, for our stack on virtio and for the same image
+ *   streams it back; the median of a few POSTs after warm-up ones, the first one after boot reported
+ *   apart, with QEMU's CPU seconds per POST: see vm_bulk.ts) through the forwarded port, for our stack
+ *   on virtio and for the same image
  *   configuration booted with the kernel's own virtio_net driver and the app on kernel sockets
  *   (`--kernel-net`), in the same run, with the ratios ours ÷ kernel; and the same handler on
  *   `Deno.serve` in that guest (vm/deno_serve_echo.ts), the issue's own baseline;
  * - the UDP echo round trip through QEMU's user network.
  *
- *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--mib 8] [--seconds 3]
+ *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--mib 8] [--seconds 3] [--warmups 3] [--runs 3]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { Vm } from "../../vm/boot.ts";
-import { buildImage } from "../../vm/image.ts";
+import { buildImage, DEFAULT_COMPRESSION } from "../../vm/image.ts";
 import { chooseAccel } from "../../vm/qemu.ts";
 import { freePort } from "../vm/free_port.ts";
+import {
+  type BulkSummary,
+  measureBulk,
+  median,
+  processCpuSeconds as cpuSeconds,
+} from "./vm_bulk.ts";
 
 /** Options of {@linkcode benchVm}. */
 export interface VmBenchOptions {
@@ -31,6 +39,10 @@ export interface VmBenchOptions {
   mib?: number;
   /** Seconds of wrk (default 3). */
   seconds?: number;
+  /** Bulk POSTs before the measured ones, the first after boot included (default 3). */
+  warmups?: number;
+  /** Measured bulk POSTs per guest, of which the median is reported (default 3). */
+  runs?: number;
 }
 
 /** Boot-time parts in seconds, each measured on the host from QEMU start. */
@@ -56,22 +68,6 @@ export interface BootBreakdown {
    * this tells a slower boot from one stretched by other processes on a shared machine.
    */
   cpu: number;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat; NaN once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Boots a guest, timestamping every console line from QEMU start. */
@@ -141,34 +137,9 @@ async function requestsPerSecond(url: string, seconds: number): Promise<number> 
   return rate;
 }
 
-/** Mbit/s of payload for one POST of `file` to /echo, checked to come back whole. */
-async function echoMbps(url: string, file: string, bytes: number): Promise<number> {
-  const text = await run("curl", [
-    "-sS",
-    "--max-time",
-    "120",
-    "-o",
-    "/dev/null",
-    "-H",
-    "Expect:",
-    "-H",
-    "content-type: application/octet-stream",
-    "--data-binary",
-    `@${file}`,
-    "-w",
-    "%{http_code} %{size_download} %{time_total}",
-    `${url}echo`,
-  ]);
-  const [code, size, seconds] = text.trim().split(" ").map(Number);
-  if (code !== 200 || size !== bytes) {
-    throw new Error(`POST /echo of ${bytes} bytes answered ${code} with ${size} bytes`);
-  }
-  return (bytes * 8) / seconds / 1e6;
-}
-
 interface Throughput {
   requestsPerSecond: number;
-  mbps: number;
+  bulk: BulkSummary;
 }
 
 /** One boot of an HTTP echo on either path; with `measure`, its throughput as well. */
@@ -178,6 +149,7 @@ async function bootPath(
   seconds: number,
   file: string,
   bytes: number,
+  bulkOptions: { warmups?: number; runs?: number },
   app = "apps/http_echo.ts",
 ): Promise<{ breakdown?: BootBreakdown; throughput?: Throughput }> {
   const { vm, breakdown } = await bootTimed({ app, kernelNet });
@@ -186,11 +158,8 @@ async function bootPath(
     if (measure) {
       // A short warm-up of each kind first: the first requests run cold JavaScript under TCG.
       await requestsPerSecond(vm.url, 1);
-      await echoMbps(vm.url, file, bytes);
-      throughput = {
-        requestsPerSecond: await requestsPerSecond(vm.url, seconds),
-        mbps: await echoMbps(vm.url, file, bytes),
-      };
+      const bulk = await measureBulk(vm.url, vm.pid, file, bytes, bulkOptions);
+      throughput = { requestsPerSecond: await requestsPerSecond(vm.url, seconds), bulk };
     }
     const status = await vm.powerOff();
     if (status.code !== 0) throw new Error(`QEMU exited with ${status.code}: ${vm.tail(5)}`);
@@ -240,6 +209,7 @@ export async function benchVm(
   const bootCount = Math.max(1, options.boots ?? 3);
   const mib = options.mib ?? 8;
   const seconds = options.seconds ?? 3;
+  const bulkOptions = { warmups: options.warmups, runs: options.runs };
   const cached = await buildImage({ app: "apps/http_echo.ts" });
   await buildImage({ app: "apps/http_echo.ts", kernelNet: true });
   const cacheDir = await Deno.makeTempDir({ prefix: "vm_bench_" });
@@ -264,16 +234,17 @@ export async function benchVm(
     // The two paths take turns, so that the shared machine's changing load falls on both alike.
     for (let i = 0; i < bootCount; i++) {
       const last = i === bootCount - 1;
-      const a = await bootPath(false, last, seconds, file, bytes);
-      const b = await bootPath(true, last, seconds, file, bytes);
+      const a = await bootPath(false, last, seconds, file, bytes, bulkOptions);
+      const b = await bootPath(true, last, seconds, file, bytes, bulkOptions);
       if (a.breakdown) boots.ours.push(a.breakdown);
       if (b.breakdown) boots.kernel.push(b.breakdown);
       ours ??= a.throughput;
       kernel ??= b.throughput;
     }
     // The issue's own baseline: the same handler on Deno.serve (hyper) in the kernel-net guest.
-    denoServe = (await bootPath(true, true, seconds, file, bytes, "vm/deno_serve_echo.ts"))
-      .throughput;
+    denoServe =
+      (await bootPath(true, true, seconds, file, bytes, bulkOptions, "vm/deno_serve_echo.ts"))
+        .throughput;
   } finally {
     await Deno.remove(file);
   }
@@ -284,9 +255,11 @@ export async function benchVm(
   const b = medianBreakdown(boots.ours);
   const k = medianBreakdown(boots.kernel);
   const s = (value: number) => Math.round(value * 100) / 100;
+  const bulk = (x: BulkSummary) => `${s(x.mbps)} (${s(x.minMbps)}–${s(x.maxMbps)})`;
+  const runs = ours.bulk.runs.length;
   return {
     "accelerator": chooseAccel("auto"),
-    "image lz4 (MB)": cold.imageBytes / 1e6,
+    [`image as booted, compression ${DEFAULT_COMPRESSION} (MB)`]: cold.imageBytes / 1e6,
     "image uncompressed cpio (MB)": cold.cpioBytes / 1e6,
     "build cold, kernel cached (s)": cold.seconds,
     // Sources edited by someone else between the two builds make the warm one a rebuild; say so.
@@ -319,14 +292,22 @@ export async function benchVm(
     "HTTP GET req/s, kernel virtio_net": kernel.requestsPerSecond,
     "HTTP req/s ratio ours ÷ kernel (target ≥ 1)": ours.requestsPerSecond /
       kernel.requestsPerSecond,
-    [`bulk POST /echo ${mib} MiB, ours (Mbit/s)`]: ours.mbps,
-    [`bulk POST /echo ${mib} MiB, kernel virtio_net (Mbit/s)`]: kernel.mbps,
-    "bulk ratio ours ÷ kernel (target ≥ 1)": ours.mbps / kernel.mbps,
+    [`bulk POST /echo ${mib} MiB, ours, median (range) of ${runs} after warm-up (Mbit/s)`]: bulk(
+      ours.bulk,
+    ),
+    [`bulk POST /echo ${mib} MiB, kernel virtio_net, median (range) (Mbit/s)`]: bulk(kernel.bulk),
+    "bulk ratio ours ÷ kernel (target ≥ 1)": ours.bulk.mbps / kernel.bulk.mbps,
+    "  QEMU CPU per POST, median, ours / kernel (s)": `${s(ours.bulk.cpuSeconds)} / ${
+      s(kernel.bulk.cpuSeconds)
+    }`,
+    "  first POST after boot, ours / kernel (Mbit/s; QEMU CPU s)": `${s(ours.bulk.cold.mbps)} / ${
+      s(kernel.bulk.cold.mbps)
+    } (${s(ours.bulk.cold.cpuSeconds)} / ${s(kernel.bulk.cold.cpuSeconds)})`,
     "HTTP GET req/s, kernel virtio_net + Deno.serve": denoServe.requestsPerSecond,
-    [`bulk POST /echo ${mib} MiB, kernel virtio_net + Deno.serve (Mbit/s)`]: denoServe.mbps,
+    [`bulk POST /echo ${mib} MiB, kernel virtio_net + Deno.serve (Mbit/s)`]: bulk(denoServe.bulk),
     "ratios ours ÷ Deno.serve: req/s / bulk": `${
       s(ours.requestsPerSecond / denoServe.requestsPerSecond)
-    } / ${s(ours.mbps / denoServe.mbps)}`,
+    } / ${s(ours.bulk.mbps / denoServe.bulk.mbps)}`,
     "boot to first answer, apps/udp_echo.ts (s)": udp.bootMs / 1000,
     "UDP echo round trip via hostfwd, median of 200 (ms)": udp.rttMs,
   };
@@ -339,6 +320,8 @@ if (import.meta.main) {
       boots: { type: "string" },
       mib: { type: "string" },
       seconds: { type: "string" },
+      warmups: { type: "string" },
+      runs: { type: "string" },
     },
   });
   const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
@@ -346,6 +329,8 @@ if (import.meta.main) {
     boots: number(values.boots),
     mib: number(values.mib),
     seconds: number(values.seconds),
+    warmups: number(values.warmups),
+    runs: number(values.runs),
   });
   for (const [key, value] of Object.entries(figures)) console.log(`${key.padEnd(56)} ${value}`);
 }
