@@ -29,6 +29,11 @@ export interface HttpConn {
    * uses these instead of the streams: each stream read and write costs a few microseconds more.
    */
   read?(p: Uint8Array): Promise<number | null>;
+  /**
+   * Makes a pending `read` reject with `error`, where supported (the stack's `TcpConn`). Without it
+   * the server wraps every read in a promise of its own so that a timeout can end it.
+   */
+  interruptRead?(error: Error): void;
   /** Writes some of `p` like `Deno.Conn.write`, resolving to the count written. */
   write?(p: Uint8Array): Promise<number>;
   /** Closes both directions; pending reads and writes must then settle (reject or end). */

@@ -23,6 +23,8 @@ const MIN_READ_BYTES = 4 * 1024;
 export interface ByteSource {
   /** Reads into `p`; resolves to the count, or null at the end. */
   read(p: Uint8Array): Promise<number | null>;
+  /** Makes the pending `read` reject with `error` (optional: reads are wrapped otherwise). */
+  interruptRead?(error: Error): void;
 }
 
 /** A region of bytes: `bytes[start, end)`. Valid until the next read from the same reader. */
@@ -90,6 +92,8 @@ export class ConnReader {
   #eof = false;
   #interrupted: Error | undefined;
   #rejectRead: ((error: Error) => void) | undefined;
+  /** A read of a source that interrupts its own reads is pending. */
+  #reading = false;
   #scan = new HeadScanner();
   #headBuf: Uint8Array = EMPTY;
   #lineBuf: Uint8Array = EMPTY;
@@ -116,6 +120,7 @@ export class ConnReader {
     if (this.#interrupted) return;
     this.#interrupted = error;
     this.#rejectRead?.(error);
+    if (this.#reading) this.#source!.interruptRead!(error);
   }
 
   /** Releases the stream; pending reads end. */
@@ -133,7 +138,18 @@ export class ConnReader {
           this.#floor = 0;
         }
         this.#ownAt = this.#floor;
-        const n = await this.#interruptible(this.#source.read(this.#own.subarray(this.#ownAt)));
+        const read = this.#source.read(this.#own.subarray(this.#ownAt));
+        let n: number | null;
+        if (this.#source.interruptRead !== undefined) {
+          this.#reading = true;
+          try {
+            n = await read;
+          } finally {
+            this.#reading = false;
+          }
+        } else {
+          n = await this.#interruptible(read);
+        }
         if (n === null) {
           this.#eof = true;
           return false;

@@ -67,3 +67,55 @@ Deno.test("ConnReader.interrupt rejects a pending read", async () => {
   await assert.rejects(pending, (e: unknown) => e instanceof HttpError && e.status === 408);
   await assert.rejects(r.readSome(10), /Timed out/);
 });
+
+/** A `read(p)` source whose reads wait until given bytes, and which can interrupt its own read. */
+class InterruptibleSource {
+  reads = 0;
+  interrupts = 0;
+  #pending: { resolve: (n: number) => void; reject: (e: Error) => void; p: Uint8Array } | undefined;
+
+  read(p: Uint8Array): Promise<number | null> {
+    this.reads++;
+    return new Promise((resolve, reject) => (this.#pending = { resolve, reject, p }));
+  }
+
+  interruptRead(error: Error): void {
+    this.interrupts++;
+    this.#pending?.reject(error);
+    this.#pending = undefined;
+  }
+
+  give(text: string): void {
+    const bytes = new TextEncoder().encode(text);
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    pending.p.set(bytes);
+    pending.resolve(bytes.length);
+  }
+}
+
+Deno.test("ConnReader lets a source that can interrupt its reads end a pending one", async () => {
+  const source = new InterruptibleSource();
+  const r = new ConnReader(source);
+  const first = r.readSome(100);
+  source.give("abc");
+  assert.equal(new TextDecoder().decode(await first), "abc");
+  assert.equal(source.interrupts, 0);
+  const pending = r.readSome(10);
+  r.interrupt(new HttpError(408, "Timed out"));
+  await assert.rejects(pending, (e: unknown) => e instanceof HttpError && e.status === 408);
+  assert.equal(source.interrupts, 1);
+  await assert.rejects(r.readSome(10), /Timed out/);
+  assert.equal(source.reads, 2, "no read after the interrupt");
+});
+
+Deno.test("ConnReader does not interrupt a source with no read pending", async () => {
+  const source = new InterruptibleSource();
+  const r = new ConnReader(source);
+  const first = r.readSome(100);
+  source.give("x");
+  await first;
+  r.interrupt(new Error("Connection closed"));
+  assert.equal(source.interrupts, 0);
+  await assert.rejects(r.readSome(10), /Connection closed/);
+});

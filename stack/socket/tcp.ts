@@ -235,6 +235,8 @@ export class TcpConn {
   // Callers waiting for any change on the connection (data, space, state); all re-check on wake.
   #waiters: (() => void)[] = [];
   #closed = false;
+  /** An error the pending (or next) `read` rejects with, set by `interruptRead`. */
+  #readInterrupt: Error | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -287,6 +289,11 @@ export class TcpConn {
     if (p.length === 0) return 0;
     for (;;) {
       if (this.#closed) throw new BadResource();
+      const interrupt = this.#readInterrupt;
+      if (interrupt !== undefined) {
+        this.#readInterrupt = undefined;
+        throw interrupt;
+      }
       const conn = this.#conn!;
       if (conn.readable > 0) {
         const n = conn.read(p);
@@ -298,6 +305,16 @@ export class TcpConn {
       if (conn.readClosed) return null;
       await this.#change();
     }
+  }
+
+  /**
+   * Makes the pending `read` (or the next one, when none is pending) reject with `error`, leaving
+   * the connection open: an HTTP server's header timeout so ends a read without wrapping every read
+   * in a promise of its own.
+   */
+  interruptRead(error: Error): void {
+    this.#readInterrupt = error;
+    this.#wakeAll();
   }
 
   /** Writes some of `p` into the send buffer, waiting for room; resolves with the count written. */

@@ -173,6 +173,8 @@ export async function benchInProcess(requests = 100_000): Promise<Record<string,
       return Promise.resolve(request.length);
     },
     write: (p: Uint8Array) => Promise.resolve(p.length),
+    // Like the stack's TcpConn: a timeout ends a pending read itself (never here: reads resolve).
+    interruptRead() {},
     close() {},
   };
   const listener = {

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { TcpSockets } from "../../stack/socket/tcp.ts";
+import { Sim } from "./sim.ts";
+
+const waker = { wake() {} };
+
+/** Runs the simulation until `promise` settles; fails on a stall. */
+async function drive<T>(sim: Sim, promise: Promise<T>, limitMs = 600_000): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => (settled = true));
+  watched.catch(() => {});
+  const ok = await sim.runAsync(() => settled, limitMs);
+  assert.ok(ok, "the simulation stalled");
+  return await watched;
+}
+
+Deno.test("socket: interruptRead rejects the pending read and leaves the connection open", async () => {
+  const sim = new Sim();
+  const a = new TcpSockets(sim.tcpA, waker);
+  const b = new TcpSockets(sim.tcpB, waker);
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await drive(sim, accepted);
+  const buf = new Uint8Array(16);
+  const pending = server.read(buf);
+  const timeout = new Error("Timed out waiting for the request header");
+  server.interruptRead(timeout);
+  await assert.rejects(pending, (e: unknown) => e === timeout);
+  // One-shot: the next read waits for data as usual, and the connection still carries both ways.
+  await drive(sim, client.write(new TextEncoder().encode("late")));
+  assert.equal(await drive(sim, server.read(buf)), 4);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, 4)), "late");
+  await drive(sim, server.write(new TextEncoder().encode("answer")));
+  assert.equal(await drive(sim, client.read(buf)), 6);
+  client.close();
+  server.close();
+  listener.close();
+});
+
+Deno.test("socket: interruptRead with no read pending rejects the next read once", async () => {
+  const sim = new Sim();
+  const a = new TcpSockets(sim.tcpA, waker);
+  const b = new TcpSockets(sim.tcpB, waker);
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await drive(sim, accepted);
+  await drive(sim, client.write(new TextEncoder().encode("data")));
+  server.interruptRead(new Error("stop"));
+  await assert.rejects(server.read(new Uint8Array(8)), /stop/);
+  assert.equal(await drive(sim, server.read(new Uint8Array(8))), 4, "the data is still there");
+  client.close();
+  server.close();
+  listener.close();
+});
