@@ -87,14 +87,9 @@ export async function linuxToStack(on: LinkKind | ThroughputLink): Promise<numbe
   }
 }
 
-/**
- * Mbit/s of the stack writing to a socat sink on Linux for about two seconds. A boolean `on` is the
- * old form: `tso` true opens a `tap-offload` link with segmentation offload, false without.
- */
-export async function stackToLinux(on: LinkKind | ThroughputLink, tso?: boolean): Promise<number> {
-  const { kind, tap } = typeof on === "string"
-    ? { kind: on, tap: on === "tap-offload" ? { offload: true, tso: tso ?? false } : undefined }
-    : on;
+/** Mbit/s of the stack writing to a socat sink on Linux for about two seconds. */
+export async function stackToLinux(on: LinkKind | ThroughputLink): Promise<number> {
+  const { kind, tap } = typeof on === "string" ? { kind: on, tap: undefined } : on;
   const link = await createLink(kind);
   const stack = startStack(link, openNic(link, tap));
   const sink = linuxSink(link.ns);
