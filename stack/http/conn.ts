@@ -36,6 +36,12 @@ export interface HttpConn {
   interruptRead?(error: Error): void;
   /** Writes some of `p` like `Deno.Conn.write`, resolving to the count written. */
   write?(p: Uint8Array): Promise<number>;
+  /**
+   * Writes what fits of `p` at once and returns the count (0 when nothing fits), throwing where
+   * `write` would reject; where present (the stack's `TcpConn`), a write that fits needs no promise
+   * and arms no write deadline.
+   */
+  tryWrite?(p: Uint8Array): number;
   /** Closes both directions; pending reads and writes must then settle (reject or end). */
   close(): void;
   /** Ends the sending direction (FIN) while reading stays open, where supported. */

@@ -325,8 +325,25 @@ export class ResponseWriter {
     for (let k = 0; k < text.length; k++) buf[at + k] = text.charCodeAt(k);
   }
 
-  /** Writes `bytes`, then `more` when given, under one write deadline. */
+  /**
+   * Writes `bytes`, then `more` when given, under one write deadline; what the connection takes at
+   * once (`tryWrite`) needs neither a wait nor a deadline.
+   */
   async #write(bytes: Uint8Array, more?: Uint8Array): Promise<void> {
+    const conn = this.#conn;
+    if (conn?.tryWrite !== undefined) {
+      const taken = conn.tryWrite(bytes);
+      if (taken < bytes.length) {
+        bytes = bytes.subarray(taken);
+      } else if (more === undefined) {
+        return;
+      } else {
+        const rest = more.length - conn.tryWrite(more);
+        if (rest === 0) return;
+        bytes = more.subarray(more.length - rest);
+        more = undefined;
+      }
+    }
     this.#waiting(true);
     try {
       await this.#writeAll(bytes);

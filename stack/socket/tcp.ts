@@ -321,20 +321,29 @@ export class TcpConn {
   async write(p: Uint8Array): Promise<number> {
     if (p.length === 0) return 0;
     for (;;) {
-      if (this.#closed) throw new BadResource();
-      const conn = this.#conn!;
-      const error = this.#error(conn.error);
-      if (error !== undefined) throw error;
-      if (conn.writeClosed || conn.state === TcpState.Closed) {
-        throw new BadResource("Cannot write after the sending side was closed");
-      }
-      const n = conn.write(p);
-      if (n > 0) {
-        this.#waker.wake();
-        return n;
-      }
+      const n = this.tryWrite(p);
+      if (n > 0) return n;
       await this.#change();
     }
+  }
+
+  /**
+   * Writes as much of `p` as the send buffer takes now, without waiting: the count, 0 when it is
+   * full. Throws what `write` rejects with when the connection cannot send. A server answering a
+   * small request so skips a promise and a wait it would not need.
+   */
+  tryWrite(p: Uint8Array): number {
+    if (p.length === 0) return 0;
+    if (this.#closed) throw new BadResource();
+    const conn = this.#conn!;
+    const error = this.#error(conn.error);
+    if (error !== undefined) throw error;
+    if (conn.writeClosed || conn.state === TcpState.Closed) {
+      throw new BadResource("Cannot write after the sending side was closed");
+    }
+    const n = conn.write(p);
+    if (n > 0) this.#waker.wake();
+    return n;
   }
 
   /** Shuts our sending side: a FIN follows what was written. */

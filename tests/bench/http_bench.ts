@@ -173,7 +173,9 @@ export async function benchInProcess(requests = 100_000): Promise<Record<string,
       return Promise.resolve(request.length);
     },
     write: (p: Uint8Array) => Promise.resolve(p.length),
-    // Like the stack's TcpConn: a timeout ends a pending read itself (never here: reads resolve).
+    // Like the stack's TcpConn: a write that fits is taken at once, and a timeout ends a pending
+    // read itself (never here: reads resolve at once).
+    tryWrite: (p: Uint8Array) => p.length,
     interruptRead() {},
     close() {},
   };

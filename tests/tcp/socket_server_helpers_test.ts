@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { TcpSockets } from "../../stack/socket/tcp.ts";
+/**
+ * The two synchronous helpers `TcpConn` offers a server beside `Deno.Conn`'s API: `interruptRead`
+ * (a timeout ends the pending read) and `tryWrite` (a write that fits needs no promise).
+ */
+import { BadResource, TcpSockets } from "../../stack/socket/tcp.ts";
 import { Sim } from "./sim.ts";
 
 const waker = { wake() {} };
@@ -51,6 +55,31 @@ Deno.test("socket: interruptRead with no read pending rejects the next read once
   await assert.rejects(server.read(new Uint8Array(8)), /stop/);
   assert.equal(await drive(sim, server.read(new Uint8Array(8))), 4, "the data is still there");
   client.close();
+  server.close();
+  listener.close();
+});
+
+Deno.test("socket: tryWrite takes what fits at once, 0 when the send buffer is full", async () => {
+  const sim = new Sim();
+  const a = new TcpSockets(sim.tcpA, waker);
+  const b = new TcpSockets(sim.tcpB, waker);
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await drive(
+    sim,
+    a.connect({ hostname: "10.0.0.2", port: 7, config: { sendBufferSize: 1000 } }),
+  );
+  const server = await drive(sim, accepted);
+  assert.equal(client.tryWrite(new Uint8Array(0)), 0);
+  assert.equal(client.tryWrite(new Uint8Array(600).fill(1)), 600);
+  assert.equal(client.tryWrite(new Uint8Array(600).fill(2)), 400, "only what fits");
+  assert.equal(client.tryWrite(new Uint8Array(10)), 0, "full: nothing, and no wait");
+  const got = new Uint8Array(1000);
+  let have = 0;
+  while (have < 1000) have += (await drive(sim, server.read(got.subarray(have))))!;
+  assert.deepEqual(got.subarray(598, 602), new Uint8Array([1, 1, 2, 2]));
+  client.close();
+  assert.throws(() => client.tryWrite(new Uint8Array(1)), BadResource);
   server.close();
   listener.close();
 });
