@@ -1,6 +1,6 @@
 /**
  * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]
- * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress lz4|zstd]
+ * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress none|lz4|zstd]
  * [--interrupts] [--kernel-net]`:
  * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
  * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
@@ -58,7 +58,7 @@ export interface BootOptions {
   progress?: (line: string) => void;
   /** How long to wait for the app to answer (default 120 s). */
   timeoutMs?: number;
-  /** Initramfs compression. */
+  /** Initramfs compression (default none, see image.ts). */
   compress?: Compression;
   /** Interrupt mode: bind the NIC to uio_pci_generic so the driver sleeps on interrupts when idle. */
   interrupts?: boolean;

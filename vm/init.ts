@@ -242,7 +242,16 @@ async function runChild(
 ): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     // --cached-only: npm packages were vendored into DENO_DIR at build time; there is no network to fetch.
-    args: ["run", "-A", "--no-config", "--cached-only", `/app/${app}`, ...args],
+    // The V8 flags of init's own deno (qemu.ts), under which the image's code cache was made.
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--no-lazy",
+      "--no-config",
+      "--cached-only",
+      `/app/${app}`,
+      ...args,
+    ],
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

@@ -128,3 +128,92 @@ export async function ensureKernel(
   await Deno.remove(`${cacheDir}/${deb}`);
   return { path: `${cacheDir}/${vmlinuz}`, cached: false };
 }
+
+/** The ELF note type of the 32-bit PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY, Xen's public elfnote.h). */
+const PVH_ENTRY_NOTE = 18;
+
+/** True when `elf` is a 64-bit ELF whose notes name a PVH entry point, which QEMU can boot directly. */
+export function hasPvhEntry(elf: Uint8Array): boolean {
+  if (elf.length < 64 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46) {
+    return false;
+  }
+  if (elf[4] !== 2 || elf[5] !== 1) return false; // ELFCLASS64, little-endian
+  const view = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
+  const phoff = Number(view.getBigUint64(32, true));
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (ph + 56 > elf.length || view.getUint32(ph, true) !== 4) continue; // PT_NOTE
+    const start = Number(view.getBigUint64(ph + 8, true));
+    const end = Math.min(elf.length, start + Number(view.getBigUint64(ph + 32, true)));
+    for (let at = start; at + 12 <= end;) {
+      const nameSize = view.getUint32(at, true);
+      const descSize = view.getUint32(at + 4, true);
+      const type = view.getUint32(at + 8, true);
+      const name = new TextDecoder().decode(elf.subarray(at + 12, at + 12 + nameSize));
+      if (name === "Xen\0" && type === PVH_ENTRY_NOTE) return true;
+      at += 12 + ((nameSize + 3) & ~3) + ((descSize + 3) & ~3);
+    }
+  }
+  return false;
+}
+
+/** The tool that decompresses a bzImage payload, by its magic bytes (the kernel's own choices). */
+const PAYLOAD_TOOLS: [number[], string, string[]][] = [
+  [[0x02, 0x21, 0x4c, 0x18], "lz4", ["-d", "-c"]],
+  [[0x28, 0xb5, 0x2f, 0xfd], "zstd", ["-d", "-c"]],
+  [[0x1f, 0x8b], "gzip", ["-d", "-c"]],
+  [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], "xz", ["-d", "-c"]],
+];
+
+/**
+ * The kernel as QEMU boots it fastest: the ELF inside a bzImage, when it has a PVH entry point (Debian's
+ * kernels do), entered directly in 32-bit protected mode, with no real-mode setup and no decompression
+ * of the 50 MB image in the guest (~0.2-0.4 s of CPU under TCG). Unpacked once beside the bzImage as
+ * vmlinux-RELEASE; `bzImage` itself when it is not a bzImage, holds no such ELF, or the payload's
+ * decompressor is not installed.
+ */
+export async function pvhKernel(bzImage: string): Promise<string> {
+  const slash = bzImage.lastIndexOf("/");
+  const name = bzImage.slice(slash + 1);
+  if (!name.startsWith("vmlinuz-")) return bzImage;
+  const target = `${bzImage.slice(0, slash + 1)}vmlinux-${name.slice("vmlinuz-".length)}`;
+  const source = await Deno.stat(bzImage);
+  const existing = await Deno.stat(target).catch(() => undefined);
+  if (existing && (existing.mtime?.getTime() ?? 0) >= (source.mtime?.getTime() ?? 0)) return target;
+  const image = await Deno.readFile(bzImage);
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  // The boot protocol's header (Documentation/arch/x86/boot.rst): "HdrS" at 0x202, the setup's size
+  // in sectors at 0x1f1, and the payload's offset (from the protected-mode code) and length.
+  if (image.length < 0x250 || view.getUint32(0x202, true) !== 0x53726448) return bzImage;
+  const setupSectors = image[0x1f1] || 4;
+  const start = (setupSectors + 1) * 512 + view.getUint32(0x248, true);
+  const payload = image.subarray(start, start + view.getUint32(0x24c, true));
+  const tool = PAYLOAD_TOOLS.find(([magic]) => magic.every((byte, i) => payload[i] === byte));
+  if (!tool) return bzImage;
+  let elf: Uint8Array;
+  try {
+    const child = new Deno.Command(tool[1], {
+      args: tool[2],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    // Read while writing, or both ends wait on full pipes.
+    const output = child.output();
+    const writer = child.stdin.getWriter();
+    // The payload ends with the image's length, which some decompressors call trailing garbage: the
+    // ELF's own check below decides.
+    await writer.write(payload).catch(() => {});
+    await writer.close().catch(() => {});
+    elf = (await output).stdout;
+  } catch {
+    return bzImage; // the decompressor is not installed
+  }
+  if (!hasPvhEntry(elf)) return bzImage;
+  const temporary = `${target}.${Deno.pid}.tmp`;
+  await Deno.writeFile(temporary, elf);
+  await Deno.rename(temporary, target);
+  return target;
+}

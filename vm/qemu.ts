@@ -5,6 +5,8 @@
  * @module
  */
 
+import { GUEST_V8_FLAGS } from "./deno_cache.ts";
+
 /** How the guest reaches the host. */
 export type GuestNetwork =
   | {
@@ -39,8 +41,11 @@ export interface QemuConfig {
   bios?: string;
 }
 
-/** Debian's amd64 kernel images (such as vmlinuz-6.1.0-56-cloud-amd64), all built with HZ=250. */
-const DEBIAN_KERNEL = /(^|\/)vmlinuz-[^/]+-amd64$/;
+/**
+ * Debian's amd64 kernel images (such as vmlinuz-6.1.0-56-cloud-amd64, or the ELF inside it unpacked as
+ * vmlinux-…, see kernel.ts), all built with HZ=250.
+ */
+const DEBIAN_KERNEL = /(^|\/)vmlinu[xz]-[^/]+-amd64$/;
 
 /** The QEMU binary. */
 export const QEMU = "qemu-system-x86_64";
@@ -120,6 +125,7 @@ export function kernelCmdline(
     "--",
     "run",
     "-A",
+    GUEST_V8_FLAGS,
     "--no-config",
     // Apps run inside init (see init.ts); npm packages were vendored at build time, with no network.
     "--cached-only",

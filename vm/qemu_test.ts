@@ -20,7 +20,7 @@ Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=, APP
     () => kernelCmdline("10.0.2.15/24", "10.0.2.2", "a.ts", ["a b"]),
     /cannot pass the kernel/,
   );
-  assert.equal(after, "run -A --no-config --cached-only /app/vm/init.ts");
+  assert.equal(after, "run -A --v8-flags=--no-lazy --no-config --cached-only /app/vm/init.ts");
   assert.match(
     kernelCmdline("192.168.7.2/20", "192.168.0.1", "a.ts", []),
     /:255\.255\.240\.0 APP=a\.ts --/,
