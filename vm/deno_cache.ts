@@ -21,6 +21,9 @@ export function entryPoints(entries: CpioEntry[]): string[] {
     .map((path) => path.slice("app/".length));
 }
 
+/** Modules of vm/ the warm-up may import: they act only as the main module, or when called. */
+const SIDE_EFFECT_FREE = ["vm/init.ts", "vm/kernel_net.ts"];
+
 /**
  * The V8 flags of the guest's deno, which the warm-up shares since V8 only takes a code cache made
  * under the same flags. `--no-lazy` compiles every function of a module when the module is compiled, so
@@ -67,14 +70,14 @@ export async function emitCacheEntries(
   // fixed folder, for the same bytes at every build; a lock keeps concurrent builds out of each other's
   // way there.
   const bundleDir = `${PROJECT_ROOT}/vm/.cache/bundle`;
-  await Deno.mkdir(bundleDir, { recursive: true });
+  await Deno.mkdir(`${PROJECT_ROOT}/vm/.cache`, { recursive: true });
   using lock = await Deno.open(`${PROJECT_ROOT}/vm/.cache/bundle.lock`, {
     create: true,
     write: true,
   });
   await lock.lock(true);
   try {
-    await Deno.remove(bundleDir, { recursive: true });
+    await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
     await Deno.mkdir(bundleDir);
     const loading = modules.filter((module) => !failed.has(module));
     return await emitWithBundles(
@@ -109,7 +112,10 @@ async function emitWithBundles(
   // every app once (they call main only as the main module) so that the guest finds them compiled:
   // its bundle where it has one, since that is what the guest loads.
   // (Modules that do not load are left out: one would fail the whole warm-up, and every app's cache.)
-  const apps = modules.filter((m) => /^apps\/[^/]+\.ts$/.test(m) || bundled.includes(m));
+  // Init and the module it imports in the comparison guest too: importing them runs nothing.
+  const apps = modules.filter((m) =>
+    /^apps\/[^/]+\.ts$/.test(m) || bundled.includes(m) || SIDE_EFFECT_FREE.includes(m)
+  );
   if (apps.length > 0) {
     const warmUpDir = await Deno.makeTempDir({ prefix: "vm_warm_up_" });
     const warmUp = `${warmUpDir}/warm_up.ts`;

@@ -277,15 +277,19 @@ async function runChild(
   return status.code;
 }
 
-globalThis.addEventListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  log(`unhandled rejection: ${event.reason}`);
-  powerOff();
-});
+// Only as the main module (PID 1): the image's build imports this module too, so that V8's code cache
+// holds it compiled (see deno_cache.ts).
+if (import.meta.main) {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    log(`unhandled rejection: ${event.reason}`);
+    powerOff();
+  });
 
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  try {
+    await main();
+  } catch (error) {
+    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  powerOff();
 }
-powerOff();
