@@ -23,6 +23,7 @@ import {
 import {
   chooseAccel,
   fastFirmware,
+  guestCpus,
   type GuestNetwork,
   parseMemory,
   QEMU,
@@ -235,6 +236,7 @@ export class Vm {
       interrupts: opts.interrupts,
       kernelNet: opts.kernelNet,
       bios: fastFirmware(),
+      cpus: guestCpus(),
     });
     let logFile: Deno.FsFile | undefined;
     if (opts.log) {

@@ -24,6 +24,8 @@ export interface QemuConfig {
   initramfs: string;
   accel: "kvm" | "tcg";
   memoryMiB: number;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
   network: GuestNetwork;
   /** The guest's address with prefix (10.0.2.15/24) and gateway. */
   guestAddress: string;
@@ -46,6 +48,16 @@ export interface QemuConfig {
  * vmlinux-…, see kernel.ts), all built with HZ=250.
  */
 const DEBIAN_KERNEL = /(^|\/)vmlinu[xz]-[^/]+-amd64$/;
+
+/**
+ * The guest's virtual CPUs: two where the host has them. The app is one JavaScript thread, but the
+ * boot is not: the kernel unpacks the initramfs in the background while its other initcalls run, and
+ * deno's runtime and V8 have threads of their own; under TCG each virtual CPU is a host thread. On a
+ * 2-core host the boot measured ~0.5 s shorter (median) with two than with one.
+ */
+export function guestCpus(hostCpus = navigator.hardwareConcurrency): number {
+  return Math.max(1, Math.min(2, hostCpus));
+}
 
 /** The QEMU binary. */
 export const QEMU = "qemu-system-x86_64";
@@ -153,6 +165,7 @@ export function qemuArgs(config: QemuConfig): string[] {
     config.accel === "kvm" ? "host" : "qemu64,+rdrand",
     "-m",
     `${config.memoryMiB}M`,
+    ...(config.cpus !== undefined && config.cpus > 1 ? ["-smp", String(config.cpus)] : []),
     "-display",
     "none",
     "-no-reboot",
