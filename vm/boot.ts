@@ -1,7 +1,7 @@
 /**
- * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--tap NAME] [--log FILE]
- * [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]... [--protocol http|udp] [--compress none|lz4|zstd]
- * [--interrupts] [--kernel-net]`:
+ * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--cpus 1]
+ * [--tap NAME] [--log FILE] [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]...
+ * [--protocol http|udp] [--compress none|lz4|zstd] [--interrupts] [--kernel-net]`:
  * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
  * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
  * cleanly on Ctrl-C or SIGTERM (Ctrl-Alt-Del through the monitor, which init turns into a power-off).
@@ -23,7 +23,6 @@ import {
 import {
   chooseAccel,
   fastFirmware,
-  guestCpus,
   type GuestNetwork,
   parseMemory,
   QEMU,
@@ -43,6 +42,8 @@ export interface BootOptions {
   protocol?: "http" | "udp";
   /** auto (default), kvm or tcg. */
   accel?: string;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
   /** Guest RAM such as 512M (default). */
   memory?: string;
   /** Use this existing TAP instead of user networking; the guest is then reached at its own address. */
@@ -236,7 +237,7 @@ export class Vm {
       interrupts: opts.interrupts,
       kernelNet: opts.kernelNet,
       bios: fastFirmware(),
-      cpus: guestCpus(),
+      cpus: opts.cpus,
     });
     let logFile: Deno.FsFile | undefined;
     if (opts.log) {
@@ -427,6 +428,7 @@ export function parseBootArgs(args: string[]): BootOptions {
       port: { type: "string" },
       accel: { type: "string" },
       memory: { type: "string" },
+      cpus: { type: "string" },
       tap: { type: "string" },
       "guest-ip": { type: "string" },
       gateway: { type: "string" },
@@ -448,6 +450,10 @@ export function parseBootArgs(args: string[]): BootOptions {
   if (values.compress !== undefined && !["lz4", "zstd", "none"].includes(values.compress)) {
     throw new Error(`--compress must be lz4, zstd or none, not '${values.compress}'`);
   }
+  const cpus = values.cpus === undefined ? undefined : Number(values.cpus);
+  if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1 && cpus <= 64)) {
+    throw new Error(`--cpus must be a number of CPUs between 1 and 64, not '${values.cpus}'`);
+  }
   chooseAccel(values.accel ?? "auto");
   parseMemory(values.memory ?? "512M");
   return {
@@ -456,6 +462,7 @@ export function parseBootArgs(args: string[]): BootOptions {
     port,
     accel: values.accel,
     memory: values.memory,
+    cpus,
     tap: values.tap,
     guestAddress: values["guest-ip"],
     gateway: values.gateway,

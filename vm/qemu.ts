@@ -24,7 +24,12 @@ export interface QemuConfig {
   initramfs: string;
   accel: "kvm" | "tcg";
   memoryMiB: number;
-  /** Virtual CPUs (default 1). */
+  /**
+   * Virtual CPUs (default 1). Two gave the fastest boots under TCG on a 2-core host (the kernel unpacks
+   * the initramfs beside its other initcalls; deno's and V8's threads run beside the app's), but the
+   * median of alternating rounds was the same as with one on the shared machine, so one stays the
+   * default.
+   */
   cpus?: number;
   network: GuestNetwork;
   /** The guest's address with prefix (10.0.2.15/24) and gateway. */
@@ -48,16 +53,6 @@ export interface QemuConfig {
  * vmlinux-…, see kernel.ts), all built with HZ=250.
  */
 const DEBIAN_KERNEL = /(^|\/)vmlinu[xz]-[^/]+-amd64$/;
-
-/**
- * The guest's virtual CPUs: two where the host has them. The app is one JavaScript thread, but the
- * boot is not: the kernel unpacks the initramfs in the background while its other initcalls run, and
- * deno's runtime and V8 have threads of their own; under TCG each virtual CPU is a host thread. On a
- * 2-core host the boot measured ~0.5 s shorter (median) with two than with one.
- */
-export function guestCpus(hostCpus = navigator.hardwareConcurrency): number {
-  return Math.max(1, Math.min(2, hostCpus));
-}
 
 /** The QEMU binary. */
 export const QEMU = "qemu-system-x86_64";

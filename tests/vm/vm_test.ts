@@ -290,6 +290,9 @@ Deno.test("builder and runner reject bad input with clear messages", async () =>
   assert.throws(() => parseBootArgs(["--protocol", "ftp"]), /--protocol must be http or udp/);
   assert.throws(() => parseBootArgs(["--bogus"]), /Unknown option '--bogus'/);
   assert.equal(parseBootArgs(["--port", "9000", "--accel", "tcg"]).port, 9000);
+  assert.throws(() => parseBootArgs(["--cpus", "0"]), /--cpus must be a number of CPUs/);
+  assert.equal(parseBootArgs(["--cpus", "2"]).cpus, 2);
+  assert.equal(parseBootArgs([]).cpus, undefined);
   await assert.rejects(
     Vm.boot({ memory: "128M", ...quiet }),
     /--memory 128M is too little.* use \d+M/,
