@@ -3,7 +3,8 @@
  * reference measured in the same run (Linux or Deno's kernel-socket path), because the machines are shared
  * and noisy; compare ratios, not absolute numbers across runs.
  *
- * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic http httptap vm soak; default: all)
+ * Usage: deno task bench [suite ...]   (suites: wire ping tcp tcpparts nic taptcp http httptap vm soak;
+ *   default: all but taptcp, which nic runs)
  *
  * @module
  */
@@ -16,6 +17,11 @@ const suites: Record<string, () => Promise<Bench>> = {
   tcp: async () => (await import("./tcp_bench.ts")).benchTcp,
   tcpparts: async () => (await import("./tcp_parts_bench.ts")).benchTcpParts,
   nic: async () => (await import("./nic_bench.ts")).benchNic,
+  // TCP bulk over a TAP alone (the nic suite runs it too, after the frame rates).
+  taptcp: async () => {
+    const { benchTapTcp } = await import("./tap_tcp_bench.ts");
+    return () => benchTapTcp(3);
+  },
   http: async () => (await import("./http_bench.ts")).benchHttp,
   httptap: async () => (await import("./http_tap_bench.ts")).benchHttpTap,
   vm: async () => (await import("./vm_bench.ts")).benchVm,
@@ -26,7 +32,9 @@ const suites: Record<string, () => Promise<Bench>> = {
   },
 };
 
-const chosen = Deno.args.length > 0 ? Deno.args : Object.keys(suites);
+const chosen = Deno.args.length > 0
+  ? Deno.args
+  : Object.keys(suites).filter((name) => name !== "taptcp");
 let failures = 0;
 for (const name of chosen) {
   const load = suites[name];
