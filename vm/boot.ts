@@ -60,7 +60,7 @@ export interface BootOptions {
   progress?: (line: string) => void;
   /** How long to wait for the app to answer (default 120 s). */
   timeoutMs?: number;
-  /** Initramfs compression (default none, see image.ts). */
+  /** Initramfs compression (default lz4, see image.ts). */
   compress?: Compression;
   /** Interrupt mode: bind the NIC to uio_pci_generic so the driver sleeps on interrupts when idle. */
   interrupts?: boolean;

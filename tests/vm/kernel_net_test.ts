@@ -53,7 +53,7 @@ Deno.test("--kernel-net image: the kernel's virtio_net driver serves the HTTP ec
     progress: () => {},
   });
   try {
-    assert.ok(vm.image.initramfs.endsWith("initramfs-kernel-net.cpio"), vm.image.initramfs);
+    assert.ok(vm.image.initramfs.endsWith("initramfs-kernel-net.cpio.lz4"), vm.image.initramfs);
     await t.step("GET /health and POST /echo through the forwarded port", async () => {
       const health = await fetch(`${vm.url}health`);
       assert.equal(health.status, 200);
