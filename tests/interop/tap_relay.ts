@@ -9,9 +9,9 @@
  */
 
 import { Netns, run, uniqueName } from "../nic/netns.ts";
+import { socatPush } from "./tcp_throughput.ts";
 
 const SECONDS = 2;
-const SOCAT_BUFFER = `${256 << 10}`;
 
 /** The relay: creates TAPs argv[1] and argv[2], says "ready", copies frames for argv[4] seconds. */
 const RELAY_C = String.raw`
@@ -90,40 +90,7 @@ export async function linuxToLinuxOverTap(offload: boolean): Promise<number | un
         await ns.ip("addr", "add", ip, "dev", name);
         await ns.ip("link", "set", name, "up");
       }
-      const sink = b.spawn("timeout", [
-        `${SECONDS + 3}`,
-        "socat",
-        "-d",
-        "-d",
-        "-b",
-        SOCAT_BUFFER,
-        "-u",
-        "TCP-LISTEN:5001,reuseaddr",
-        "OPEN:/dev/null",
-      ]);
-      try {
-        await listening(sink);
-        const before = await b.counter(tapB, "rx_bytes");
-        const start = performance.now();
-        await a.exec("timeout", [
-          `${SECONDS}`,
-          "socat",
-          "-b",
-          SOCAT_BUFFER,
-          "-u",
-          "OPEN:/dev/zero",
-          "TCP:10.79.10.2:5001",
-        ]);
-        const seconds = (performance.now() - start) / 1000;
-        return ((await b.counter(tapB, "rx_bytes")) - before) * 8 / seconds / 1e6;
-      } finally {
-        try {
-          sink.kill();
-        } catch {
-          // It has exited.
-        }
-        await sink.status;
-      }
+      return await socatPush(a, b, tapB, "10.79.10.2");
     } finally {
       try {
         relay.kill();
@@ -154,19 +121,4 @@ async function ready(child: Deno.ChildProcess): Promise<void> {
   child.stderr.cancel();
   await seen;
   if (!text.includes("ready")) throw new Error(`The TAP relay did not start: ${text}`);
-}
-
-/** Resolves once socat says it listens; its stderr is read to the end meanwhile. */
-async function listening(child: Deno.ChildProcess): Promise<void> {
-  let text = "";
-  let done: () => void = () => {};
-  const seen = new Promise<void>((resolve) => done = resolve);
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
-      if (/listening/i.test(text)) done();
-    }
-    done();
-  })();
-  await seen;
 }

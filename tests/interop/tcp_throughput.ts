@@ -173,30 +173,7 @@ export async function linuxToLinux(plain = false): Promise<number> {
     }
     await a.ip("link", "set", ifA, "up");
     await b.ip("link", "set", ifB, "up");
-    const sink = linuxSink(b);
-    try {
-      await listening(sink);
-      const before = await b.counter(ifB, "rx_bytes");
-      const start = performance.now();
-      await a.exec("timeout", [
-        `${SECONDS}`,
-        "socat",
-        "-b",
-        SOCAT_BUFFER,
-        "-u",
-        "OPEN:/dev/zero",
-        "TCP:10.79.9.2:5001",
-      ]);
-      const seconds = (performance.now() - start) / 1000;
-      return ((await b.counter(ifB, "rx_bytes")) - before) * 8 / seconds / 1e6;
-    } finally {
-      try {
-        sink.kill();
-      } catch {
-        // It has exited.
-      }
-      await sink.status;
-    }
+    return await socatPush(a, b, ifB, "10.79.9.2");
   } finally {
     await a.close();
     await b.close();
@@ -210,6 +187,42 @@ function openNic(link: Link, tap: TapOptions | undefined): Nic | undefined {
 }
 
 /** A socat that takes one connection on port 5001 and discards it, bounded in time. */
+/**
+ * Linux → Linux: socat in `from` pushes zeros for SECONDS to a socat sink in `to` listening at
+ * `address`; Mbit/s from the bytes `toIf` received.
+ */
+export async function socatPush(
+  from: Netns,
+  to: Netns,
+  toIf: string,
+  address: string,
+): Promise<number> {
+  const sink = linuxSink(to);
+  try {
+    await listening(sink);
+    const before = await to.counter(toIf, "rx_bytes");
+    const start = performance.now();
+    await from.exec("timeout", [
+      `${SECONDS}`,
+      "socat",
+      "-b",
+      SOCAT_BUFFER,
+      "-u",
+      "OPEN:/dev/zero",
+      `TCP:${address}:5001`,
+    ]);
+    const seconds = (performance.now() - start) / 1000;
+    return ((await to.counter(toIf, "rx_bytes")) - before) * 8 / seconds / 1e6;
+  } finally {
+    try {
+      sink.kill();
+    } catch {
+      // It has exited.
+    }
+    await sink.status;
+  }
+}
+
 function linuxSink(ns: Netns): Deno.ChildProcess {
   return ns.spawn("timeout", [
     `${SECONDS + 3}`,
