@@ -1,6 +1,6 @@
 /**
- * The libc calls the host NIC drivers need, opened once with `Deno.dlopen`, plus errno handling and typed
- * errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait, because
+ * The libc calls every NIC driver needs (TAP, AF_PACKET, and the virtio driver's sysfs, pagemap, BAR and
+ * DMA mappings and uio interrupts), opened once with `Deno.dlopen`, plus errno handling and typed errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait, because
  * a nonblocking call costs ~9 µs and reads errno on another thread.
  *
  * @module
@@ -12,6 +12,10 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "pointer", "usize"], result: "i32" },
+  /** read(2) into a buffer (the uio interrupt count). */
+  readBuffer: { name: "read", parameters: ["i32", "buffer", "usize"], result: "i32" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "i32" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "i32" },
   write: { parameters: ["i32", "pointer", "usize"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
@@ -143,9 +147,29 @@ export function cString(text: string): Uint8Array {
 /** `MAP_FAILED` as `mmap` returns it. */
 export const MAP_FAILED = 0xffffffffffffffffn;
 
+/** True when mmap(2) returned MAP_FAILED or NULL. */
+export function mmapFailed(pointer: Deno.PointerValue): boolean {
+  return pointer === null || Deno.UnsafePointer.value(pointer) === MAP_FAILED;
+}
+
+/** Describes the current errno as "description (errno N)". */
+export function errnoText(code = errno()): string {
+  return `${describeErrno(code)} (errno ${code})`;
+}
+
+/** Opens a file with open(2) and close-on-exec, throwing a described error on failure. */
+export function openFile(path: string, flags: number): number {
+  const fd = libc().open(cString(path), flags | Linux.O_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`Cannot open ${path}: ${errnoText()}`);
+  return fd;
+}
+
 /** Constants of the Linux x86-64 ABI the drivers use. */
 export const Linux = {
+  O_RDONLY: 0,
   O_RDWR: 2,
+  /** Synchronous writes (sysfs resource files want it for MMIO). */
+  O_SYNC: 0o4010000,
   O_NONBLOCK: 0x800,
   O_CLOEXEC: 0x80000,
   AF_INET: 2,
@@ -157,8 +181,12 @@ export const Linux = {
   PROT_READ: 1,
   PROT_WRITE: 2,
   MAP_SHARED: 1,
+  MAP_PRIVATE: 2,
+  MAP_ANONYMOUS: 0x20,
   MAP_LOCKED: 0x2000,
   MAP_POPULATE: 0x8000,
+  /** Huge pages of the default size, 2 MiB on x86-64. */
+  MAP_HUGETLB: 0x40000,
   POLLIN: 1,
   POLLOUT: 4,
   POLLERR: 8,

@@ -8,18 +8,10 @@
  * @module
  */
 
-import {
-  libc,
-  MAP_ANONYMOUS,
-  MAP_HUGETLB,
-  MAP_LOCKED,
-  MAP_POPULATE,
-  MAP_PRIVATE,
-  mmapFailed,
-  O_RDONLY,
-  openFile,
-  PROT_RW,
-} from "./libc.ts";
+import { libc, Linux, mmapFailed, openFile } from "../ffi/libc.ts";
+
+const { MAP_ANONYMOUS, MAP_HUGETLB, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, O_RDONLY } = Linux;
+const PROT_RW = Linux.PROT_READ | Linux.PROT_WRITE;
 
 /** Memory a device can reach, with the bus address of each byte. */
 export interface DmaMemory {
@@ -162,7 +154,7 @@ function translate(pointer: Deno.PointerObject, length: number, pageSize: number
     for (let at = 0; at < length; at += pageSize) {
       const virtualPage = (start + BigInt(at)) / BigInt(SMALL_PAGE);
       const n = c.pread(fd, entryBytes, 8n, virtualPage * 8n);
-      if (n !== 8n) throw new Error("Cannot read /proc/self/pagemap (needs root)");
+      if (n !== 8) throw new Error("Cannot read /proc/self/pagemap (needs root)");
       const value = entry[0];
       const pfn = value & PAGEMAP_PFN_MASK;
       if ((value & PAGEMAP_PRESENT) === 0n || pfn === 0n) {

@@ -9,16 +9,7 @@
 
 import type { VirtioCapabilities } from "./capabilities.ts";
 import { VIRTIO_NET_MODERN, VIRTIO_NET_TRANSITIONAL, VIRTIO_VENDOR } from "./constants.ts";
-import {
-  errnoText,
-  libc,
-  MAP_SHARED,
-  mmapFailed,
-  O_RDWR,
-  O_SYNC,
-  openFile,
-  PROT_RW,
-} from "./libc.ts";
+import { errnoText, libc, Linux, mmapFailed, openFile } from "../ffi/libc.ts";
 import type { MmioRegions } from "./transport.ts";
 
 /** Where PCI devices appear in sysfs. */
@@ -139,8 +130,15 @@ export class PciDevice {
         } catch {
           throw new Error(`PCI device ${this.address} has no BAR ${bar} (${path} is missing)`);
         }
-        const fd = openFile(path, O_RDWR | O_SYNC);
-        const pointer = c.mmap(null, BigInt(size), PROT_RW, MAP_SHARED, fd, 0n);
+        const fd = openFile(path, Linux.O_RDWR | Linux.O_SYNC);
+        const pointer = c.mmap(
+          null,
+          BigInt(size),
+          Linux.PROT_READ | Linux.PROT_WRITE,
+          Linux.MAP_SHARED,
+          fd,
+          0n,
+        );
         const failure = mmapFailed(pointer) ? errnoText() : "";
         c.close(fd);
         if (failure) throw new Error(`Cannot map ${path}: ${failure}`);

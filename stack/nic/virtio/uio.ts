@@ -8,7 +8,7 @@
  * @module
  */
 
-import { errnoText, libc, O_RDWR, openFile } from "./libc.ts";
+import { errnoText, libc, Linux, openFile } from "../ffi/libc.ts";
 
 /** Where a driver can wait for its device's interrupts. */
 export interface InterruptSource {
@@ -35,15 +35,15 @@ export class UioInterrupts implements InterruptSource {
 
   /** Opens `node` (/dev/uioN) and the device's config space at `configPath`. */
   constructor(node: string, configPath: string) {
-    this.#fd = openFile(node, O_RDWR);
-    this.#configFd = openFile(configPath, O_RDWR);
+    this.#fd = openFile(node, Linux.O_RDWR);
+    this.#configFd = openFile(configPath, Linux.O_RDWR);
     new DataView(this.#pollfd.buffer).setInt32(0, this.#fd, true);
     new DataView(this.#pollfd.buffer).setInt16(4, POLLIN, true);
   }
 
   unmask(): void {
     const c = libc();
-    if (c.pread(this.#configFd, this.#word, 2n, BigInt(PCI_COMMAND)) !== 2n) {
+    if (c.pread(this.#configFd, this.#word, 2n, BigInt(PCI_COMMAND)) !== 2) {
       throw new Error(`Cannot read the PCI command register: ${errnoText()}`);
     }
     const command = this.#word[0] | (this.#word[1] << 8);
@@ -64,10 +64,10 @@ export class UioInterrupts implements InterruptSource {
     try {
       this.#pollfd[6] = 0;
       this.#pollfd[7] = 0;
-      const ready = await libc().poll(this.#pollfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
+      const ready = await libc().pollAsync(this.#pollfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
       if (ready <= 0 || (this.#pollfd[6] & POLLIN) === 0) return false;
       // The 4-byte interrupt count; reading it consumes the event.
-      libc().read(this.#fd, this.#count, 4n);
+      libc().readBuffer(this.#fd, this.#count, 4n);
       return true;
     } finally {
       this.#waiting = false;
