@@ -10,13 +10,12 @@
  */
 
 import process from "node:process";
+import { processCpuSeconds } from "./process_cpu.ts";
 
 const ECHO_APP = new URL("../../apps/http_echo.ts", import.meta.url);
 const DURATION_S = 3;
 const WARMUP_S = 1;
 const CONNECTIONS = 50;
-/** USER_HZ, the unit of /proc/PID/stat times: 100 on every Linux architecture we run on. */
-const CLOCK_TICKS = 100;
 
 /** One wrk run's figures. */
 export interface WrkResult {
@@ -245,22 +244,10 @@ async function measured(
   pid: number,
   load: () => Promise<WrkResult>,
 ): Promise<WrkResult & { cpuUsPerRequest: number }> {
-  const before = await cpuSeconds(pid);
+  const before = processCpuSeconds(pid);
   const result = await load();
-  const after = await cpuSeconds(pid);
+  const after = processCpuSeconds(pid);
   return { ...result, cpuUsPerRequest: ((after - before) * 1e6) / result.requests };
-}
-
-/** CPU seconds a process has used, or NaN when /proc cannot tell. */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // Fields after the command name, which may hold spaces: utime and stime are 14th and 15th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
 }
 
 /** Starts http_echo in a child process and waits for its "listening" line. */

@@ -22,6 +22,7 @@ import { AppProcess } from "../interop/app_process.ts";
 import { createLink } from "../interop/setup.ts";
 import { Netns, run } from "../nic/netns.ts";
 import { parseWrk } from "./http_bench.ts";
+import { processCpuSeconds } from "./process_cpu.ts";
 
 const ECHO_APP = new URL("../../apps/http_echo.ts", import.meta.url);
 const DURATION_S = 3;
@@ -31,8 +32,6 @@ const SETTLE_MS = 500;
 const CONNECTIONS = 50;
 /** Rounds of every target: each of the three leads two of them, and six medians hold up better. */
 const ROUNDS = 6;
-/** USER_HZ, the unit of /proc/PID/stat times. */
-const CLOCK_TICKS = 100;
 const KINDS = ["get", "post1k"] as const;
 
 /** What wrk measured for one target and request kind. */
@@ -161,23 +160,12 @@ async function wrk(
   if (script) args.push("-s", script);
   // The previous run's connections close and its server settles before this one starts.
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const before = await cpuSeconds(target.pid);
+  const before = processCpuSeconds(target.pid);
   const r = await target.client.exec("wrk", [...args, `${target.base}${path}`]);
-  const after = await cpuSeconds(target.pid);
+  const after = processCpuSeconds(target.pid);
   if (r.code !== 0) throw new Error(`wrk failed: ${r.stderr.trim()}`);
   const w = parseWrk(r.stdout);
   return { ...w, cpuUsPerRequest: ((after - before) * 1e6) / w.requests };
-}
-
-/** CPU seconds (user + system) a process has used, or NaN when /proc cannot tell. */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
 }
 
 /**

@@ -24,13 +24,8 @@ import { Vm } from "../../vm/boot.ts";
 import { buildImage, DEFAULT_COMPRESSION } from "../../vm/image.ts";
 import { chooseAccel } from "../../vm/qemu.ts";
 import { freePort } from "../vm/free_port.ts";
-import {
-  type BulkSummary,
-  echoBulk,
-  measureBulk,
-  median,
-  processCpuSeconds as cpuSeconds,
-} from "./vm_bulk.ts";
+import { type BulkSummary, echoBulk, measureBulk, median } from "./vm_bulk.ts";
+import { processCpuSeconds as cpuSeconds } from "./process_cpu.ts";
 
 /** Options of {@linkcode benchVm}. */
 export interface VmBenchOptions {

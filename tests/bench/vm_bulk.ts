@@ -10,6 +10,8 @@
  * @module
  */
 
+import { processCpuSeconds } from "./process_cpu.ts";
+
 /** One POST: payload Mbit/s (one way) and the CPU seconds QEMU used meanwhile (all its threads). */
 export interface BulkRun {
   mbps: number;
@@ -44,19 +46,6 @@ export interface BulkOptions {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
-}
-
-/** CPU seconds (user + system, every thread) `pid` has used so far, from /proc; NaN once it is gone. */
-export function processCpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // The fields after the command name; utime and stime are fields 14 and 15 of proc(5), in clock
-    // ticks of 1/100 s.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 /** One POST of `file` (`bytes` long) to `url`echo, checked to come back whole. */

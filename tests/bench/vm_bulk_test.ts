@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
-import { echoBulk, measureBulk, median, processCpuSeconds } from "./vm_bulk.ts";
+import { echoBulk, measureBulk, median } from "./vm_bulk.ts";
 
 Deno.test("median takes the middle value, the upper one of an even count", () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 3);
   assert.equal(median([5]), 5);
-});
-
-Deno.test("processCpuSeconds reads a live process and is NaN for one that is gone", () => {
-  const mine = processCpuSeconds(Deno.pid);
-  assert.ok(Number.isFinite(mine) && mine >= 0, `own CPU seconds ${mine}`);
-  // PIDs are below 2^22 on Linux (pid_max), so this one never exists.
-  assert.ok(Number.isNaN(processCpuSeconds(1 << 23)));
 });
 
 /** An echo on loopback that answers /echo with the request body, or `cut` bytes fewer. */
