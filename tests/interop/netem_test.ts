@@ -40,11 +40,23 @@ async function impairedLink(kind: LinkKind): Promise<{ link: Link; nic?: Impaire
   }
 }
 
-/** Checks that the in-process impairment (when used) lost, duplicated and reordered frames. */
+/**
+ * Checks that the in-process impairment (when used) lost, duplicated and reordered frames: each kind
+ * whose expected count over the frames seen is at least 8, so that a seeded run missing it by chance
+ * (e^-8) is not what fails. How many frames Linux sends depends on timing (ACKs are coalesced), so
+ * a few hundred ACKs may expect fewer than 8 duplicates.
+ */
 function assertImpaired(nic: ImpairedNic | undefined): void {
   if (nic === undefined) return;
-  const { lost, duplicated, reordered } = nic.impaired;
-  assert.ok(lost > 0 && duplicated > 0 && reordered > 0, JSON.stringify(nic.impaired));
+  const { lost, duplicated, delayed, reordered } = nic.impaired;
+  // Each duplicate went out twice (delayed or reordered): count the frames Linux sent once.
+  const seen = lost + delayed + reordered - duplicated;
+  const expected = (rate: number) => rate * seen >= 8;
+  const text = JSON.stringify(nic.impaired);
+  assert.ok(seen > 0, text);
+  if (expected(NETEM.loss)) assert.ok(lost > 0, text);
+  if (expected(NETEM.duplicate)) assert.ok(duplicated > 0, text);
+  if (expected(NETEM.reorder)) assert.ok(reordered > 0, text);
 }
 
 for (const kind of APP_LINKS) {
