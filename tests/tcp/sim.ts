@@ -172,6 +172,15 @@ export class Sim {
     return done();
   }
 
+  /** Runs until `promise` settles and returns its outcome; throws when the simulation stalls first. */
+  async drive<T>(promise: Promise<T>, limitMs = 600_000): Promise<T> {
+    let settled = false;
+    const watched = promise.finally(() => (settled = true));
+    watched.catch(() => {});
+    if (!(await this.runAsync(() => settled, limitMs))) throw new Error("the simulation stalled");
+    return await watched;
+  }
+
   #next(): number | undefined {
     const x = this.a.pollAt(this.now);
     const y = this.b.pollAt(this.now);

@@ -17,16 +17,6 @@ function sockets(options: ConstructorParameters<typeof Sim>[0] = {}) {
   return { sim, a: new TcpSockets(sim.tcpA, waker), b: new TcpSockets(sim.tcpB, waker) };
 }
 
-/** Runs the simulation until `promise` settles; fails on a stall. */
-async function drive<T>(sim: Sim, promise: Promise<T>, limitMs = 600_000): Promise<T> {
-  let settled = false;
-  const watched = promise.finally(() => (settled = true));
-  watched.catch(() => {});
-  const ok = await sim.runAsync(() => settled, limitMs);
-  assert.ok(ok, "the simulation stalled");
-  return await watched;
-}
-
 async function readAll(conn: TcpConn): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(4096);
@@ -66,29 +56,29 @@ Deno.test("socket: connect, echo a message, and close like Deno.Conn", async () 
     conn.close();
     return got;
   })();
-  assert.equal(await drive(sim, client), "hello");
-  await drive(sim, server);
+  assert.equal(await sim.drive(client), "hello");
+  await sim.drive(server);
   listener.close();
 });
 
 Deno.test("socket: connecting to a closed port rejects with ConnectionRefused", async () => {
   const { sim, a } = sockets();
-  await assert.rejects(drive(sim, a.connect({ hostname: "10.0.0.2", port: 9 })), ConnectionRefused);
+  await assert.rejects(sim.drive(a.connect({ hostname: "10.0.0.2", port: 9 })), ConnectionRefused);
 });
 
 Deno.test("socket: a peer that never answers makes connect reject with TimedOut", async () => {
   const { sim, a } = sockets({ tcp: { synRetries: 2 }, impair: { aToB: { loss: 1 } } });
-  await assert.rejects(drive(sim, a.connect({ hostname: "10.0.0.2", port: 9 })), TimedOut);
+  await assert.rejects(sim.drive(a.connect({ hostname: "10.0.0.2", port: 9 })), TimedOut);
 });
 
 Deno.test("socket: a reset from the peer rejects read with ConnectionReset", async () => {
   const { sim, a, b } = sockets();
   const listener = b.listen({ port: 7 });
   const accepted = listener.accept();
-  const conn = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await drive(sim, accepted);
+  const conn = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
   server.writable.abort();
-  await assert.rejects(drive(sim, conn.read(new Uint8Array(10))), ConnectionReset);
+  await assert.rejects(sim.drive(conn.read(new Uint8Array(10))), ConnectionReset);
   listener.close();
 });
 
@@ -102,7 +92,7 @@ Deno.test("socket: listening twice on a port throws AddrInUse", () => {
 Deno.test("socket: read after close rejects with BadResource", async () => {
   const { sim, a, b } = sockets();
   const listener = b.listen({ port: 7 });
-  const conn = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const conn = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
   conn.close();
   await assert.rejects(conn.read(new Uint8Array(1)), BadResource);
   listener.close();
@@ -119,8 +109,8 @@ Deno.test("socket: a closed listener ends its async iteration", async () => {
       if (seen.length === 3) listener.close();
     }
   })();
-  for (let i = 0; i < 3; i++) await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
-  await drive(sim, loop);
+  for (let i = 0; i < 3; i++) await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  await sim.drive(loop);
   assert.equal(seen.length, 3);
   assert.equal(new Set(seen).size, 3);
 });
@@ -129,13 +119,13 @@ Deno.test("socket: half-close keeps the other direction open", async () => {
   const { sim, a, b } = sockets();
   const listener = b.listen({ port: 7 });
   const accepted = listener.accept();
-  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await drive(sim, accepted);
+  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
   await client.closeWrite();
-  assert.equal(await drive(sim, server.read(new Uint8Array(10))), null);
-  await drive(sim, server.write(new TextEncoder().encode("late reply")));
+  assert.equal(await sim.drive(server.read(new Uint8Array(10))), null);
+  await sim.drive(server.write(new TextEncoder().encode("late reply")));
   await server.closeWrite();
-  assert.equal(new TextDecoder().decode(await drive(sim, readAll(client))), "late reply");
+  assert.equal(new TextDecoder().decode(await sim.drive(readAll(client))), "late reply");
   listener.close();
 });
 
@@ -173,8 +163,8 @@ Deno.test("socket: Web Streams carry 1 MiB each way over a lossy link", async ()
     }
     return out;
   })();
-  const echoed = await drive(sim, client);
-  await drive(sim, server);
+  const echoed = await sim.drive(client);
+  await sim.drive(server);
   assert.equal(echoed.length, data.length);
   assert.deepEqual(echoed, data);
   listener.close();
@@ -186,7 +176,7 @@ Deno.test("socket: connect needs an IPv4 literal until a resolver is plugged in"
   const { sim, b } = sockets();
   const resolving = new TcpSockets(sim.tcpA, waker, { resolve: () => Promise.resolve(0x0a000002) });
   const listener = b.listen({ port: 80 });
-  const conn = await drive(sim, resolving.connect({ hostname: "peer.test", port: 80 }));
+  const conn = await sim.drive(resolving.connect({ hostname: "peer.test", port: 80 }));
   assert.equal(conn.remoteAddr.hostname, "10.0.0.2");
   listener.close();
 });
@@ -195,8 +185,8 @@ Deno.test("socket: concurrent reads and writes on one connection all complete", 
   const { sim, a, b } = sockets();
   const listener = b.listen({ port: 7 });
   const accepted = listener.accept();
-  const client = await drive(sim, a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await drive(sim, accepted);
+  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
   const buf1 = new Uint8Array(10);
   const buf2 = new Uint8Array(10);
   const reads = Promise.all([server.read(buf1), server.read(buf2)]);
@@ -204,9 +194,9 @@ Deno.test("socket: concurrent reads and writes on one connection all complete", 
     client.write(new Uint8Array(5).fill(1)),
     client.write(new Uint8Array(5).fill(2)),
   ]);
-  assert.deepEqual(await drive(sim, writes), [5, 5]);
+  assert.deepEqual(await sim.drive(writes), [5, 5]);
   await client.closeWrite();
-  const [n1, n2] = await drive(sim, reads);
+  const [n1, n2] = await sim.drive(reads);
   assert.equal((n1 ?? 0) + (n2 ?? 0) >= 5, true);
   listener.close();
 });
@@ -235,8 +225,8 @@ Deno.test("socket: an echo through pipeTo with small buffers and loss never dead
       await sending;
       return total;
     })();
-    assert.equal(await drive(sim, client), 64 * 4096, `seed ${seed}`);
-    await drive(sim, server);
+    assert.equal(await sim.drive(client), 64 * 4096, `seed ${seed}`);
+    await sim.drive(server);
     listener.close();
   }
 });
