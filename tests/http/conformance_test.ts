@@ -600,29 +600,7 @@ Deno.test("answers 500 when the handler returns a Response whose body was used",
 /** Serves a one-chunk stream body over a connection that records every write. */
 async function recordWrites(body: Uint8Array, coalesceBytes?: number): Promise<Uint8Array[]> {
   const written: Uint8Array[] = [];
-  const listener = new MemoryListener();
-  const client = listener.connect();
-  const conn = client.serverConn;
-  const inner = conn.writable.getWriter();
-  const spy = {
-    ...conn,
-    close: () => conn.close(),
-    writable: new WritableStream<Uint8Array>({
-      write(chunk) {
-        written.push(chunk);
-        return inner.write(chunk);
-      },
-    }),
-  };
-  const wrapped = {
-    addr: listener.addr,
-    close: () => listener.close(),
-    async *[Symbol.asyncIterator]() {
-      for await (const _ of listener) yield spy;
-    },
-  };
-  const server = serve(
-    { listener: wrapped, clock: new VirtualClock(), onListen: () => {}, coalesceBytes },
+  const { listener, server } = startServer(
     () =>
       new Response(
         new ReadableStream({
@@ -632,7 +610,9 @@ async function recordWrites(body: Uint8Array, coalesceBytes?: number): Promise<U
           },
         }),
       ),
+    { coalesceBytes },
   );
+  const client = listener.connect({ onWrite: (chunk) => written.push(chunk) });
   client.send(GET("/"));
   assert.equal((await client.response()).body.length, body.length);
   await server.shutdown();

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   closeWrite?: boolean;
   /** Offer `read(p)`/`write(p)` like `Deno.Conn`, so the server uses them instead of streams. */
   direct?: boolean;
+  /** Sees each chunk the server writes to `writable`, as it was handed over (before any copy). */
+  onWrite?: (chunk: Uint8Array) => void;
 }
 
 /** One direction of a connection: chunks are copied on write, as a socket would. */
@@ -85,6 +87,7 @@ export class MemoryClient {
       readable: toServer.readable,
       writable: new WritableStream<Uint8Array>({
         write(chunk) {
+          options.onWrite?.(chunk);
           toClient.push(chunk);
         },
       }),

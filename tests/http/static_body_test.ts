@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { serve } from "../../stack/http/server.ts";
 import { startServer } from "./fixture.ts";
-import { MemoryListener } from "./memory_conn.ts";
-import { VirtualClock } from "./virtual_clock.ts";
 
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: example.test\r\n\r\n`;
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -11,31 +8,9 @@ const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 /** Serves `handler` over a connection that records every write; returns the writes of one GET. */
 async function writesOf(handler: () => Response, request = GET("/")): Promise<Uint8Array[]> {
   const written: Uint8Array[] = [];
-  const listener = new MemoryListener();
-  const client = listener.connect();
-  const conn = client.serverConn;
-  const inner = conn.writable.getWriter();
-  const spy = {
-    ...conn,
-    close: () => conn.close(),
-    writable: new WritableStream<Uint8Array>({
-      write(chunk) {
-        written.push(chunk.slice());
-        return inner.write(chunk);
-      },
-    }),
-  };
-  const wrapped = {
-    addr: listener.addr,
-    close: () => listener.close(),
-    async *[Symbol.asyncIterator]() {
-      for await (const _ of listener) yield spy;
-    },
-  };
-  const server = serve(
-    { listener: wrapped, clock: new VirtualClock(), onListen: () => {} },
-    handler,
-  );
+  const { listener, server } = startServer(handler);
+  // Copies: the server may reuse a head buffer once it was written.
+  const client = listener.connect({ onWrite: (chunk) => written.push(chunk.slice()) });
   client.send(request);
   await client.response({ head: request.startsWith("HEAD") });
   await server.shutdown();
