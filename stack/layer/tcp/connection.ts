@@ -478,19 +478,24 @@ export class TcpConnection {
     this.#t.timeWaitAt = base + this.#cfg.finWait2TimeoutMs;
   }
 
+  /** Sends the peer a bare RST with sequence number `seq` on this connection's four-tuple. */
+  #sendReset(seq: number): void {
+    this.#host.control(
+      this.localAddr,
+      this.localPort,
+      this.remoteAddr,
+      this.remotePort,
+      seq,
+      0,
+      TcpFlags.RST,
+    );
+  }
+
   /** Resets the connection (RFC 9293 §3.10.5 ABORT): RST to the peer, CLOSED here. */
   abort(): void {
     if (this.state === TcpState.Closed) return;
     if (this.state !== TcpState.SynSent && this.state !== TcpState.TimeWait) {
-      this.#host.control(
-        this.localAddr,
-        this.localPort,
-        this.remoteAddr,
-        this.remotePort,
-        this.#sndNxt,
-        0,
-        TcpFlags.RST,
-      );
+      this.#sendReset(this.#sndNxt);
     }
     this.#closeWith("aborted");
   }
@@ -618,15 +623,7 @@ export class TcpConnection {
     this.#o.noteTimestamp(seq, seg.tsVal, now);
     if (this.state === TcpState.SynReceived) {
       if (seqLe(seg.ack, this.#sndUna) || seqGt(seg.ack, this.#sndMax)) {
-        this.#host.control(
-          this.localAddr,
-          this.localPort,
-          this.remoteAddr,
-          this.remotePort,
-          seg.ack,
-          0,
-          TcpFlags.RST,
-        );
+        this.#sendReset(seg.ack);
         return;
       }
       this.#sndWnd = seg.window << this.#o.sndWscale;
@@ -668,15 +665,7 @@ export class TcpConnection {
     const hasAck = (flags & TcpFlags.ACK) !== 0;
     if (hasAck && (seqLe(seg.ack, this.#iss) || seqGt(seg.ack, this.#sndMax))) {
       if ((flags & TcpFlags.RST) === 0) {
-        this.#host.control(
-          this.localAddr,
-          this.localPort,
-          this.remoteAddr,
-          this.remotePort,
-          seg.ack,
-          0,
-          TcpFlags.RST,
-        );
+        this.#sendReset(seg.ack);
       }
       return;
     }
@@ -1150,15 +1139,7 @@ export class TcpConnection {
       ) {
         this.#host.stats.timeouts++;
         if (orphan) {
-          this.#host.control(
-            this.localAddr,
-            this.localPort,
-            this.remoteAddr,
-            this.remotePort,
-            this.#sndNxt,
-            0,
-            TcpFlags.RST,
-          );
+          this.#sendReset(this.#sndNxt);
         }
         this.#closeWith("timedOut");
         return;
