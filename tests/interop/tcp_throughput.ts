@@ -71,15 +71,7 @@ export async function linuxToStack(on: LinkKind | ThroughputLink): Promise<numbe
       },
     };
     tcp.listen(9, { handler: discard });
-    await link.ns.exec("timeout", [
-      `${SECONDS}`,
-      "socat",
-      "-b",
-      SOCAT_BUFFER,
-      "-u",
-      "OPEN:/dev/zero",
-      `TCP:${link.stackIp}:9`,
-    ]);
+    await pushZeros(link.ns, `${link.stackIp}:9`);
     return last > first ? (bytes * 8) / ((last - first) / 1000) / 1e6 : 0;
   } finally {
     await stack.stop();
@@ -202,15 +194,7 @@ export async function socatPush(
     await listening(sink);
     const before = await to.counter(toIf, "rx_bytes");
     const start = performance.now();
-    await from.exec("timeout", [
-      `${SECONDS}`,
-      "socat",
-      "-b",
-      SOCAT_BUFFER,
-      "-u",
-      "OPEN:/dev/zero",
-      `TCP:${address}:5001`,
-    ]);
+    await pushZeros(from, `${address}:5001`);
     const seconds = (performance.now() - start) / 1000;
     return ((await to.counter(toIf, "rx_bytes")) - before) * 8 / seconds / 1e6;
   } finally {
@@ -221,6 +205,19 @@ export async function socatPush(
     }
     await sink.status;
   }
+}
+
+/** socat in `ns` sends zeros to TCP `target` (ADDRESS:PORT) for SECONDS. */
+function pushZeros(ns: Netns, target: string): ReturnType<Netns["exec"]> {
+  return ns.exec("timeout", [
+    `${SECONDS}`,
+    "socat",
+    "-b",
+    SOCAT_BUFFER,
+    "-u",
+    "OPEN:/dev/zero",
+    `TCP:${target}`,
+  ]);
 }
 
 function linuxSink(ns: Netns): Deno.ChildProcess {
