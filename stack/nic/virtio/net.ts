@@ -389,18 +389,20 @@ export class VirtioNet implements Nic {
   }
 
   /**
-   * Sleeps until the receive queue's interrupt: ask for one at the next used entry, look once more (an
-   * entry may have landed before the request was visible), clear the ISR and unmask, then wait. The ISR
-   * read afterwards deasserts the level-triggered line; interrupts go back to suppressed for polling.
+   * Sleeps until the receive queue's interrupt: ask for one at the next used entry, clear the ISR and
+   * unmask, look once more, then wait. The last look comes after the ISR read: an entry that landed
+   * between an earlier look and that read raised an interrupt the read then cleared, and would have
+   * slept until the timeout. The ISR read afterwards deasserts the level-triggered line; interrupts go
+   * back to suppressed for polling.
    */
   async #waitForInterrupt(timeoutMs: number): Promise<void> {
     const rx = this.#rx;
     if (rx.usedPending > 0 || timeoutMs <= 0) return;
     rx.requestInterrupt();
     try {
-      if (rx.usedPending > 0) return;
       this.#transport.readIsr();
       this.#interrupts!.unmask();
+      if (rx.usedPending > 0) return;
       if (await this.#interrupts!.wait(timeoutMs)) this.stats.interrupts++;
       this.#transport.readIsr();
     } finally {
