@@ -6,15 +6,22 @@
  *   the breakdown read from the console: kernel (QEMU start → init's first line), init (→ the app is
  *   started), app (→ its "listening" line) and first answer (→ the 200);
  * - HTTP req/s (`wrk -t1 -c10`, GET /health) and bulk TCP (curl POST of N MiB through /echo, which
- *   streams it back; the median of a few POSTs after warm-up ones, the first one after boot reported
- *   apart, with QEMU's CPU seconds per POST: see vm_bulk.ts) through the forwarded port, for our stack
- *   on virtio and for the same image
- *   configuration booted with the kernel's own virtio_net driver and the app on kernel sockets
- *   (`--kernel-net`), in the same run, with the ratios ours ÷ kernel; and the same handler on
- *   `Deno.serve` in that guest (vm/deno_serve_echo.ts), the issue's own baseline;
+ *   streams it back, checked whole; QEMU's CPU seconds per POST beside) through the forwarded port,
+ *   for our stack on virtio, for the same image configuration booted with the kernel's own virtio_net
+ *   driver and the same app on kernel sockets (`--kernel-net`), and for the same handler on
+ *   `Deno.serve` in that guest (vm/deno_serve_echo.ts), the issue's own baseline. Each guest is
+ *   measured twice: **early**, right after boot (GET for `seconds` after one 1 s GET and the first
+ *   POST), and **warm**, after `warm` seconds of GET and the bulk warm-up POSTs (GET: median of three
+ *   runs of `seconds`; bulk: median of `runs` POSTs). Under TCG V8 compiles our stack's hot paths on
+ *   the guest's one vCPU for the first ~15-20 s of traffic (the GET rate climbs 3-5x meanwhile), while
+ *   the kernel and hyper are native code from the start, so the early figure measures V8's warm-up
+ *   and the warm one the steady state. The three guests boot in turn, `rounds` times, so that the
+ *   shared machine's changing load falls on all alike; the figures are medians over the rounds and
+ *   the ratios are taken within each round;
  * - the UDP echo round trip through QEMU's user network.
  *
- *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--mib 8] [--seconds 3] [--warmups 3] [--runs 3]
+ *   deno run -A tests/bench/vm_bench.ts [--boots 3] [--rounds 3] [--mib 8] [--seconds 3] [--warm 15]
+ *     [--warmups 3] [--runs 3]
  *
  * @module
  */
@@ -33,8 +40,12 @@ export interface VmBenchOptions {
   boots?: number;
   /** MiB sent through /echo for the bulk figure (default 8). */
   mib?: number;
-  /** Seconds of wrk (default 3). */
+  /** Seconds of each measured wrk run (default 3). */
   seconds?: number;
+  /** Seconds of GET that warm a guest up before its warm figures (default 15). */
+  warm?: number;
+  /** Rounds of the three guests booted in turn for the throughput figures (default 3). */
+  rounds?: number;
   /** Bulk POSTs before the measured ones, the first after boot included (default 3). */
   warmups?: number;
   /** Measured bulk POSTs per guest, of which the median is reported (default 3). */
@@ -133,32 +144,44 @@ async function requestsPerSecond(url: string, seconds: number): Promise<number> 
   return rate;
 }
 
+/** One guest's throughput: early (right after boot) and warm (after the warm-up). */
 interface Throughput {
+  /** GET req/s right after boot: after one 1 s GET and the first POST. */
+  earlyRequestsPerSecond: number;
+  /** GET req/s after the warm-up: the median of three runs. */
   requestsPerSecond: number;
+  /** The bulk POSTs: the first after boot (`cold`) and the median after the warm-up ones. */
   bulk: BulkSummary;
+}
+
+/** How one guest's throughput is measured. */
+interface MeasureOptions {
+  seconds: number;
+  warm: number;
+  file: string;
+  bytes: number;
+  bulk: { warmups?: number; runs?: number };
 }
 
 /** One boot of an HTTP echo on either path; with `measure`, its throughput as well. */
 async function bootPath(
   kernelNet: boolean,
-  measure: boolean,
-  seconds: number,
-  file: string,
-  bytes: number,
-  bulkOptions: { warmups?: number; runs?: number },
+  measure: MeasureOptions | undefined,
   app = "apps/http_echo.ts",
 ): Promise<{ breakdown?: BootBreakdown; throughput?: Throughput }> {
   const { vm, breakdown } = await bootTimed({ app, kernelNet });
   try {
     let throughput: Throughput | undefined;
     if (measure) {
-      // A short warm-up of each kind first: the first requests run cold JavaScript under TCG.
-      // req/s is measured after one POST, as it always was; the POSTs after it finish the warm-up.
+      const { seconds, file, bytes } = measure;
       await requestsPerSecond(vm.url, 1);
       const cold = await echoBulk(vm.url, vm.pid, file, bytes);
-      const rate = await requestsPerSecond(vm.url, seconds);
-      const bulk = await measureBulk(vm.url, vm.pid, file, bytes, { ...bulkOptions, cold });
-      throughput = { requestsPerSecond: rate, bulk };
+      const early = await requestsPerSecond(vm.url, seconds);
+      await requestsPerSecond(vm.url, measure.warm);
+      const bulk = await measureBulk(vm.url, vm.pid, file, bytes, { ...measure.bulk, cold });
+      const rates: number[] = [];
+      for (let i = 0; i < 3; i++) rates.push(await requestsPerSecond(vm.url, seconds));
+      throughput = { earlyRequestsPerSecond: early, requestsPerSecond: median(rates), bulk };
     }
     const status = await vm.powerOff();
     if (status.code !== 0) throw new Error(`QEMU exited with ${status.code}: ${vm.tail(5)}`);
@@ -208,6 +231,8 @@ export async function benchVm(
   const bootCount = Math.max(1, options.boots ?? 3);
   const mib = options.mib ?? 8;
   const seconds = options.seconds ?? 3;
+  const warmSeconds = options.warm ?? 15;
+  const roundCount = Math.max(1, options.rounds ?? 3);
   const bulkOptions = { warmups: options.warmups, runs: options.runs };
   const cached = await buildImage({ app: "apps/http_echo.ts" });
   await buildImage({ app: "apps/http_echo.ts", kernelNet: true });
@@ -223,31 +248,45 @@ export async function benchVm(
   const bytes = mib << 20;
   const file = await Deno.makeTempFile({ prefix: "vm_bench_body_" });
   const boots = { ours: [] as BootBreakdown[], kernel: [] as BootBreakdown[] };
-  let ours: Throughput | undefined;
-  let kernel: Throughput | undefined;
-  let denoServe: Throughput | undefined;
+  const rounds: { ours: Throughput; kernel: Throughput; denoServe: Throughput }[] = [];
   try {
     const body = new Uint8Array(bytes);
     for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
     await Deno.writeFile(file, body);
-    // The two paths take turns, so that the shared machine's changing load falls on both alike.
-    for (let i = 0; i < bootCount; i++) {
-      const last = i === bootCount - 1;
-      const a = await bootPath(false, last, seconds, file, bytes, bulkOptions);
-      const b = await bootPath(true, last, seconds, file, bytes, bulkOptions);
+    const measure: MeasureOptions = { seconds, warm: warmSeconds, file, bytes, bulk: bulkOptions };
+    // The paths take turns, so that the shared machine's changing load falls on all alike; the
+    // measured rounds' boots count for the boot figures too.
+    for (let i = 0; i < bootCount - roundCount; i++) {
+      const a = await bootPath(false, undefined);
+      const b = await bootPath(true, undefined);
       if (a.breakdown) boots.ours.push(a.breakdown);
       if (b.breakdown) boots.kernel.push(b.breakdown);
-      ours ??= a.throughput;
-      kernel ??= b.throughput;
     }
-    // The issue's own baseline: the same handler on Deno.serve (hyper) in the kernel-net guest.
-    denoServe =
-      (await bootPath(true, true, seconds, file, bytes, bulkOptions, "vm/deno_serve_echo.ts"))
-        .throughput;
+    const paths = [
+      { name: "ours", kernelNet: false, app: "apps/http_echo.ts" },
+      { name: "kernel", kernelNet: true, app: "apps/http_echo.ts" },
+      // The issue's own baseline: the same handler on Deno.serve (hyper) in the kernel-net guest.
+      { name: "denoServe", kernelNet: true, app: "vm/deno_serve_echo.ts" },
+    ] as const;
+    for (let r = 0; r < roundCount; r++) {
+      const round: Partial<Record<(typeof paths)[number]["name"], Throughput>> = {};
+      // Each round starts with the next path, so that none always runs first after a quiet spell.
+      for (let j = 0; j < paths.length; j++) {
+        const path = paths[(r + j) % paths.length];
+        const result = await bootPath(path.kernelNet, measure, path.app);
+        round[path.name] = result.throughput;
+        if (result.breakdown && path.name !== "denoServe") {
+          boots[path.name].push(result.breakdown);
+        }
+      }
+      if (round.ours && round.kernel && round.denoServe) {
+        rounds.push({ ours: round.ours, kernel: round.kernel, denoServe: round.denoServe });
+      }
+    }
   } finally {
     await Deno.remove(file);
   }
-  if (!ours || !kernel || !denoServe || boots.ours.length === 0 || boots.kernel.length === 0) {
+  if (rounds.length === 0 || boots.ours.length === 0 || boots.kernel.length === 0) {
     throw new Error("No boot measured (a boot log lacked its init or listening line)");
   }
   const udp = await udpRoundTrip(200);
@@ -255,7 +294,16 @@ export async function benchVm(
   const k = medianBreakdown(boots.kernel);
   const s = (value: number) => Math.round(value * 100) / 100;
   const bulk = (x: BulkSummary) => `${s(x.mbps)} (${s(x.minMbps)}–${s(x.maxMbps)})`;
-  const runs = ours.bulk.runs.length;
+  const last = rounds[rounds.length - 1];
+  const runs = last.ours.bulk.runs.length;
+  type Path = "ours" | "kernel" | "denoServe";
+  const get = (path: Path) => median(rounds.map((x) => x[path].requestsPerSecond));
+  const early = (path: Path) => median(rounds.map((x) => x[path].earlyRequestsPerSecond));
+  const mbps = (path: Path) => median(rounds.map((x) => x[path].bulk.mbps));
+  const ratios = (ratio: (round: (typeof rounds)[number]) => number) => {
+    const each = rounds.map(ratio);
+    return `${s(median(each))} (${each.map(s).join(", ")})`;
+  };
   return {
     "accelerator": chooseAccel("auto"),
     [`image as booted, compression ${DEFAULT_COMPRESSION} (MB)`]: cold.imageBytes / 1e6,
@@ -287,26 +335,38 @@ export async function benchVm(
     "  kernel path: QEMU → init / init / app / first 200 (s)": `${s(k.kernel)} / ${s(k.init)} / ${
       s(k.app)
     } / ${s(k.firstAnswer)}`,
-    "HTTP GET req/s, ours (wrk -t1 -c10)": ours.requestsPerSecond,
-    "HTTP GET req/s, kernel virtio_net": kernel.requestsPerSecond,
-    "HTTP req/s ratio ours ÷ kernel (target ≥ 1)": ours.requestsPerSecond /
-      kernel.requestsPerSecond,
-    [`bulk POST /echo ${mib} MiB, ours, median (range) of ${runs} after warm-up (Mbit/s)`]: bulk(
-      ours.bulk,
-    ),
-    [`bulk POST /echo ${mib} MiB, kernel virtio_net, median (range) (Mbit/s)`]: bulk(kernel.bulk),
-    "bulk ratio ours ÷ kernel (target ≥ 1)": ours.bulk.mbps / kernel.bulk.mbps,
-    "  QEMU CPU per POST, median, ours / kernel (s)": `${s(ours.bulk.cpuSeconds)} / ${
-      s(kernel.bulk.cpuSeconds)
+    [`HTTP GET req/s warm, median of ${rounds.length} rounds: ours / kernel / kernel + Deno.serve`]:
+      `${s(get("ours"))} / ${s(get("kernel"))} / ${s(get("denoServe"))}`,
+    "  warm GET ratios ours ÷ kernel / ours ÷ Deno.serve, median (each round)": `${
+      ratios((x) => x.ours.requestsPerSecond / x.kernel.requestsPerSecond)
+    } / ${ratios((x) => x.ours.requestsPerSecond / x.denoServe.requestsPerSecond)}`,
+    "  early GET (right after boot) req/s: ours / kernel / kernel + Deno.serve": `${
+      s(early("ours"))
+    } / ${s(early("kernel"))} / ${s(early("denoServe"))}`,
+    "  early GET ratios ours ÷ kernel / ours ÷ Deno.serve, median (each round)": `${
+      ratios((x) => x.ours.earlyRequestsPerSecond / x.kernel.earlyRequestsPerSecond)
+    } / ${ratios((x) => x.ours.earlyRequestsPerSecond / x.denoServe.earlyRequestsPerSecond)}`,
+    [`bulk POST /echo ${mib} MiB warm, Mbit/s, median (range) of ${runs} POSTs, last round: ours`]:
+      bulk(last.ours.bulk),
+    "  kernel virtio_net / kernel + Deno.serve": `${bulk(last.kernel.bulk)} / ${
+      bulk(last.denoServe.bulk)
     }`,
-    "  first POST after boot, ours / kernel (Mbit/s; QEMU CPU s)": `${s(ours.bulk.cold.mbps)} / ${
-      s(kernel.bulk.cold.mbps)
-    } (${s(ours.bulk.cold.cpuSeconds)} / ${s(kernel.bulk.cold.cpuSeconds)})`,
-    "HTTP GET req/s, kernel virtio_net + Deno.serve": denoServe.requestsPerSecond,
-    [`bulk POST /echo ${mib} MiB, kernel virtio_net + Deno.serve (Mbit/s)`]: bulk(denoServe.bulk),
-    "ratios ours ÷ Deno.serve: req/s / bulk": `${
-      s(ours.requestsPerSecond / denoServe.requestsPerSecond)
-    } / ${s(ours.bulk.mbps / denoServe.bulk.mbps)}`,
+    [`  medians of ${rounds.length} rounds: ours / kernel / kernel + Deno.serve (Mbit/s)`]: `${
+      s(mbps("ours"))
+    } / ${s(mbps("kernel"))} / ${s(mbps("denoServe"))}`,
+    "  warm bulk ratios ours ÷ kernel / ours ÷ Deno.serve, median (each round)": `${
+      ratios((x) => x.ours.bulk.mbps / x.kernel.bulk.mbps)
+    } / ${ratios((x) => x.ours.bulk.mbps / x.denoServe.bulk.mbps)}`,
+    "  QEMU CPU per warm POST, median of rounds: ours / kernel / Deno.serve (s)": `${
+      s(median(rounds.map((x) => x.ours.bulk.cpuSeconds)))
+    } / ${s(median(rounds.map((x) => x.kernel.bulk.cpuSeconds)))} / ${
+      s(median(rounds.map((x) => x.denoServe.bulk.cpuSeconds)))
+    }`,
+    "  first POST after boot, median of rounds: ours / kernel / Deno.serve (Mbit/s)": `${
+      s(median(rounds.map((x) => x.ours.bulk.cold.mbps)))
+    } / ${s(median(rounds.map((x) => x.kernel.bulk.cold.mbps)))} / ${
+      s(median(rounds.map((x) => x.denoServe.bulk.cold.mbps)))
+    }`,
     "boot to first answer, apps/udp_echo.ts (s)": udp.bootMs / 1000,
     "UDP echo round trip via hostfwd, median of 200 (ms)": udp.rttMs,
   };
@@ -317,6 +377,8 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       boots: { type: "string" },
+      rounds: { type: "string" },
+      warm: { type: "string" },
       mib: { type: "string" },
       seconds: { type: "string" },
       warmups: { type: "string" },
@@ -326,6 +388,8 @@ if (import.meta.main) {
   const number = (text: string | undefined) => (text === undefined ? undefined : Number(text));
   const figures = await benchVm({
     boots: number(values.boots),
+    rounds: number(values.rounds),
+    warm: number(values.warm),
     mib: number(values.mib),
     seconds: number(values.seconds),
     warmups: number(values.warmups),
