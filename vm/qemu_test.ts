@@ -75,6 +75,7 @@ Deno.test("qboot when given; the command line skips the crypto self-tests, and t
   };
   const debian = append("/x/vm/.cache/kernel/vmlinuz-6.1.0-56-cloud-amd64");
   assert.ok(debian.includes("cryptomgr.notests=1"));
+  assert.ok(debian.includes("init_on_alloc=0"));
   assert.ok(debian.includes("lapic_timer_period=4000000"));
   const withBios = qemuArgs({ ...base, kernel: "k", bios: "/q/qboot.rom" });
   assert.equal(withBios[withBios.indexOf("-bios") + 1], "/q/qboot.rom");
