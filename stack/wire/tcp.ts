@@ -275,7 +275,9 @@ export class TcpRepr {
     repr.mss = undefined;
     repr.windowScale = undefined;
     repr.sackPermitted = false;
-    repr.sackBlocks.length = 0;
+    // Setting an array's length is a runtime call in V8 (~30 ns, ~0.2-0.7 µs under TCG), and most
+    // segments carry no SACK blocks: only a non-empty list is cleared.
+    if (repr.sackBlocks.length !== 0) repr.sackBlocks.length = 0;
     repr.tsVal = undefined;
     repr.tsEcr = undefined;
     repr.payloadOffset = view.payloadOffset;
@@ -421,7 +423,7 @@ function parseOptions(
         if (length < 10 || (length - 2) % 8 !== 0) {
           return malformed(kind, `has length ${length}, not 2 + 8n`);
         }
-        repr.sackBlocks.length = 0;
+        if (repr.sackBlocks.length !== 0) repr.sackBlocks.length = 0;
         for (let p = at + 2; p < at + length; p += 4) repr.sackBlocks.push(read32(bytes, p));
         break;
       }
