@@ -21,6 +21,7 @@ import {
 } from "./checksum_fixup.ts";
 import { ifreq, interfaceMtu, localMac } from "./ffi/netdev.ts";
 import { PollWait } from "./ffi/poll_wait.ts";
+import { zeroBytes } from "../util/zero_bytes.ts";
 import { type FrameFill, type FrameHandler, newNicStats, type Nic, type NicCaps } from "./nic.ts";
 import type { NicStats } from "./nic.ts";
 
@@ -294,7 +295,7 @@ export class TapNic implements Nic {
   /** The virtio-net header of an outgoing frame: where the NIC (Linux) must finish its checksum. */
   #writeHeader(base: number, length: number): void {
     const tx = this.#tx;
-    tx.fill(0, base, base + VNET_HEADER);
+    zeroBytes(tx, base, base + VNET_HEADER);
     const frame = base + VNET_HEADER;
     // IPv6 layers write whole checksums; Linux would sum over them again and get it wrong.
     if (((tx[frame + 12] << 8) | tx[frame + 13]) !== ETHERTYPE_IPV4) return;

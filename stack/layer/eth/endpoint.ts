@@ -16,6 +16,7 @@ import {
   EtherType,
 } from "../../wire/ethernet.ts";
 import type { Nic } from "../../nic/nic.ts";
+import { zeroBytes } from "../../util/zero_bytes.ts";
 import { addHandler, type SendHandler } from "../handler.ts";
 import { countWireError, newLayerStats } from "../stats.ts";
 
@@ -238,7 +239,7 @@ export class EthEndpoint implements EthTx {
     }
     const payloadEnd = offset + header + this.#txPayload;
     // Padding must be zero (RFC 894), not whatever the ring slot held before.
-    if (payloadEnd < offset + length) bytes.fill(0, payloadEnd, offset + length);
+    if (payloadEnd < offset + length) zeroBytes(bytes, payloadEnd, offset + length);
     this.#txFill(bytes, offset + header, this.#txPayload);
   }
 }

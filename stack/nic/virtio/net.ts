@@ -8,6 +8,7 @@
  */
 
 import { setImmediate } from "node:timers";
+import { zeroBytes } from "../../util/zero_bytes.ts";
 import type { FrameFill, FrameHandler, Nic, NicCaps, NicStats } from "../nic.ts";
 import { newNicStats } from "../nic.ts";
 import {
@@ -310,7 +311,7 @@ export class VirtioNet implements Nic {
     const id = this.#txFree[--this.#txFreeCount];
     const at = this.#txOffsets[id];
     const bytes = this.#bytes;
-    bytes.fill(0, at, at + NET_HDR_LENGTH);
+    zeroBytes(bytes, at, at + NET_HDR_LENGTH);
     try {
       fill(bytes, at + NET_HDR_LENGTH, length);
     } catch (error) {
