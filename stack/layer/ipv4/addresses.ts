@@ -55,12 +55,12 @@ export class Ipv4Addresses {
 
   /** True for an own address. */
   has(ip: number): boolean {
-    return this.#list.includes(ip >>> 0);
+    return contains(this.#list, ip >>> 0);
   }
 
   /** True for the limited broadcast or the directed broadcast of an own network. */
   isBroadcast(ip: number): boolean {
-    return ip === IPV4_BROADCAST || this.#broadcasts.includes(ip);
+    return ip === IPV4_BROADCAST || contains(this.#broadcasts, ip);
   }
 
   /**
@@ -78,4 +78,13 @@ export class Ipv4Addresses {
     }
     return list[0];
   }
+}
+
+/**
+ * `list.includes(value)` for the few addresses of an interface, asked for every packet: a loop the JIT
+ * inlines, where `includes` is a builtin call.
+ */
+function contains(list: number[], value: number): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] === value) return true;
+  return false;
 }
