@@ -77,10 +77,7 @@ export function rackDetect(c: TcpConnection, now: number): void {
   if (!t.inRecovery) {
     enterRecovery(c, now);
   } else if (resent) {
-    t.highRxt = t.sndUna;
-    t.holeRexmitAt = undefined;
-    t.host.stats.lostRetransmits++;
-    t.host.ready(c);
+    retransmissionLost(c);
   }
 }
 
@@ -95,6 +92,12 @@ export function detectLostRetransmission(c: TcpConnection, now: number): void {
   const srtt = t.rtt.srtt ?? t.rtt.rto;
   if (now - t.holeRexmitAt <= srtt * 1.25 + 2) return;
   if (!seqLt(t.sndUna, t.highRxt)) return;
+  retransmissionLost(c);
+}
+
+/** The resent hole at SND.UNA was lost again: NextSeg may pick it once more (RFC 8985 §6.2). */
+function retransmissionLost(c: TcpConnection): void {
+  const t = c.tcb;
   t.highRxt = t.sndUna;
   t.holeRexmitAt = undefined;
   t.host.stats.lostRetransmits++;
