@@ -74,6 +74,8 @@ export interface BootOptions {
   onStart?: (vm: Vm) => void;
 }
 
+/** The line every app prints once it accepts connections. */
+const LISTENING = / listening on /;
 const CONSOLE_TAIL = 30;
 
 /** Checks that `port` is free on 127.0.0.1 for `protocol`, with a clear message when it is not. */
@@ -135,6 +137,8 @@ export class Vm {
   readonly #consoleDone: Promise<void>;
   #exited = false;
   #probes?: { pending: Set<AbortController>; answered: boolean; onAnswer: () => void };
+  /** Starts one more HTTP probe while `#probeHttp` waits (see there). */
+  #launchProbe: (() => void) | undefined;
 
   private constructor(
     child: Deno.ChildProcess,
@@ -164,6 +168,8 @@ export class Vm {
           const line = raw.replace(/\r$/, "");
           this.console.push(line);
           sink(line);
+          // The app says it listens: probe now rather than at the next 100 ms tick.
+          if (this.#launchProbe !== undefined && LISTENING.test(line)) this.#launchProbe();
         }
       }
       if (pending) {
@@ -334,11 +340,11 @@ export class Vm {
   }
 
   /**
-   * Probes `url` for `windowMs`: a new request every 100 ms, each allowed 3 s, so that the boot time is
-   * measured to within ~0.1 s even though the first answer from a cold guest under TCG can take longer
-   * than the gap between probes. Probes are not cut short sooner because a SYN that nothing answers
-   * waits for QEMU's slirp to retransmit it, while one sent once the app listens is answered at once.
-   * Resolves true at the first answer.
+   * Probes `url` for `windowMs`: a new request every 100 ms and one as soon as the console shows the
+   * app's "listening on" line, each allowed 3 s, so that the boot time is measured closely even though
+   * the first answer from a cold guest under TCG can take longer than the gap between probes. Probes
+   * are not cut short sooner because a SYN that nothing answers waits for QEMU's slirp to retransmit
+   * it, while one sent once the app listens is answered at once. Resolves true at the first answer.
    */
   #probeHttp(url: string, windowMs: number): Promise<boolean> {
     const state = this.#probes ??= { pending: new Set(), answered: false, onAnswer: () => {} };
@@ -348,6 +354,7 @@ export class Vm {
         clearInterval(timer);
         clearTimeout(end);
         state.onAnswer = () => {};
+        this.#launchProbe = undefined;
         resolve(ok);
       };
       // A probe started in an earlier window may be the one that answers.
@@ -373,6 +380,7 @@ export class Vm {
       };
       const timer = setInterval(launch, 100);
       const end = setTimeout(() => finish(false), windowMs);
+      this.#launchProbe = launch;
       launch();
     });
   }
