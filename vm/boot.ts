@@ -1,7 +1,7 @@
 /**
  * `deno task boot [--app …] [--port 8080] [--accel auto|kvm|tcg] [--memory 512M] [--cpus 1]
  * [--tap NAME] [--log FILE] [--guest-ip 10.0.2.15/24] [--gateway 10.0.2.2] [--arg X]...
- * [--protocol http|udp] [--compress none|lz4|zstd] [--interrupts] [--kernel-net]`:
+ * [--protocol http|udp] [--compress none|lz4|zstd] [--interrupts] [--kernel-net] [--v8-prof FILE]`:
  * builds the image if stale, boots it in QEMU with user networking (restrict=on, one host port on
  * 127.0.0.1 forwarded to the guest) or a TAP, prints the URL once the app answers, and powers the guest off
  * cleanly on Ctrl-C or SIGTERM (Ctrl-Alt-Del through the monitor, which init turns into a power-off).
@@ -13,6 +13,7 @@
 
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
+import { ProfileCapture } from "./guest_profile.ts";
 import {
   buildImage,
   type Compression,
@@ -70,6 +71,11 @@ export interface BootOptions {
    * --port 80`) at the static guest address.
    */
   kernelNet?: boolean;
+  /**
+   * Profile the app with V8's `--prof` and write the log here on the host once the guest powers off
+   * (see guest_profile.ts; summarise it with tests/bench/v8_ticks.ts).
+   */
+  v8Prof?: string;
   /** Called once QEMU runs, before the app answers (so Ctrl-C during boot can power it off). */
   onStart?: (vm: Vm) => void;
 }
@@ -146,6 +152,7 @@ export class Vm {
     image: ImageResult,
     monitor: string,
     sink: (line: string) => void,
+    profile?: { capture: ProfileCapture; file: string },
   ) {
     this.#child = child;
     this.pid = child.pid;
@@ -166,6 +173,11 @@ export class Vm {
         pending = lines.pop() ?? "";
         for (const raw of lines) {
           const line = raw.replace(/\r$/, "");
+          if (profile?.capture.take(line)) {
+            const text = profile.capture.text;
+            if (text !== undefined) Deno.writeTextFileSync(profile.file, text + "\n");
+            continue;
+          }
           this.console.push(line);
           sink(line);
           // The app says it listens: probe now rather than at the next 100 ms tick.
@@ -242,6 +254,7 @@ export class Vm {
           : defaultAppArgs(image.app, !opts.tap && opts.guestAddress === undefined)),
       interrupts: opts.interrupts,
       kernelNet: opts.kernelNet,
+      v8Prof: opts.v8Prof !== undefined,
       bios: fastFirmware(),
       cpus: opts.cpus,
     });
@@ -263,7 +276,10 @@ export class Vm {
       }
       throw error;
     }
-    const vm = new Vm(child, url, image, monitor, sink);
+    const profile = opts.v8Prof === undefined
+      ? undefined
+      : { capture: new ProfileCapture(), file: opts.v8Prof };
+    const vm = new Vm(child, url, image, monitor, sink, profile);
     opts.onStart?.(vm);
     vm.#status.finally(() => {
       logFile?.close();
@@ -446,6 +462,7 @@ export function parseBootArgs(args: string[]): BootOptions {
       timeout: { type: "string" },
       interrupts: { type: "boolean" },
       "kernel-net": { type: "boolean" },
+      "v8-prof": { type: "string" },
     },
   });
   const port = values.port === undefined ? 8080 : Number(values.port);
@@ -480,6 +497,7 @@ export function parseBootArgs(args: string[]): BootOptions {
     timeoutMs: values.timeout === undefined ? undefined : Number(values.timeout) * 1000,
     interrupts: values.interrupts,
     kernelNet: values["kernel-net"],
+    v8Prof: values["v8-prof"],
   };
 }
 

@@ -22,7 +22,7 @@ export function entryPoints(entries: CpioEntry[]): string[] {
 }
 
 /** Modules of vm/ the warm-up may import: they act only as the main module, or when called. */
-const SIDE_EFFECT_FREE = ["vm/init.ts", "vm/kernel_net.ts"];
+const SIDE_EFFECT_FREE = ["vm/init.ts", "vm/guest_profile.ts", "vm/kernel_net.ts"];
 
 /**
  * The V8 flags of the guest's deno, which the warm-up shares since V8 only takes a code cache made

@@ -175,6 +175,7 @@ function projectFiles(app: string): string[] {
 /** The files of vm/ every image holds: init, what it imports, and the guest-only apps. */
 export const GUEST_VM_FILES = [
   "vm/init.ts",
+  "vm/guest_profile.ts",
   "vm/kernel_net.ts",
   "vm/guest_echo.ts",
   "vm/deno_serve_echo.ts",

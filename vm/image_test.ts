@@ -45,6 +45,7 @@ Deno.test("imageEntries holds deno, its libraries, the console, init and sources
   assert.deepEqual(entryPoints(entries).filter((m) => m.startsWith("vm/")), [
     "vm/deno_serve_echo.ts",
     "vm/guest_echo.ts",
+    "vm/guest_profile.ts",
     "vm/init.ts",
     "vm/kernel_net.ts",
   ]);

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { PROFILE_BEGIN, PROFILE_END, PROFILE_LOG } from "./guest_profile.ts";
+
 const libc = Deno.dlopen("libc.so.6", {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "pointer"], result: "i32" },
   reboot: { parameters: ["i32"], result: "i32" },
@@ -179,10 +181,37 @@ async function main(): Promise<void> {
     arg.replaceAll("{address}", net.address).replaceAll("{gateway}", net.gateway)
   );
   log(`starting ${app} ${args.join(" ")}`);
-  const code = hasMain(`/app/${app}`)
+  // A profiled app runs as a child: V8 writes the end of its log only when its process exits.
+  const profile = Deno.env.get("V8_PROF") === "1";
+  const code = hasMain(`/app/${app}`) && !profile
     ? await runInProcess(app, args, net)
-    : await runChild(app, args, net);
+    : await runChild(app, args, net, profile ? PROFILE_V8_FLAGS : "");
   log(`app exited with code ${code}; powering off`);
+  if (profile) dumpProfile();
+}
+
+/** V8 flags of a profiled app (`deno task boot --v8-prof FILE`): a sample every ms into /tmp. */
+const PROFILE_V8_FLAGS = `,--prof,--logfile=${PROFILE_LOG},--no-logfile-per-isolate`;
+
+/** Copies the profile to the console between the markers the host's boot.ts cuts it out by. */
+function dumpProfile(): void {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(PROFILE_LOG);
+  } catch (error) {
+    log(`no V8 profile: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
+  console.log(PROFILE_BEGIN);
+  const encoder = new TextEncoder();
+  // Whole lines at a time, in pieces the serial console takes without one huge write.
+  for (let at = 0; at < text.length;) {
+    let end = text.indexOf("\n", at + 65536);
+    end = end === -1 ? text.length : end + 1;
+    Deno.stdout.writeSync(encoder.encode(text.slice(at, end)));
+    at = end;
+  }
+  console.log(`\n${PROFILE_END}`);
 }
 
 /** True when the app exports `main(args)`, so init can run it without a second deno (see runInProcess). */
@@ -239,6 +268,7 @@ async function runChild(
   app: string,
   args: string[],
   net: { address: string; gateway: string },
+  extraV8Flags = "",
 ): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     // --cached-only: npm packages were vendored into DENO_DIR at build time; there is no network to fetch.
@@ -246,7 +276,7 @@ async function runChild(
     args: [
       "run",
       "-A",
-      "--v8-flags=--no-lazy",
+      `--v8-flags=--no-lazy${extraV8Flags}`,
       "--no-config",
       "--cached-only",
       `/app/${app}`,

@@ -42,6 +42,8 @@ export interface QemuConfig {
   interrupts?: boolean;
   /** Comparison guest: init loads the kernel's virtio-net driver and configures eth0 (KERNEL_NET=1). */
   kernelNet?: boolean;
+  /** Profile the app with V8's `--prof` (V8_PROF=1; see guest_profile.ts). */
+  v8Prof?: boolean;
   /** Unix socket path of the human monitor (for sendkey at power-off). */
   monitor: string;
   /** Firmware instead of SeaBIOS (see `fastFirmware`). */
@@ -81,20 +83,30 @@ export function parseMemory(text: string): number {
   return match[2].toLowerCase() === "g" ? value * 1024 : value;
 }
 
+/** What `kernelCmdline` switches on besides the app and its network. */
+export interface CmdlineFlags {
+  /** VIRTIO_IRQ=1: init binds the NIC to uio_pci_generic. */
+  interrupts?: boolean;
+  /** KERNEL_NET=1: the comparison guest on the kernel's virtio_net. */
+  kernelNet?: boolean;
+  /** The kernel ticks at 250 Hz, so the APIC timer's period can be given instead of calibrated. */
+  hz250?: boolean;
+  /** V8_PROF=1: init profiles the app (see guest_profile.ts). */
+  v8Prof?: boolean;
+}
+
 /**
  * The kernel command line: quiet serial console, deno as init, the guest's network settings, and the app
- * with its arguments (comma-separated, since a word cannot hold spaces). `hz250` says the kernel ticks
- * at 250 Hz, so the APIC timer's period can be given instead of calibrated.
+ * with its arguments (comma-separated, since a word cannot hold spaces).
  */
 export function kernelCmdline(
   guestAddress: string,
   gateway: string,
   app: string,
   appArgs: string[],
-  interrupts = false,
-  kernelNet = false,
-  hz250 = false,
+  flags: CmdlineFlags = {},
 ): string {
+  const { interrupts = false, kernelNet = false, hz250 = false, v8Prof = false } = flags;
   for (const word of [app, ...appArgs]) {
     if (word === "" || /[\s,"]/.test(word)) {
       throw new Error(
@@ -134,6 +146,7 @@ export function kernelCmdline(
     ...(appArgs.length > 0 ? [`APP_ARGS=${appArgs.join(",")}`] : []),
     ...(interrupts ? ["VIRTIO_IRQ=1"] : []),
     ...(kernelNet ? ["KERNEL_NET=1"] : []),
+    ...(v8Prof ? ["V8_PROF=1"] : []),
     "--",
     "run",
     "-A",
@@ -179,9 +192,12 @@ export function qemuArgs(config: QemuConfig): string[] {
       config.gateway,
       config.app,
       config.appArgs,
-      config.interrupts,
-      config.kernelNet,
-      DEBIAN_KERNEL.test(config.kernel),
+      {
+        interrupts: config.interrupts,
+        kernelNet: config.kernelNet,
+        hz250: DEBIAN_KERNEL.test(config.kernel),
+        v8Prof: config.v8Prof,
+      },
     ),
     "-serial",
     "stdio",

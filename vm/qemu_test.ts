@@ -25,6 +25,13 @@ Deno.test("kernelCmdline keeps only KEY=VAL words before -- and carries ip=, APP
     kernelCmdline("192.168.7.2/20", "192.168.0.1", "a.ts", []),
     /:255\.255\.240\.0 APP=a\.ts --/,
   );
+  const flagged = kernelCmdline("10.0.2.15/24", "10.0.2.2", "a.ts", [], {
+    interrupts: true,
+    kernelNet: true,
+    v8Prof: true,
+  });
+  assert.match(flagged, / VIRTIO_IRQ=1 KERNEL_NET=1 V8_PROF=1 --/);
+  assert.ok(!line.includes("V8_PROF"), "no profile unless asked");
 });
 
 Deno.test("qemuArgs forwards only from 127.0.0.1 (restrict=on unless UDP needs it off), and picks the CPU per accelerator", () => {
