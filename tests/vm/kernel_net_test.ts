@@ -21,7 +21,9 @@ Deno.test("--kernel-net: flags reach the builder, the runner and the kernel comm
   assert.equal(parseImageArgs(["--kernel-net"]).kernelNet, true);
   assert.equal(parseImageArgs([]).kernelNet, undefined);
   assert.equal(parseBootArgs(["--kernel-net"]).kernelNet, true);
-  const line = kernelCmdline("10.0.2.15/24", "10.0.2.2", "apps/http_echo.ts", [], false, true);
+  const line = kernelCmdline("10.0.2.15/24", "10.0.2.2", "apps/http_echo.ts", [], {
+    kernelNet: true,
+  });
   assert.match(line, / KERNEL_NET=1 -- run /);
   assert.doesNotMatch(kernelCmdline("10.0.2.15/24", "10.0.2.2", "apps/http_echo.ts", []), /KERNEL/);
   // The driver's modules go to /lib/modules/net, numbered in the order init loads them.
