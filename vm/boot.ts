@@ -199,6 +199,16 @@ export class Vm {
     }
     const accel = chooseAccel(opts.accel ?? "auto");
     const memoryMiB = parseMemory(opts.memory ?? "512M");
+    if (opts.v8Prof !== undefined) {
+      // Found out now, not when the profile arrives after the whole run.
+      try {
+        await Deno.writeTextFile(opts.v8Prof, "");
+      } catch (error) {
+        throw new Error(
+          `Cannot write the V8 profile to ${opts.v8Prof}: ${(error as Error).message}`,
+        );
+      }
+    }
     const guestAddress = opts.guestAddress ?? "10.0.2.15/24";
     const gateway = opts.gateway ?? "10.0.2.2";
     if (opts.tap) {

@@ -349,6 +349,11 @@ Deno.test("builder and runner reject bad input with clear messages", async () =>
     Vm.boot({ tap: "no-such-tap0", ...quiet }),
     /TAP interface no-such-tap0 does not exist/,
   );
+  await assert.rejects(
+    Vm.boot({ v8Prof: "/no-such-dir/prof.log", ...quiet }),
+    /Cannot write the V8 profile to \/no-such-dir\/prof\.log/,
+  );
+  assert.equal(parseBootArgs(["--v8-prof", "p.log"]).v8Prof, "p.log");
 });
 
 Deno.test("the runner refuses a host port that is in use", async () => {
