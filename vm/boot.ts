@@ -80,6 +80,16 @@ export interface BootOptions {
   onStart?: (vm: Vm) => void;
 }
 
+/** Writes the guest's V8 log to `file`, reporting a failure as a console line (never throws). */
+function writeProfile(file: string, text: string, report: (line: string) => void): void {
+  try {
+    Deno.writeTextFileSync(file, text + "\n");
+    report(`boot: V8 profile written to ${file}`);
+  } catch (error) {
+    report(`boot: cannot write the V8 profile to ${file}: ${(error as Error).message}`);
+  }
+}
+
 /** The line every app prints once it accepts connections. */
 const LISTENING = / listening on /;
 const CONSOLE_TAIL = 30;
@@ -175,7 +185,7 @@ export class Vm {
           const line = raw.replace(/\r$/, "");
           if (profile?.capture.take(line)) {
             const text = profile.capture.text;
-            if (text !== undefined) Deno.writeTextFileSync(profile.file, text + "\n");
+            if (text !== undefined) writeProfile(profile.file, text, (note) => sink(note));
             continue;
           }
           this.console.push(line);
