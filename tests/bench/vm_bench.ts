@@ -144,6 +144,9 @@ async function requestsPerSecond(url: string, seconds: number): Promise<number> 
   return rate;
 }
 
+/** The three guests the throughput figures compare. */
+type GuestPath = "ours" | "kernel" | "denoServe";
+
 /** One guest's throughput: early (right after boot) and warm (after the warm-up). */
 interface Throughput {
   /** GET req/s right after boot: after one 1 s GET and the first POST. */
@@ -248,7 +251,7 @@ export async function benchVm(
   const bytes = mib << 20;
   const file = await Deno.makeTempFile({ prefix: "vm_bench_body_" });
   const boots = { ours: [] as BootBreakdown[], kernel: [] as BootBreakdown[] };
-  const rounds: { ours: Throughput; kernel: Throughput; denoServe: Throughput }[] = [];
+  const rounds: Record<GuestPath, Throughput>[] = [];
   try {
     const body = new Uint8Array(bytes);
     for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
@@ -262,14 +265,14 @@ export async function benchVm(
       if (a.breakdown) boots.ours.push(a.breakdown);
       if (b.breakdown) boots.kernel.push(b.breakdown);
     }
-    const paths = [
+    const paths: { name: GuestPath; kernelNet: boolean; app: string }[] = [
       { name: "ours", kernelNet: false, app: "apps/http_echo.ts" },
       { name: "kernel", kernelNet: true, app: "apps/http_echo.ts" },
       // The issue's own baseline: the same handler on Deno.serve (hyper) in the kernel-net guest.
       { name: "denoServe", kernelNet: true, app: "vm/deno_serve_echo.ts" },
-    ] as const;
+    ];
     for (let r = 0; r < roundCount; r++) {
-      const round: Partial<Record<(typeof paths)[number]["name"], Throughput>> = {};
+      const round: Partial<Record<GuestPath, Throughput>> = {};
       // Each round starts with the next path, so that none always runs first after a quiet spell.
       for (let j = 0; j < paths.length; j++) {
         const path = paths[(r + j) % paths.length];
@@ -296,10 +299,9 @@ export async function benchVm(
   const bulk = (x: BulkSummary) => `${s(x.mbps)} (${s(x.minMbps)}–${s(x.maxMbps)})`;
   const last = rounds[rounds.length - 1];
   const runs = last.ours.bulk.runs.length;
-  type Path = "ours" | "kernel" | "denoServe";
-  const get = (path: Path) => median(rounds.map((x) => x[path].requestsPerSecond));
-  const early = (path: Path) => median(rounds.map((x) => x[path].earlyRequestsPerSecond));
-  const mbps = (path: Path) => median(rounds.map((x) => x[path].bulk.mbps));
+  const get = (path: GuestPath) => median(rounds.map((x) => x[path].requestsPerSecond));
+  const early = (path: GuestPath) => median(rounds.map((x) => x[path].earlyRequestsPerSecond));
+  const mbps = (path: GuestPath) => median(rounds.map((x) => x[path].bulk.mbps));
   const ratios = (ratio: (round: (typeof rounds)[number]) => number) => {
     const each = rounds.map(ratio);
     return `${s(median(each))} (${each.map(s).join(", ")})`;
