@@ -1,7 +1,8 @@
 /**
  * The libc calls every NIC driver needs (TAP, AF_PACKET, and the virtio driver's sysfs, pagemap, BAR and
- * DMA mappings and uio interrupts), opened once with `Deno.dlopen`, plus errno handling and typed errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait, because
- * a nonblocking call costs ~9 µs and reads errno on another thread.
+ * DMA mappings and uio interrupts), opened once with `Deno.dlopen`, plus errno handling and typed
+ * errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait,
+ * because a nonblocking call costs ~9 µs and reads errno on another thread.
  *
  * @module
  */
