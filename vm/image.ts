@@ -1,5 +1,5 @@
 /**
- * `deno task image [--app apps/udp_echo.ts] [--compress none|lz4|zstd] [--kernel-net]`: builds the bootable
+ * `deno task image [--app apps/http_echo.ts] [--compress none|lz4|zstd] [--kernel-net]`: builds the bootable
  * pair (kernel, initramfs) in vm/.cache/. The initramfs holds deno (found with `Deno.execPath()`) and
  * the libraries `ldd` lists, the project's stack/ and apps/ under /app, and vm/init.ts as PID 1. Which
  * app runs, with which arguments, is chosen on the kernel command line (APP=, APP_ARGS=, see qemu.ts),
@@ -34,7 +34,7 @@ const SUFFIX: Record<Compression, string> = { lz4: ".lz4", zstd: ".zst", none: "
 
 /** Options of `buildImage`. */
 export interface ImageOptions {
-  /** The app to run, relative to the project root or the current folder (default apps/udp_echo.ts). */
+  /** The app to run, relative to the project root or the current folder (default apps/http_echo.ts). */
   app?: string;
   /**
    * Initramfs compression, lz4 by default (the issue's choice: half the bytes, the kernel's fastest
@@ -73,11 +73,11 @@ export interface ImageResult {
   seconds: number;
 }
 
-/** The app run when none is chosen: the stack's UDP echo once it exists, else the driver-only echo. */
+/** The app run when none is chosen: the HTTP echo app (what users try first), else the driver-only echo. */
 export function defaultApp(): string {
   try {
-    Deno.statSync(`${PROJECT_ROOT}/apps/udp_echo.ts`);
-    return "apps/udp_echo.ts";
+    Deno.statSync(`${PROJECT_ROOT}/apps/http_echo.ts`);
+    return "apps/http_echo.ts";
   } catch {
     return "vm/guest_echo.ts";
   }
