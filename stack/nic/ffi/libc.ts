@@ -1,8 +1,8 @@
 /**
- * The libc calls every NIC driver needs (TAP, AF_PACKET, and the virtio driver's sysfs, pagemap, BAR and
- * DMA mappings and uio interrupts), opened once with `Deno.dlopen`, plus errno handling and typed
- * errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`, for the idle wait,
- * because a nonblocking call costs ~9 µs and reads errno on another thread.
+ * The libc calls every NIC driver needs (TAP, AF_PACKET, and the virtio driver's sysfs, pagemap, BAR
+ * and DMA mappings and uio interrupts), each bound with `Deno.dlopen` when first called, plus errno
+ * handling and typed errors. Calls are synchronous (~5 ns each); only `pollAsync` is `nonblocking`,
+ * for the idle wait, because a nonblocking call costs ~9 µs and reads errno on another thread.
  *
  * @module
  */
@@ -47,24 +47,45 @@ const SYMBOLS = {
 /** The opened libc symbols. */
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let symbols: Libc | undefined;
 let errnoView: Deno.UnsafePointerView | undefined;
 
-/** Opens libc on first use (needs `--allow-ffi`) and returns its symbols. */
-export function libc(): Libc {
-  if (library === undefined) {
-    try {
-      library = Deno.dlopen("libc.so.6", SYMBOLS);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-        throw new NicError("Cannot load libc.so.6: run with --allow-ffi", "EPERM", 1);
-      }
-      throw e;
+type SymbolName = keyof typeof SYMBOLS;
+
+/** Opens libc with the one symbol `name`. */
+function openSymbol<N extends SymbolName>(name: N): Libc[N] {
+  const definition = { [name]: SYMBOLS[name] } as Pick<typeof SYMBOLS, N>;
+  try {
+    return Deno.dlopen("libc.so.6", definition).symbols[name] as unknown as Libc[N];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new NicError("Cannot load libc.so.6: run with --allow-ffi", "EPERM", 1);
     }
-    // errno lives in thread-local storage; every synchronous call runs on this (the main) thread.
-    errnoView = new Deno.UnsafePointerView(library.symbols.__errno_location()!);
+    throw e;
   }
-  return library.symbols;
+}
+
+/**
+ * Opens libc on first use (needs `--allow-ffi`) and returns its symbols. Each symbol is bound on its
+ * first call, by a `Deno.dlopen` of its own: binding one costs ~4 ms under QEMU's TCG, and the virtio
+ * driver in the VM image uses a third of them, so binding all at once cost its boot ~0.1 s. The stub
+ * replaces itself in the same field, so the object keeps its shape and later calls go straight to libc.
+ */
+export function libc(): Libc {
+  if (symbols === undefined) {
+    const table: Record<string, unknown> = {};
+    for (const name of Object.keys(SYMBOLS) as SymbolName[]) {
+      table[name] = (...args: unknown[]) => {
+        const bound = openSymbol(name) as (...args: unknown[]) => unknown;
+        table[name] = bound;
+        return bound(...args);
+      };
+    }
+    symbols = table as unknown as Libc;
+    // errno lives in thread-local storage; every synchronous call runs on this (the main) thread.
+    errnoView = new Deno.UnsafePointerView(symbols.__errno_location()!);
+  }
+  return symbols;
 }
 
 /** The errno of the last failed synchronous libc call on this thread. */
