@@ -25,6 +25,17 @@ export interface BodyHooks {
 
 type Phase = "size" | "data" | "crlf" | "trailers" | "done";
 
+/** Request bodies by the stream each handed to its handler (see `requestBodyOf`). */
+const BODIES = new WeakMap<ReadableStream<Uint8Array>, RequestBody>();
+
+/**
+ * The request body behind `stream` when `stream` is one that {@linkcode RequestBody.stream} made, so
+ * that a response passing it on (`new Response(req.body)`) can read the connection directly.
+ */
+export function requestBodyOf(stream: ReadableStream<Uint8Array>): RequestBody | undefined {
+  return BODIES.get(stream);
+}
+
 /** One request's body: a pull-driven decoder and the stream the handler reads. */
 export class RequestBody {
   #conn: ConnReader;
@@ -97,7 +108,7 @@ export class RequestBody {
 
   /** A stream over {@linkcode next} that reads only when the handler pulls. */
   stream(): ReadableStream<Uint8Array> {
-    return new ReadableStream<Uint8Array>({
+    const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
           const piece = await this.next();
@@ -108,6 +119,8 @@ export class RequestBody {
         }
       },
     }, { highWaterMark: 0 });
+    BODIES.set(stream, this);
+    return stream;
   }
 
   /** Reads and discards the rest of the body up to `max` bytes; false when it is longer. */

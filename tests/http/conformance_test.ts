@@ -246,6 +246,44 @@ Deno.test("sends 100 Continue only when the handler reads the body", async () =>
   await server.shutdown();
 });
 
+/** Answers with the request's own body stream and length, as the echo app does. */
+function passBodyOn(declared?: string) {
+  return (req: Request) =>
+    new Response(req.body, {
+      headers: { "content-length": declared ?? req.headers.get("content-length")! },
+    });
+}
+
+Deno.test("a request body passed on as the response follows 100 Continue, whole and in order", async () => {
+  const { listener, server } = startServer(passBodyOn());
+  const client = listener.connect();
+  client.send("PUT /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n");
+  await client.expectText("HTTP/1.1 100 Continue\r\n\r\n");
+  client.send("abc");
+  client.send("def");
+  client.send("ghi");
+  const res = await client.response();
+  assert.equal(res.status, 200);
+  assert.equal(res.get("content-length"), "9");
+  assert.equal(res.body, "abcdefghi");
+  // The connection carries the next exchange.
+  client.send("POST /again HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+  assert.equal((await client.response()).body, "ok");
+  assert.equal(client.closedByServer, false);
+  await server.shutdown();
+});
+
+Deno.test("a passed-on request body longer than the declared length is cut and the connection closed", async () => {
+  const { listener, server } = startServer(passBodyOn("2"));
+  const client = listener.connect();
+  client.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nwxyz");
+  const res = await client.response();
+  assert.equal(res.get("content-length"), "2");
+  assert.equal(res.body, "wx");
+  assert.equal(await client.closed(), "");
+  await server.shutdown();
+});
+
 Deno.test("skips 100 Continue and closes when the handler ignores an expected body", async () => {
   const { listener, server } = startServer(() => new Response("no thanks", { status: 403 }));
   const client = listener.connect();
