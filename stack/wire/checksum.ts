@@ -42,6 +42,24 @@ function wordsOf(
   return words;
 }
 
+// The memory whose sums run in WebAssembly (`checksum_wasm.ts`), and its summing function.
+let wasmBuffer: ArrayBufferLike | undefined;
+let wasmSum: (at: number, length: number) => number = () => 0;
+/** Below this many bytes the call into WebAssembly costs more than it saves. */
+const WASM_MIN = 64;
+
+/**
+ * Makes `onesSum` over views of `buffer` call `sum(byteOffset, length)`, which returns the region's
+ * folded sum of little-endian 16-bit words (used by `checksum_wasm.ts`).
+ */
+export function sumInWasm(
+  buffer: ArrayBufferLike,
+  sum: (at: number, length: number) => number,
+): void {
+  wasmBuffer = buffer;
+  wasmSum = sum;
+}
+
 /** Folds any non-negative integer sum to 16 bits with end-around carry (0 stays 0, else 1..0xffff). */
 export function foldSum(sum: number): number {
   return sum === 0 ? 0 : ((sum - 1) % 0xffff) + 1;
@@ -66,6 +84,13 @@ function sumBytes(bytes: Uint8Array, start: number, end: number): number {
  * start of the checksummed data.
  */
 export function onesSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
+  if (
+    bytes.buffer === wasmBuffer && length >= WASM_MIN && offset >= 0 &&
+    offset + length <= bytes.length
+  ) {
+    // WebAssembly memory is little-endian on every host: the swapped sum is the big-endian one.
+    return foldSum(initial + swap16(wasmSum(bytes.byteOffset + offset, length)));
+  }
   // Short regions, and regions reaching outside the view (whose missing bytes count as zero, never as
   // the neighbouring bytes of the underlying buffer), take the byte path.
   if (length < WORD_PATH_MIN || offset < 0 || offset + length > bytes.length) {

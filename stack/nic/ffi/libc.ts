@@ -31,6 +31,7 @@ const SYMBOLS = {
   },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mlock: { parameters: ["pointer", "usize"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   pollAsync: {
     name: "poll",
@@ -205,6 +206,7 @@ export const Linux = {
   MAP_SHARED: 1,
   MAP_PRIVATE: 2,
   MAP_ANONYMOUS: 0x20,
+  MAP_FIXED: 0x10,
   MAP_LOCKED: 0x2000,
   MAP_POPULATE: 0x8000,
   /** Huge pages of the default size, 2 MiB on x86-64. */
