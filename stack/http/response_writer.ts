@@ -154,11 +154,12 @@ export class ResponseWriter {
     // cost more per chunk than the copies, as Deno.serve knows too: it pipes such a body natively.
     const source = declared >= 0 ? requestBodyOf(body) : undefined;
     if (source !== undefined && !source.started && !body.locked) {
-      body.getReader(); // the stream is locked, as reading it would: the handler cannot take chunks
+      // Locked, as reading it would lock it: the handler can no longer take chunks from it.
+      const locked = body.getReader();
       // The first read sends "100 Continue" when the client expects it: that must precede the head.
       const first = await source.next();
       await this.#writeHead(head + `content-length: ${declared}\r\n`, keepAlive, ctx, undefined);
-      return await this.#pipeLength(source, first, declared) && keepAlive;
+      return await this.#streamLength(locked, piecesOf(source, first), declared) && keepAlive;
     }
 
     // The reader is never released: releaseLock() rejects its closed promise with a fresh
@@ -230,26 +231,6 @@ export class ResponseWriter {
       await this.#write(chunk);
       left -= chunk.length;
       this.bodyBytes += chunk.length;
-    }
-    return left === 0;
-  }
-
-  /** `#streamLength` for a request body read from the connection directly. */
-  async #pipeLength(
-    source: RequestBody,
-    first: Uint8Array | undefined,
-    declared: number,
-  ): Promise<boolean> {
-    let left = declared;
-    for (let piece = first; piece !== undefined; piece = await source.next()) {
-      if (piece.length > left) {
-        // More than declared: stop at the boundary; the connection closes with the rest unread.
-        if (left > 0) await this.#write(piece.subarray(0, left));
-        return false;
-      }
-      await this.#write(piece);
-      left -= piece.length;
-      this.bodyBytes += piece.length;
     }
     return left === 0;
   }
@@ -451,6 +432,19 @@ function peek(
     read,
     Promise.resolve().then(() => PENDING),
   ]);
+}
+
+/** A request body's pieces from `first` on, read from the connection without a stream between. */
+function piecesOf(source: RequestBody, first: Uint8Array | undefined): AsyncIterable<Uint8Array> {
+  let pending: Uint8Array | undefined | null = first; // null once `first` was handed out
+  const iterator: AsyncIterator<Uint8Array> = {
+    async next() {
+      const piece = pending === null ? await source.next() : pending;
+      pending = null;
+      return piece === undefined ? { done: true, value: undefined } : { done: false, value: piece };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
 
 /** The body's chunks: the reads already issued, then the rest, one read ahead of the writes. */
