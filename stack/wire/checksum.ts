@@ -2,7 +2,8 @@
  * The Internet checksum (RFC 1071) and its helpers. The sum is byte-order independent (RFC 1071 §2(B)),
  * so the bulk of a buffer is summed as native 32-bit words, two 16-bit halves per word, and the result is
  * byte-swapped once at the end. That needs 4-byte alignment of `bytes.byteOffset + offset`; the unaligned
- * head and tail are summed bytewise.
+ * head and tail are summed bytewise. Over the WebAssembly memory that holds the virtio DMA region the
+ * sum runs in WebAssembly instead (`checksum_wasm.ts`).
  *
  * @module
  */
@@ -84,17 +85,14 @@ function sumBytes(bytes: Uint8Array, start: number, end: number): number {
  * start of the checksummed data.
  */
 export function onesSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  if (
-    bytes.buffer === wasmBuffer && length >= WASM_MIN && offset >= 0 &&
-    offset + length <= bytes.length
-  ) {
-    // WebAssembly memory is little-endian on every host: the swapped sum is the big-endian one.
-    return foldSum(initial + swap16(wasmSum(bytes.byteOffset + offset, length)));
-  }
   // Short regions, and regions reaching outside the view (whose missing bytes count as zero, never as
   // the neighbouring bytes of the underlying buffer), take the byte path.
   if (length < WORD_PATH_MIN || offset < 0 || offset + length > bytes.length) {
     return foldSum(initial + sumBytes(bytes, offset, offset + length));
+  }
+  if (bytes.buffer === wasmBuffer && length >= WASM_MIN) {
+    // WebAssembly memory is little-endian on every host: the swapped sum is the big-endian one.
+    return foldSum(initial + swap16(wasmSum(bytes.byteOffset + offset, length)));
   }
   const absolute = bytes.byteOffset + offset;
   const head = (4 - (absolute & 3)) & 3;
