@@ -14,7 +14,8 @@ import type { HttpLimits } from "./limits.ts";
 import { RequestBody } from "./request_body.ts";
 import { parseRequestHead, type RequestHead } from "./request_head.ts";
 import { ResponseWriter } from "./response_writer.ts";
-import { ServerRequest } from "./server_request.ts";
+import type { HrefCache } from "./href_cache.ts";
+import { BODILESS_SUPPORTED, ServerRequest } from "./server_request.ts";
 
 export type { ServeHandlerInfo };
 
@@ -40,7 +41,12 @@ export interface ConnectionContext {
   defaultHost: string;
   /** Bodies up to this size share the head's write (see `ResponseWriter`). */
   coalesceBytes: number;
+  /** The server's recently seen request URLs, serialised. */
+  hrefs: HrefCache;
 }
+
+/** Methods a `Request` keeps as they are (the constructor upper-cases the others' lower-case forms). */
+const PLAIN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
 
 /** The hooks of a body that is empty: it never waits and never asks for "100 Continue". */
 const NO_HOOKS = { waiting(): void {} };
@@ -207,17 +213,13 @@ export class HttpConnection {
     const hasBody = head.framing !== "none" && method !== "GET" && method !== "HEAD";
     let request: ServerRequest;
     try {
-      // GET is the default, and naming it anyway costs a method normalisation per request. Fields
-      // are appended afterwards: an init converts its whole dictionary and the field list through
-      // WebIDL sequences, which costs more than the rest of the request.
-      request = hasBody
-        ? new ServerRequest(url, { method, body: body.stream() })
-        : method === "GET"
-        ? new ServerRequest(url)
-        : new ServerRequest(url, { method });
-      const headers = request.headers;
-      const fields = head.fields;
-      for (let k = 0; k < fields.length; k++) headers.append(fields[k][0], fields[k][1]);
+      if (!hasBody && BODILESS_SUPPORTED && PLAIN_METHODS.has(method)) {
+        const href = ctx.hrefs.href(url);
+        if (href === undefined) throw new TypeError(`Invalid URL: '${url}'`);
+        request = ServerRequest.bodiless(href, method, head.fields);
+      } else {
+        request = this.#construct(url, method, hasBody ? body : undefined, head);
+      }
       this.#inflight = request;
     } catch (error) {
       return await this.#reject(
@@ -268,6 +270,27 @@ export class HttpConnection {
       }
     }
     return true;
+  }
+
+  /** A request through the `Request` constructor: with a body, or a method it must normalise. */
+  #construct(
+    url: string,
+    method: string,
+    body: RequestBody | undefined,
+    head: RequestHead,
+  ): ServerRequest {
+    // GET is the default, and naming it anyway costs a method normalisation per request. Fields
+    // are appended afterwards: an init converts its whole dictionary and the field list through
+    // WebIDL sequences, which costs more than the rest of the request.
+    const request = body !== undefined
+      ? new ServerRequest(url, { method, body: body.stream() })
+      : method === "GET"
+      ? new ServerRequest(url)
+      : new ServerRequest(url, { method });
+    const headers = request.headers;
+    const fields = head.fields;
+    for (let k = 0; k < fields.length; k++) headers.append(fields[k][0], fields[k][1]);
+    return request;
   }
 
   async #onError(error: unknown): Promise<Response> {

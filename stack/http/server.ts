@@ -8,6 +8,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import type { HttpAddr, HttpConn, HttpListener } from "./conn.ts";
 import { HttpConnection, type ServeHandler } from "./connection.ts";
+import { HrefCache } from "./href_cache.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import { DEFAULT_COALESCE_BYTES } from "./response_writer.ts";
 
@@ -116,6 +117,7 @@ class Server implements HttpServer {
       date: () => this.#date(),
       defaultHost: hostForUrl(this.addr),
       coalesceBytes: options.coalesceBytes ?? (options.listener ? 0 : DEFAULT_COALESCE_BYTES),
+      hrefs: new HrefCache(),
     };
     this.#accepting = this.#accept(ctx);
     this.finished = this.#accepting.then(() =>

@@ -89,6 +89,40 @@ Deno.test("gives the handler the URL, method, headers and remote address", async
   await server.shutdown();
 });
 
+Deno.test("serialises the request URL and normalises the method as the Request constructor does", async () => {
+  const seen: string[] = [];
+  const { listener, server } = startServer((req) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.get("x-a")}`);
+    return new Response("");
+  });
+  const client = listener.connect();
+  const requests = [
+    ["GET /a/./b/../c?q=a'b HTTP/1.1", "Example.TEST:80"],
+    ["get /%7e/{x} HTTP/1.1", "127.1:8080"],
+    ["GET /a/./b/../c?q=a'b HTTP/1.1", "Example.TEST:80"], // a second time: remembered
+    ["OPTIONS * HTTP/1.1", "h.test"],
+    ["PATCH /p HTTP/1.1", "h.test"],
+  ];
+  for (const [line, host] of requests) {
+    client.send(`${line}\r\nHost: ${host}\r\nX-A: v\r\n\r\n`);
+    assert.equal((await client.response()).status, 200, line);
+  }
+  assert.deepEqual(seen, [
+    "GET http://example.test/a/c?q=a%27b v",
+    "GET http://127.0.0.1:8080/%7e/%7Bx%7D v",
+    "GET http://example.test/a/c?q=a%27b v",
+    "OPTIONS http://h.test/* v",
+    "PATCH http://h.test/p v",
+  ]);
+  for (const method of ["trace", "connect"]) {
+    const other = listener.connect();
+    other.send(`${method} / HTTP/1.1\r\nHost: h.test\r\n\r\n`);
+    assert.ok((await other.response()).status >= 400, `${method} is refused`);
+  }
+  assert.equal(seen.length, 5, "a refused method never reaches the handler");
+  await server.shutdown();
+});
+
 Deno.test("answers pipelined requests in order even when earlier handlers finish last", async () => {
   const gates: (() => void)[] = [];
   const { listener, server } = startServer(async (req) => {
