@@ -155,8 +155,14 @@ export class TapNic implements Nic {
     if (tso) this.caps.tsoMaxBytes = TAP_TSO_MAX_BYTES;
     // Telling the kernel we take partial checksums and TSO segments turns those features on for the
     // Linux side, which then skips its own checksums and segmentation towards us.
-    if (offload && c.ioctlValue(fd, TUNSETOFFLOAD, BigInt(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
-      const err = lastError(`Cannot enable offloads on TAP ${this.ifname}`);
+    // Without offloads they are turned off explicitly: a persistent TAP (`ip tuntap add`) keeps the
+    // features its last holder set, and Linux would then hand us partial checksums we cannot tell
+    // from bad ones (without the virtio-net header nothing says which they are).
+    const features = offload ? TUN_F_CSUM | TUN_F_TSO4 : 0;
+    if (c.ioctlValue(fd, TUNSETOFFLOAD, BigInt(features)) < 0) {
+      const err = lastError(
+        `Cannot ${offload ? "enable" : "clear"} offloads on TAP ${this.ifname}`,
+      );
       c.close(fd);
       throw err;
     }

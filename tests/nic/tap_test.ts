@@ -360,3 +360,40 @@ function writeUdp(
   b[udp + 6] = field >> 8;
   b[udp + 7] = field & 0xff;
 }
+
+Deno.test("TapNic without offloads clears those a persistent TAP kept from its last holder", async () => {
+  const ns = await Netns.create();
+  const name = uniqueName("tp");
+  await must("ip", ["tuntap", "add", "dev", name, "mode", "tap"]);
+  let plain: TapNic | undefined;
+  try {
+    // The first holder turns checksum offload on; the TAP keeps it after that holder is gone.
+    new TapNic(name).close();
+    plain = new TapNic(name, { offload: false, mac: 0x02aa00000003 });
+    await ns.adopt(name, "10.77.3.1/24");
+    await ns.ip("neigh", "add", "10.77.3.2", "lladdr", macToText(plain.mac), "dev", name);
+    const sent = await ns.exec("bash", ["-c", "echo checksum > /dev/udp/10.77.3.2/9"]);
+    assert.equal(sent.code, 0, sent.stderr);
+    // Without the virtio-net header nothing marks a partial checksum, so every one must be whole.
+    let whole: boolean | undefined;
+    const heard = await receiveUntil(plain, (b, o, l) => {
+      const ip = o + 14;
+      if (l < 14 + 28 || b[o + 12] !== 0x08 || b[o + 13] !== 0x00 || b[ip + 9] !== 17) return false;
+      const udpLength = (b[ip + 24] << 8) | b[ip + 25];
+      const pseudo = pseudoHeaderSum(
+        (b[ip + 12] << 24 | b[ip + 13] << 16 | b[ip + 14] << 8 | b[ip + 15]) >>> 0,
+        (b[ip + 16] << 24 | b[ip + 17] << 16 | b[ip + 18] << 8 | b[ip + 19]) >>> 0,
+        17,
+        udpLength,
+      );
+      whole = internetChecksum(b, ip + 20, udpLength, pseudo) === 0;
+      return true;
+    });
+    assert.ok(heard, "no UDP datagram from Linux");
+    assert.equal(whole, true, "Linux sent a partial checksum");
+  } finally {
+    plain?.close();
+    await ns.close();
+    await run("ip", ["tuntap", "del", "dev", name, "mode", "tap"]);
+  }
+});
