@@ -15,7 +15,7 @@ import { RequestBody } from "./request_body.ts";
 import { parseRequestHead, type RequestHead } from "./request_head.ts";
 import { ResponseWriter } from "./response_writer.ts";
 import type { HrefCache } from "./href_cache.ts";
-import { BODILESS_SUPPORTED, ServerRequest } from "./server_request.ts";
+import { BODILESS_SUPPORTED, type HeaderEntry, ServerRequest } from "./server_request.ts";
 
 export type { ServeHandlerInfo };
 
@@ -218,7 +218,7 @@ export class HttpConnection {
         if (href === undefined) throw new TypeError(`Invalid URL: '${url}'`);
         request = ServerRequest.bodiless(href, method, head.fields);
       } else {
-        request = this.#construct(url, method, hasBody ? body : undefined, head);
+        request = this.#construct(url, method, hasBody ? body : undefined, head.fields);
       }
       this.#inflight = request;
     } catch (error) {
@@ -277,7 +277,7 @@ export class HttpConnection {
     url: string,
     method: string,
     body: RequestBody | undefined,
-    head: RequestHead,
+    fields: HeaderEntry[],
   ): ServerRequest {
     // GET is the default, and naming it anyway costs a method normalisation per request. Fields
     // are appended afterwards: an init converts its whole dictionary and the field list through
@@ -288,7 +288,6 @@ export class HttpConnection {
       ? new ServerRequest(url)
       : new ServerRequest(url, { method });
     const headers = request.headers;
-    const fields = head.fields;
     for (let k = 0; k < fields.length; k++) headers.append(fields[k][0], fields[k][1]);
     return request;
   }
