@@ -130,12 +130,10 @@ function reportNetworking(): void {
     const vendor = readText(`${folder}/vendor`).replace(/^0x/, "");
     if (vendor !== "1af4") continue;
     const device = readText(`${folder}/device`).replace(/^0x/, "");
-    let driver = "none";
-    try {
-      driver = Deno.readLinkSync(`${folder}/driver`).split("/").pop() ?? "?";
-    } catch {
-      // No driver symlink: no kernel driver owns the device, which is what the stack needs.
-    }
+    // No driver link: no kernel driver owns the device, which is what the stack needs. Looked up
+    // rather than read and caught: the process's first exception costs ~45 ms of boot under TCG.
+    const bound = [...Deno.readDirSync(folder)].some((e) => e.name === "driver");
+    const driver = bound ? Deno.readLinkSync(`${folder}/driver`).split("/").pop() ?? "?" : "none";
     log(`pci ${entry.name} ${vendor}:${device} driver=${driver}`);
   }
 }
