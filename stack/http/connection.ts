@@ -45,7 +45,11 @@ export interface ConnectionContext {
   hrefs: HrefCache;
 }
 
-/** Methods a `Request` keeps as they are (the constructor upper-cases the others' lower-case forms). */
+/**
+ * Methods the bodiless path takes: names the `Request` constructor keeps as they are. Others go through
+ * it, which upper-cases the lower-case forms of DELETE, GET, HEAD, OPTIONS, POST and PUT and refuses
+ * CONNECT, TRACE and TRACK in any case.
+ */
 const PLAIN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
 
 /** The hooks of a body that is empty: it never waits and never asks for "100 Continue". */

@@ -61,9 +61,8 @@ export class PciDevice {
   boundDriver(): string | undefined {
     // Looked up rather than read and caught: the stack's normal case is no driver, and a process's
     // first exception costs ~40 ms under TCG, which the VM image's boot would pay.
-    let bound = false;
     try {
-      for (const entry of Deno.readDirSync(this.folder)) if (entry.name === "driver") bound = true;
+      const bound = [...Deno.readDirSync(this.folder)].some((entry) => entry.name === "driver");
       return bound ? Deno.readLinkSync(`${this.folder}/driver`).split("/").pop() : undefined;
     } catch {
       return undefined;
