@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Rng } from "../util/rng.ts";
 import {
   foldSum,
+  headerSum20,
   internetChecksum,
   onesSum,
   pseudoHeaderSum,
@@ -40,6 +41,25 @@ Deno.test("internetChecksum matches the naive loop for every length 0..300 at ev
       }
     }
   }
+});
+
+Deno.test("headerSum20 is onesSum of 20 bytes, including the extreme sums", () => {
+  const rng = new Rng(791);
+  const bytes = new Uint8Array(64);
+  for (let round = 0; round < 2000; round++) {
+    rng.fill(bytes);
+    const at = round % 44;
+    assert.equal(~headerSum20(bytes, at) & 0xffff, naiveChecksum(bytes, at, 20), `round ${round}`);
+  }
+  assert.equal(headerSum20(new Uint8Array(20), 0), 0);
+  assert.equal(headerSum20(new Uint8Array(20).fill(0xff), 0), 0xffff);
+  // Words summing to exactly 0xffff fold to 0xffff, as onesSum's do (a valid header's checksum).
+  const edge = new Uint8Array(20);
+  edge[0] = 0xff;
+  edge[1] = 0xfe;
+  edge[19] = 1;
+  assert.equal(headerSum20(edge, 0), onesSum(edge, 0, 20));
+  assert.equal(headerSum20(edge, 0), 0xffff);
 });
 
 Deno.test("internetChecksum handles all-ones and all-zero data (the largest sums)", () => {
