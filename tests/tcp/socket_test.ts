@@ -8,6 +8,8 @@ import {
   TcpSockets,
   TimedOut,
 } from "../../stack/socket/tcp.ts";
+import { RecvBuffer } from "../../stack/layer/tcp/recv_buffer.ts";
+import { Rng } from "../../stack/util/rng.ts";
 import { Sim } from "./sim.ts";
 
 const waker = { wake() {} };
@@ -198,6 +200,77 @@ Deno.test("socket: concurrent reads and writes on one connection all complete", 
   await client.closeWrite();
   const [n1, n2] = await sim.drive(reads);
   assert.equal((n1 ?? 0) + (n2 ?? 0) >= 5, true);
+  listener.close();
+});
+
+/** Runs `body` while counting the lent segments the receive buffer had to copy before release. */
+async function countingRingCopies(body: () => Promise<void>): Promise<number> {
+  const settle = RecvBuffer.prototype.settle;
+  let copies = 0;
+  RecvBuffer.prototype.settle = function (this: RecvBuffer) {
+    if (this.lending) copies++;
+    settle.call(this);
+  };
+  try {
+    await body();
+  } finally {
+    RecvBuffer.prototype.settle = settle;
+  }
+  return copies;
+}
+
+Deno.test("socket: a waiting read takes a whole flight straight from the segments", async () => {
+  const { sim, a, b } = sockets();
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
+  const data = new Uint8Array(8 * 1460);
+  new Rng(9293).fill(data);
+  const buf = new Uint8Array(64 * 1024);
+  let n: number | null = 0;
+  const copies = await countingRingCopies(async () => {
+    const read = server.read(buf);
+    await sim.drive(client.write(data));
+    n = await sim.drive(read);
+  });
+  // Eight segments in one flight, polled before the reader ran again: all landed in its buffer.
+  assert.equal(n, data.length);
+  assert.deepEqual(buf.subarray(0, data.length), data);
+  assert.equal(copies, 0);
+  assert.equal(server.connection.readable, 0);
+  listener.close();
+});
+
+Deno.test("socket: what a waiting read cannot take stays readable, in order", async () => {
+  const { sim, a, b } = sockets({ seed: 17, impair: { loss: 0.05, delayMs: 1 } });
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
+  const data = new Uint8Array(200_000);
+  new Rng(1122).fill(data);
+  const writing = (async () => {
+    for (let at = 0; at < data.length;) at += await client.write(data.subarray(at));
+    await client.closeWrite();
+  })();
+  // Reads smaller than a segment, and of odd sizes, each waiting before the bytes come.
+  const got = new Uint8Array(data.length);
+  let at = 0;
+  let size = 1;
+  for (;;) {
+    const n = await sim.drive(server.read(got.subarray(at, Math.min(got.length, at + size))));
+    if (n === null) break;
+    at += n;
+    size = (size * 7 + 3) % 3001 + 1;
+    if (at === got.length) {
+      assert.equal(await sim.drive(server.read(new Uint8Array(1))), null);
+      break;
+    }
+  }
+  await sim.drive(writing);
+  assert.equal(at, data.length);
+  assert.deepEqual(got, data);
   listener.close();
 });
 
