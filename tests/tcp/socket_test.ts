@@ -19,6 +19,16 @@ function sockets(options: ConstructorParameters<typeof Sim>[0] = {}) {
   return { sim, a: new TcpSockets(sim.tcpA, waker), b: new TcpSockets(sim.tcpB, waker) };
 }
 
+/** Two stacks with a connection between them: the client on A, the server's end on B (port 7). */
+async function connected(options: ConstructorParameters<typeof Sim>[0] = {}) {
+  const { sim, a, b } = sockets(options);
+  const listener = b.listen({ port: 7 });
+  const accepted = listener.accept();
+  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
+  const server = await sim.drive(accepted);
+  return { sim, listener, client, server };
+}
+
 async function readAll(conn: TcpConn): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(4096);
@@ -74,11 +84,7 @@ Deno.test("socket: a peer that never answers makes connect reject with TimedOut"
 });
 
 Deno.test("socket: a reset from the peer rejects read with ConnectionReset", async () => {
-  const { sim, a, b } = sockets();
-  const listener = b.listen({ port: 7 });
-  const accepted = listener.accept();
-  const conn = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await sim.drive(accepted);
+  const { sim, listener, client: conn, server } = await connected();
   server.writable.abort();
   await assert.rejects(sim.drive(conn.read(new Uint8Array(10))), ConnectionReset);
   listener.close();
@@ -118,11 +124,7 @@ Deno.test("socket: a closed listener ends its async iteration", async () => {
 });
 
 Deno.test("socket: half-close keeps the other direction open", async () => {
-  const { sim, a, b } = sockets();
-  const listener = b.listen({ port: 7 });
-  const accepted = listener.accept();
-  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await sim.drive(accepted);
+  const { sim, listener, client, server } = await connected();
   await client.closeWrite();
   assert.equal(await sim.drive(server.read(new Uint8Array(10))), null);
   await sim.drive(server.write(new TextEncoder().encode("late reply")));
@@ -184,11 +186,7 @@ Deno.test("socket: connect needs an IPv4 literal until a resolver is plugged in"
 });
 
 Deno.test("socket: concurrent reads and writes on one connection all complete", async () => {
-  const { sim, a, b } = sockets();
-  const listener = b.listen({ port: 7 });
-  const accepted = listener.accept();
-  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await sim.drive(accepted);
+  const { sim, listener, client, server } = await connected();
   const buf1 = new Uint8Array(10);
   const buf2 = new Uint8Array(10);
   const reads = Promise.all([server.read(buf1), server.read(buf2)]);
@@ -220,11 +218,7 @@ async function countingRingCopies(body: () => Promise<void>): Promise<number> {
 }
 
 Deno.test("socket: a waiting read takes a whole flight straight from the segments", async () => {
-  const { sim, a, b } = sockets();
-  const listener = b.listen({ port: 7 });
-  const accepted = listener.accept();
-  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await sim.drive(accepted);
+  const { sim, listener, client, server } = await connected();
   const data = new Uint8Array(8 * 1460);
   new Rng(9293).fill(data);
   const buf = new Uint8Array(64 * 1024);
@@ -243,11 +237,10 @@ Deno.test("socket: a waiting read takes a whole flight straight from the segment
 });
 
 Deno.test("socket: what a waiting read cannot take stays readable, in order", async () => {
-  const { sim, a, b } = sockets({ seed: 17, impair: { loss: 0.05, delayMs: 1 } });
-  const listener = b.listen({ port: 7 });
-  const accepted = listener.accept();
-  const client = await sim.drive(a.connect({ hostname: "10.0.0.2", port: 7 }));
-  const server = await sim.drive(accepted);
+  const { sim, listener, client, server } = await connected({
+    seed: 17,
+    impair: { loss: 0.05, delayMs: 1 },
+  });
   const data = new Uint8Array(200_000);
   new Rng(1122).fill(data);
   const writing = (async () => {
