@@ -153,13 +153,13 @@ export function onesSum(bytes: Uint8Array, offset: number, length: number, initi
 }
 
 /**
- * `onesSum` of the 20 bytes at `at` (an IPv4 header without options, or a bare TCP header), unrolled:
- * every datagram sent or received sums one, and for so few bytes the general loop's setup and modulo
- * cost more than the adds (under qemu-x86_64 0.18 → 0.04 µs per header; natively 0.015 → 0.007 µs).
- * The bytes must lie inside `bytes`. Ten 16-bit words sum below 2^20, so two end-around-carry folds
- * reach 16 bits.
+ * The folded sum of the 20 bytes at `at` (an IPv4 header without options, or a bare TCP header),
+ * unrolled: every datagram sent or received sums one, and for so few bytes the general loop's setup
+ * and modulo cost more than the adds (under qemu-x86_64 0.18 → 0.04 µs per header; natively 0.015 →
+ * 0.007 µs). The bytes must lie inside `bytes`. Ten 16-bit words sum below 2^20, so two
+ * end-around-carry folds reach 16 bits.
  */
-export function headerSum20(bytes: Uint8Array, at: number): number {
+function headerSum20(bytes: Uint8Array, at: number): number {
   let sum = ((bytes[at] << 8) | bytes[at + 1]) + ((bytes[at + 2] << 8) | bytes[at + 3]) +
     ((bytes[at + 4] << 8) | bytes[at + 5]) + ((bytes[at + 6] << 8) | bytes[at + 7]) +
     ((bytes[at + 8] << 8) | bytes[at + 9]) + ((bytes[at + 10] << 8) | bytes[at + 11]) +

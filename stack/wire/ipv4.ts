@@ -7,7 +7,7 @@
  */
 
 import { readIpv4, writeIpv4 } from "./address.ts";
-import { headerSum20, internetChecksum } from "./checksum.ts";
+import { internetChecksum } from "./checksum.ts";
 import { WireError } from "./error.ts";
 import { WireView } from "./view.ts";
 
@@ -354,7 +354,7 @@ export class Ipv4Repr {
     writeIpv4(bytes, at + SRC, this.src);
     writeIpv4(bytes, at + DST, this.dst);
     if (fillChecksum) {
-      write16(bytes, at + CHECKSUM, ~headerSum20(bytes, at) & 0xffff);
+      write16(bytes, at + CHECKSUM, internetChecksum(bytes, at, IPV4_HEADER_LENGTH));
     }
   }
 }
